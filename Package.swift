@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency arrows point one way, towards the core:
+//   consultd, consultctl -> Migrations, EventLog -> PostgresClient -> CLibPQ
+let package = Package(
+    name: "consultd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "consultd", targets: ["consultd"]),
+        .executable(name: "consultctl", targets: ["consultctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+        .target(name: "EventLog", dependencies: ["PostgresClient"]),
+        .target(name: "Migrations", dependencies: ["PostgresClient"]),
+        .executableTarget(
+            name: "consultd",
+            dependencies: [
+                "PostgresClient", "EventLog", "Migrations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "consultctl",
+            dependencies: [
+                "PostgresClient", "EventLog", "Migrations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
+        .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations"], path: "Tests/TestSupport"),
+    ],
+    swiftLanguageModes: [.v5]
+)

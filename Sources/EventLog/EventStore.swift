@@ -1,0 +1,92 @@
+import Foundation
+import PostgresClient
+
+/// Appends to and reads from the log (`consult.events`) over one connection.
+///
+/// Ordering and completeness are guaranteed by the database (see `consult.lock_log` in
+/// `schema/001_event_log.sql`): positions are contiguous and commit in order, so reading
+/// "after position p" never misses an event that commits later with a smaller position.
+public final class EventStore {
+    public let connection: Connection
+
+    /// The channel the log notifies on each commit that appended events.
+    public static let channel = "consult_log"
+
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    private static let appendSQL =
+        "SELECT outcome, log_position, stream_version FROM consult.append($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)"
+
+    private static func statement(_ event: NewEvent) -> Statement {
+        Statement(
+            appendSQL,
+            [event.eventID, event.stream, event.type, event.data, event.metadata,
+             event.expectedVersion.parameter, event.idempotencyKey])
+    }
+
+    private static func outcome(_ result: QueryResult, for event: NewEvent) throws -> Result<Appended, AppendError> {
+        guard let row = result.first else {
+            throw PostgresError(.decoding, message: "consult.append returned no row")
+        }
+        let outcome: String = try row.get("outcome")
+        switch outcome {
+        case "appended", "duplicate":
+            return .success(
+                Appended(
+                    position: try row.get("log_position"), version: try row.get("stream_version"),
+                    duplicate: outcome == "duplicate"))
+        case "key_conflict":
+            return .failure(.idempotencyConflict(key: event.idempotencyKey ?? "", position: try row.get("log_position")))
+        case "version_conflict":
+            return .failure(
+                .versionConflict(stream: event.stream, expected: event.expectedVersion, actual: try row.get("stream_version")))
+        default:
+            throw PostgresError(.decoding, message: "consult.append returned unknown outcome \(outcome)", field: "outcome")
+        }
+    }
+
+    /// Appends one event in its own transaction; returns once it is committed.
+    @discardableResult
+    public func append(_ event: NewEvent) throws -> Appended {
+        let statement = Self.statement(event)
+        return try Self.outcome(connection.execute(statement.sql, statement.parameters), for: event).get()
+    }
+
+    /// Appends `events` in one transaction, sent in one pipelined round trip. Refusals (version or
+    /// key conflicts) are per event and do not stop the others; any other failure stores nothing
+    /// and throws `PipelineFailure`. Returns once the transaction is committed.
+    public func append(batch events: [NewEvent]) throws -> [Result<Appended, AppendError>] {
+        guard !events.isEmpty else { return [] }
+        let results = try connection.pipelinedTransaction(events.map(Self.statement))
+        return try zip(results, events).map { try Self.outcome($0, for: $1) }
+    }
+
+    /// Up to `limit` events with position greater than `position`, in position order.
+    public func read(after position: Int64, limit: Int = 1000) throws -> [RecordedEvent] {
+        try connection.execute(
+            """
+            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
+                   recorded_at, idempotency_key
+              FROM consult.events WHERE position > $1 ORDER BY position LIMIT $2
+            """, [position, limit]
+        ).rows.map(RecordedEvent.init(row:))
+    }
+
+    /// The events of one stream, in version order.
+    public func read(stream: String) throws -> [RecordedEvent] {
+        try connection.execute(
+            """
+            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
+                   recorded_at, idempotency_key
+              FROM consult.events WHERE stream = $1 ORDER BY version
+            """, [stream]
+        ).rows.map(RecordedEvent.init(row:))
+    }
+
+    /// The position of the last committed event (0 for an empty log).
+    public func headPosition() throws -> Int64 {
+        try connection.execute("SELECT coalesce(max(position), 0) AS head FROM consult.events").first!.get("head")
+    }
+}

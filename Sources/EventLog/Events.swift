@@ -1,0 +1,100 @@
+import Foundation
+import PostgresClient
+
+/// What an append states about the stream's current version (optimistic concurrency).
+public enum ExpectedVersion: Equatable, Sendable {
+    /// No check.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream's last event must have this version.
+    case exactly(Int64)
+
+    var parameter: Int64? {
+        switch self {
+        case .any: return nil
+        case .noStream: return 0
+        case .exactly(let version): return version
+        }
+    }
+}
+
+/// An event to append.
+public struct NewEvent: Sendable {
+    public var eventID: UUID
+    /// `category-id`, e.g. `consultation-c42`.
+    public var stream: String
+    public var type: String
+    /// A JSON object.
+    public var data: JSONText
+    /// A JSON object: who, from where, protocol, correlation.
+    public var metadata: JSONText
+    public var expectedVersion: ExpectedVersion
+    /// When set, a second append with the same key stores nothing (and is a conflict if its content differs).
+    public var idempotencyKey: String?
+
+    public init(
+        eventID: UUID = UUID(), stream: String, type: String, data: JSONText,
+        metadata: JSONText = JSONText("{}"), expectedVersion: ExpectedVersion = .any, idempotencyKey: String? = nil
+    ) {
+        self.eventID = eventID
+        self.stream = stream
+        self.type = type
+        self.data = data
+        self.metadata = metadata
+        self.expectedVersion = expectedVersion
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// An event as stored in the log.
+public struct RecordedEvent: Equatable, Sendable {
+    public let position: Int64
+    public let eventID: UUID
+    public let stream: String
+    public let version: Int64
+    public let type: String
+    /// The jsonb text as the server prints it (keys sorted by length, then bytes).
+    public let data: String
+    public let metadata: String
+    public let recordedAt: Date
+    public let idempotencyKey: String?
+
+    init(row: Row) throws {
+        position = try row.get("position")
+        eventID = try row.get("event_id")
+        stream = try row.get("stream")
+        version = try row.get("version")
+        type = try row.get("type")
+        data = try row.get("data")
+        metadata = try row.get("metadata")
+        recordedAt = try row.get("recorded_at")
+        idempotencyKey = try row.optional("idempotency_key")
+    }
+}
+
+/// Where an appended event landed.
+public struct Appended: Equatable, Sendable {
+    public let position: Int64
+    public let version: Int64
+    /// True when the idempotency key was already used for the same content: nothing new was stored
+    /// and `position` is the original one.
+    public let duplicate: Bool
+}
+
+/// An append the log refused; nothing was stored.
+public enum AppendError: Error, Equatable, CustomStringConvertible {
+    /// The stream's version was not the one expected.
+    case versionConflict(stream: String, expected: ExpectedVersion, actual: Int64)
+    /// The idempotency key is taken by an event with different content (stored at `position`).
+    case idempotencyConflict(key: String, position: Int64)
+
+    public var description: String {
+        switch self {
+        case .versionConflict(let stream, let expected, let actual):
+            return "stream \(stream) is at version \(actual), not \(expected)"
+        case .idempotencyConflict(let key, let position):
+            return "idempotency key \(key) already names different content (position \(position))"
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import PostgresClient
+
+/// One numbered SQL file from `schema/`.
+public struct Migration: Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+}
+
+/// What the code in this build expects of the database.
+public enum Schema {
+    /// The schema version this build needs: the number of the last file in `schema/`
+    /// (a test keeps the two in step).
+    public static let requiredVersion = 1
+
+    /// Finds the folder of SQL files: `$CONSULT_SCHEMA_DIR`, else a `schema/` folder beside or above
+    /// the running executable (a source checkout's build), else the installed `/usr/share/consultd/schema`.
+    public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
+        if let explicit = environment["CONSULT_SCHEMA_DIR"], !explicit.isEmpty {
+            return URL(fileURLWithPath: explicit)
+        }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = folder.appendingPathComponent("schema")
+            if isSchemaFolder(candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        let installed = URL(fileURLWithPath: "/usr/share/consultd/schema")
+        return isSchemaFolder(installed) ? installed : nil
+    }
+
+    private static func isSchemaFolder(_ url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: url.appendingPathComponent("001_event_log.sql").path)
+    }
+}
+
+/// Why migrating could not go on.
+public enum MigrationError: Error, CustomStringConvertible {
+    case unreadableFolder(String, underlying: String)
+    case badFileName(String)
+    case duplicateVersion(Int)
+    case gap(expected: Int, found: Int)
+    case failed(Migration, PostgresError)
+
+    public var description: String {
+        switch self {
+        case .unreadableFolder(let path, let underlying): return "cannot read schema folder \(path): \(underlying)"
+        case .badFileName(let name): return "schema file \(name) is not named NNN_description.sql"
+        case .duplicateVersion(let version): return "two schema files are numbered \(version)"
+        case .gap(let expected, let found): return "schema files skip from \(expected - 1) to \(found)"
+        case .failed(let migration, let error):
+            return "migration \(migration.version) (\(migration.name)) failed, nothing of it applied: \(error)"
+        }
+    }
+}
+
+/// Applies the numbered SQL files in order, each in its own transaction, recording each in
+/// `consult.schema_migrations`. Safe to run again (applied files are skipped) and from several
+/// processes at once (they queue on an advisory lock, and the later ones find nothing to do).
+public struct Migrator {
+    public let migrations: [Migration]
+
+    /// Arbitrary, fixed key for the session advisory lock that serialises migrators.
+    static let lockKey: Int64 = 0x636F_6E73_756C_7464  // "consultd"
+
+    public init(migrations: [Migration]) { self.migrations = migrations }
+
+    /// Loads every `NNN_name.sql` from `directory`; numbers must run 1, 2, 3, ... without gaps.
+    public init(directory: URL) throws {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                .filter { $0.hasSuffix(".sql") }.sorted()
+        } catch {
+            throw MigrationError.unreadableFolder(directory.path, underlying: error.localizedDescription)
+        }
+        var loaded: [Migration] = []
+        for name in names {
+            let stem = name.dropLast(4)
+            guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]), version > 0 else {
+                throw MigrationError.badFileName(name)
+            }
+            if loaded.contains(where: { $0.version == version }) { throw MigrationError.duplicateVersion(version) }
+            let sql = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            loaded.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql))
+        }
+        loaded.sort { $0.version < $1.version }
+        for (index, migration) in loaded.enumerated() where migration.version != index + 1 {
+            throw MigrationError.gap(expected: index + 1, found: migration.version)
+        }
+        self.migrations = loaded
+    }
+
+    /// Applies what is missing and returns it (empty when the database was up to date).
+    @discardableResult
+    public func migrate(_ connection: Connection) throws -> [Migration] {
+        try connection.execute("SELECT pg_advisory_lock($1)", [Self.lockKey])
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
+        try connection.executeScript(
+            """
+            CREATE SCHEMA IF NOT EXISTS consult;
+            CREATE TABLE IF NOT EXISTS consult.schema_migrations (
+                version    integer     PRIMARY KEY,
+                name       text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            );
+            """)
+        let applied = Set(
+            try connection.execute("SELECT version FROM consult.schema_migrations").rows.map {
+                try $0.get("version", as: Int.self)
+            })
+        var done: [Migration] = []
+        for migration in migrations where !applied.contains(migration.version) {
+            do {
+                try connection.transaction { connection in
+                    try connection.executeScript(migration.sql)
+                    try connection.execute(
+                        "INSERT INTO consult.schema_migrations (version, name) VALUES ($1, $2)",
+                        [migration.version, migration.name])
+                }
+            } catch let error as PostgresError {
+                throw MigrationError.failed(migration, error)
+            }
+            done.append(migration)
+        }
+        return done
+    }
+
+    /// The highest applied version, or 0 for a database never migrated.
+    public static func currentVersion(_ connection: Connection) throws -> Int {
+        // Two statements: a query naming a table that does not exist would not even parse.
+        let exists = try connection.execute(
+            "SELECT to_regclass('consult.schema_migrations') IS NOT NULL AS present").first
+        guard try exists?.get("present", as: Bool.self) == true else { return 0 }
+        let row = try connection.execute(
+            "SELECT coalesce(max(version), 0) AS version FROM consult.schema_migrations").first
+        return try row?.get("version") ?? 0
+    }
+}

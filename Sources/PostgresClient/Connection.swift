@@ -1,0 +1,387 @@
+import CLibPQ
+import Foundation
+
+/// One statement with its parameters, for pipelines.
+public struct Statement {
+    public let sql: String
+    public let parameters: [PostgresEncodable?]
+    public init(_ sql: String, _ parameters: [PostgresEncodable?] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+/// A notification received on a channel the connection listens to.
+public struct Notification: Equatable, Sendable {
+    public let channel: String
+    public let payload: String
+    /// The server process that sent it.
+    public let processID: Int32
+}
+
+/// A statement of a pipelined transaction failed; nothing of the transaction was committed.
+public struct PipelineFailure: Error, CustomStringConvertible {
+    /// Index of the failing statement in the list given.
+    public let index: Int
+    public let error: PostgresError
+    public var description: String { "statement \(index): \(error)" }
+}
+
+/// A connection to PostgreSQL through libpq: the one door to the database that the rest of the code uses.
+///
+/// Statements always travel with parameters (`PQexecParams`), never spliced into SQL. A connection
+/// is used by one thread at a time. When the server goes away between calls, the next call notices
+/// (before sending anything) and opens a new connection, listening again on the same channels; inside
+/// a transaction it does not, because the transaction is lost and the caller must know.
+public final class Connection {
+    private var handle: OpaquePointer?
+    private let conninfo: String
+    private var channels: [String] = []
+    private var pending: [Notification] = []
+    private var inTransaction = false
+
+    /// Connects using a `postgresql://` URL or a `key=value` conninfo string; the empty string
+    /// means the standard `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
+    public init(_ conninfo: String = "") throws {
+        self.conninfo = conninfo
+        try open()
+    }
+
+    /// Connects, retrying with doubling delays while the server cannot be reached.
+    public static func connect(
+        _ conninfo: String = "", attempts: Int, initialDelay: Double = 0.2,
+        onRetry: (Int, PostgresError) -> Void = { _, _ in }
+    ) throws -> Connection {
+        var delay = initialDelay
+        for attempt in 1... {
+            do {
+                return try Connection(conninfo)
+            } catch let error as PostgresError where attempt < attempts && error.kind == .connectionFailed {
+                onRetry(attempt, error)
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 5)
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; any later call reconnects.
+    public func close() {
+        if let handle {
+            PQfinish(handle)
+            self.handle = nil
+        }
+    }
+
+    /// The server's process id for this session (useful to terminate it in tests).
+    public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
+    // MARK: Statements
+
+    /// Runs one statement with parameters (`$1`, `$2`, ... in `sql`).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> QueryResult {
+        let conn = try ready()
+        let texts = try parameterTexts(parameters)
+        let result = withCStrings(texts) { values in
+            PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs a script of several statements through the simple query protocol. Only for SQL that
+    /// ships with the program (the files in `schema/`): it takes no parameters, so never build
+    /// `sql` from input.
+    public func executeScript(_ sql: String) throws {
+        let conn = try ready()
+        // PQexec stops at the first failing statement and returns its error, else the last result.
+        guard let result = PQexec(conn, sql) else { throw connectionError(conn, .connectionLost) }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK { throw error(from: result, conn) }
+        if PQstatus(conn) != CONNECTION_OK { throw connectionError(conn, .connectionLost) }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        precondition(!inTransaction, "transactions do not nest")
+        try execute("BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
+                _ = try? execute("ROLLBACK")
+            }
+            throw error
+        }
+    }
+
+    /// Sends `statements` as one transaction in libpq's pipeline mode: one round trip for the lot.
+    /// All or nothing: if any statement fails, nothing is committed and `PipelineFailure` names it.
+    public func pipelinedTransaction(_ statements: [Statement]) throws -> [QueryResult] {
+        precondition(!inTransaction, "pipelinedTransaction runs its own transaction")
+        let all = [Statement("BEGIN")] + statements + [Statement("COMMIT")]
+        let results = try pipeline(all)
+        if let failed = results.firstIndex(where: { if case .failure = $0 { return true } else { return false } }) {
+            if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
+                _ = try? execute("ROLLBACK")
+            }
+            // The first failure is the real one: libpq aborts every statement after it. A failing
+            // BEGIN or COMMIT is reported against the first or last statement.
+            guard case .failure(let error) = results[failed] else { fatalError("unreachable") }
+            throw PipelineFailure(index: max(0, min(statements.count - 1, failed - 1)), error: error)
+        }
+        return results.dropFirst().dropLast().map { try! $0.get() }
+    }
+
+    /// Sends every statement before reading any reply, then one Sync. Returns each statement's
+    /// outcome; statements after a failure come back as failures too (libpq aborts the rest).
+    /// Throws only when the connection itself fails.
+    public func pipeline(_ statements: [Statement]) throws -> [Result<QueryResult, PostgresError>] {
+        let conn = try ready()
+        let allTexts = try statements.map { try parameterTexts($0.parameters) }
+        guard PQsetnonblocking(conn, 1) == 0, PQenterPipelineMode(conn) == 1 else {
+            throw connectionError(conn, .misuse)
+        }
+        defer {
+            if PQstatus(conn) == CONNECTION_OK {
+                PQexitPipelineMode(conn)
+                PQsetnonblocking(conn, 0)
+            }
+        }
+        for (statement, texts) in zip(statements, allTexts) {
+            let sent = withCStrings(texts) { values in
+                PQsendQueryParams(conn, statement.sql, Int32(values.count), nil, values, nil, nil, 0)
+            }
+            // Nonblocking: libpq buffers what the socket does not take now; the loop below flushes it.
+            guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+        }
+        guard PQpipelineSync(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+
+        var outcomes: [Result<QueryResult, PostgresError>?] = Array(repeating: nil, count: statements.count)
+        var current = 0
+        var synced = false
+        // Flush and read in one loop: waiting for the whole request to leave before reading would
+        // deadlock once the server's replies fill the socket buffer while it waits for us to read.
+        while !synced {
+            let flush = PQflush(conn)
+            guard flush >= 0, PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+            var progressed = false
+            while !synced && PQisBusy(conn) == 0 {
+                progressed = true
+                guard let result = PQgetResult(conn) else {
+                    // A NULL ends one statement's results.
+                    current += 1
+                    guard current <= statements.count else { throw connectionError(conn, .misuse) }
+                    continue
+                }
+                defer { PQclear(result) }
+                let status = PQresultStatus(result)
+                if status == PGRES_PIPELINE_SYNC {
+                    synced = true
+                } else if current < statements.count, outcomes[current] == nil {
+                    switch status {
+                    case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+                        outcomes[current] = .success(QueryResult(copying: result))
+                    case PGRES_PIPELINE_ABORTED:
+                        outcomes[current] = .failure(
+                            PostgresError(.server, message: "not run: an earlier statement in the pipeline failed"))
+                    default:
+                        outcomes[current] = .failure(error(from: result, conn))
+                    }
+                }
+            }
+            if PQstatus(conn) != CONNECTION_OK { throw connectionError(conn, .connectionLost) }
+            if !synced && !progressed {
+                var events = Int16(POLLIN)
+                if flush == 1 { events |= Int16(POLLOUT) }
+                var descriptor = pollfd(fd: PQsocket(conn), events: events, revents: 0)
+                _ = poll(&descriptor, 1, -1)
+            }
+        }
+        return outcomes.map { $0 ?? .failure(PostgresError(.misuse, message: "no result for a pipelined statement")) }
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// Starts listening on `channel` (a plain lower-case identifier); kept across reconnects.
+    public func listen(_ channel: String) throws {
+        guard Self.isPlainIdentifier(channel) else {
+            throw PostgresError(.misuse, message: "channel name must match [a-z_][a-z0-9_]*", field: "channel")
+        }
+        // LISTEN takes no parameters; the name was checked above to be a plain identifier.
+        try execute("LISTEN \(channel)")
+        if !channels.contains(channel) { channels.append(channel) }
+    }
+
+    /// Waits up to `timeout` seconds for notifications and returns those received (maybe none).
+    /// After a reconnect, notifications sent meanwhile are lost: callers re-read their source then.
+    public func waitForNotifications(timeout: Double) throws -> [Notification] {
+        let conn = try ready()
+        let deadline = Date().addingTimeInterval(timeout)
+        while pending.isEmpty {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { break }
+            var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(min(remaining * 1000, 60_000).rounded(.up)))
+            if ready < 0 && errno != EINTR { throw connectionError(conn, .connectionLost) }
+            if ready > 0 {
+                guard PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+                collectNotifications(conn)
+            }
+        }
+        defer { pending.removeAll() }
+        return pending
+    }
+
+    // MARK: Connection state
+
+    /// The open connection, re-opened first if the server went away while it was idle.
+    private func ready() throws -> OpaquePointer {
+        if let handle, isAlive(handle) { return handle }
+        if inTransaction {
+            throw PostgresError(.connectionLost, message: "connection lost inside a transaction; it was rolled back")
+        }
+        close()
+        try open()
+        for channel in channels { try execute("LISTEN \(channel)") }
+        return handle!
+    }
+
+    /// A cheap check of an idle connection, without a round trip: the socket is readable only if the
+    /// server sent something (a notification, or a FATAL message before closing) or closed it.
+    private func isAlive(_ conn: OpaquePointer) -> Bool {
+        guard PQstatus(conn) == CONNECTION_OK else { return false }
+        guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return true }
+        for _ in 0..<8 {
+            guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else { return false }
+            collectNotifications(conn)
+            let socket = PQsocket(conn)
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) <= 0 { return true }
+            var byte: UInt8 = 0
+            let peeked = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if peeked == 0 { return false }
+            if peeked < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
+            // An unsolicited message from an idle server is a notification or a goodbye: a FATAL
+            // such as 57P01 is followed by EOF, which the next round sees.
+            guard PQisBusy(conn) == 0 else { continue }
+            while let stray = PQgetResult(conn) {
+                PQclear(stray)
+            }
+        }
+        return PQstatus(conn) == CONNECTION_OK
+    }
+
+    private func open() throws {
+        guard let conn = PQconnectdb(conninfo) else {
+            throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let error = connectionError(conn, .connectionFailed)
+            PQfinish(conn)
+            throw error
+        }
+        // Notices (e.g. "already exists, skipping") are not errors; keep them off stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        handle = conn
+        // Fixed text formats for dates and numbers, whatever the server's defaults.
+        try execute("SELECT set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
+            + "set_config('extra_float_digits', '3', false)")
+    }
+
+    private func collectNotifications(_ conn: OpaquePointer) {
+        while let notice = PQnotifies(conn) {
+            pending.append(
+                Notification(
+                    channel: String(cString: notice.pointee.relname),
+                    payload: String(cString: notice.pointee.extra),
+                    processID: notice.pointee.be_pid))
+            PQfreemem(notice)
+        }
+    }
+
+    // MARK: Results and errors
+
+    /// Turns a `PGresult` into rows or a typed error, and frees it (exactly once, here).
+    private func consume(_ result: OpaquePointer?) throws -> QueryResult {
+        guard let handle else { throw PostgresError(.connectionLost, message: "connection closed") }
+        guard let result else { throw connectionError(handle, .connectionLost) }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            collectNotifications(handle)
+            return QueryResult(copying: result)
+        default:
+            throw error(from: result, handle)
+        }
+    }
+
+    private func error(from result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        let message = field("M") ?? Self.trimmed(PQresultErrorMessage(result))
+        let lost = PQstatus(conn) != CONNECTION_OK
+        return PostgresError(
+            lost ? .connectionLost : .server, sqlState: sqlState, message: message,
+            detail: field("D"), hint: field("H"),
+            field: field("n") ?? field("c"))
+    }
+
+    private func connectionError(_ conn: OpaquePointer, _ kind: PostgresError.Kind) -> PostgresError {
+        PostgresError(kind, message: Self.trimmed(PQerrorMessage(conn)))
+    }
+
+    private static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "unknown libpq error" }
+        let message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+        return message.isEmpty ? "unknown libpq error" : message
+    }
+
+    private static func isPlainIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, name.utf8.count <= 63 else { return false }
+        let lower = UInt8(ascii: "a")...UInt8(ascii: "z")
+        let digit = UInt8(ascii: "0")...UInt8(ascii: "9")
+        let underscore = UInt8(ascii: "_")
+        return (lower.contains(first) || first == underscore)
+            && name.utf8.allSatisfy { lower.contains($0) || digit.contains($0) || $0 == underscore }
+    }
+
+    /// Text parameters; a NUL byte cannot travel in libpq's C strings, so it is refused, not truncated.
+    private func parameterTexts(_ parameters: [PostgresEncodable?]) throws -> [String?] {
+        try parameters.enumerated().map { index, parameter in
+            guard let text = parameter?.postgresText else { return nil }
+            if text.utf8.contains(0) {
+                throw PostgresError(
+                    .misuse, sqlState: "22021", message: "parameter $\(index + 1) contains a NUL byte",
+                    field: "$\(index + 1)")
+            }
+            return text
+        }
+    }
+
+    private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        let copies = strings.map { $0.map { strdup($0)! } }
+        defer { copies.forEach { free($0) } }
+        return body(copies.map { $0.map { UnsafePointer($0) } })
+    }
+}
+
+extension Connection {
+    /// The conninfo to use: the `--database` flag if given, else `$CONSULT_DATABASE_URL`, else ""
+    /// (libpq then reads the standard `PG*` variables).
+    public static func conninfo(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
+        flag ?? environment["CONSULT_DATABASE_URL"] ?? ""
+    }
+}

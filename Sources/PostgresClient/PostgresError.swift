@@ -1,0 +1,66 @@
+/// An error from the database layer, carrying what a user needs to act on it.
+public struct PostgresError: Error, CustomStringConvertible, Equatable {
+    /// Where the failure happened.
+    public enum Kind: String, Sendable {
+        /// Could not open (or re-open) a connection.
+        case connectionFailed
+        /// The connection broke during a call: the outcome of that call is unknown.
+        case connectionLost
+        /// The server refused the statement; `sqlState` says why.
+        case server
+        /// A value could not be decoded into the Swift type asked for.
+        case decoding
+        /// The client was used in a way libpq does not allow (a bug in the caller).
+        case misuse
+    }
+
+    public let kind: Kind
+    /// The five-character SQLSTATE code, for server errors.
+    public let sqlState: String?
+    public let message: String
+    public let detail: String?
+    public let hint: String?
+    /// The constraint, column or field at fault, when the server or decoder names one.
+    public let field: String?
+
+    public init(
+        _ kind: Kind, sqlState: String? = nil, message: String,
+        detail: String? = nil, hint: String? = nil, field: String? = nil
+    ) {
+        self.kind = kind
+        self.sqlState = sqlState
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        self.field = field
+    }
+
+    public var description: String {
+        var text = message
+        if let sqlState { text = "\(sqlState): \(text)" }
+        if let detail { text += " (\(detail))" }
+        if let hint { text += " Hint: \(hint)" }
+        return text
+    }
+
+    /// True when retrying later, on a fresh connection, may succeed.
+    public var isConnectionProblem: Bool {
+        kind == .connectionFailed || kind == .connectionLost
+            || (sqlState.map { $0.hasPrefix("08") || $0 == "57P01" || $0 == "57P02" || $0 == "57P03" } ?? false)
+    }
+}
+
+/// SQLSTATE codes the rest of the code reacts to.
+public enum SQLState {
+    public static let uniqueViolation = "23505"
+    public static let foreignKeyViolation = "23503"
+    public static let checkViolation = "23514"
+    public static let insufficientPrivilege = "42501"
+    public static let undefinedTable = "42P01"
+    public static let undefinedFunction = "42883"
+    public static let raiseException = "P0001"
+    public static let serializationFailure = "40001"
+    public static let adminShutdown = "57P01"
+    /// Raised by the log's trigger when something tries to change or remove an event.
+    public static let immutableLog = "CL001"
+}

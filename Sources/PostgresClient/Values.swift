@@ -1,0 +1,147 @@
+import Foundation
+
+/// A Swift value that can be sent as a statement parameter (in PostgreSQL's text format).
+public protocol PostgresEncodable {
+    var postgresText: String { get }
+}
+
+/// A Swift value that can be read from a result column (in PostgreSQL's text format).
+public protocol PostgresDecodable {
+    init?(postgresText: String)
+}
+
+extension String: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self }
+    public init?(postgresText: String) { self = postgresText }
+}
+
+extension Int: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int64: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int32: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Double: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) {
+        switch postgresText {
+        case "NaN": self = .nan
+        case "Infinity": self = .infinity
+        case "-Infinity": self = -.infinity
+        default: self.init(postgresText)
+        }
+    }
+}
+
+extension Bool: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self ? "t" : "f" }
+    public init?(postgresText: String) {
+        switch postgresText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: return nil
+        }
+    }
+}
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { uuidString.lowercased() }
+    public init?(postgresText: String) { self.init(uuidString: postgresText) }
+}
+
+extension Date: PostgresEncodable, PostgresDecodable {
+    /// Sent as ISO 8601 with microseconds in UTC, which `timestamptz` accepts unambiguously.
+    public var postgresText: String { TimestampText.format(self) }
+    public init?(postgresText: String) {
+        guard let date = TimestampText.parse(postgresText) else { return nil }
+        self = date
+    }
+}
+
+/// A jsonb value passed as its text; the server parses and compares it by value.
+public struct JSONText: PostgresEncodable, PostgresDecodable, Equatable, Sendable {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+    public init?(postgresText: String) { self.text = postgresText }
+    public var postgresText: String { text }
+}
+
+/// Timestamps in the text form the server uses with `DateStyle=ISO` (set on every connection).
+enum TimestampText {
+    static func format(_ date: Date) -> String {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        let seconds = Int64((micros / 1_000_000).rounded(.down))
+        let fraction = Int64(micros) - seconds * 1_000_000
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00",
+            parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, fraction)
+    }
+
+    /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]`, the server's ISO output.
+    static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func number(_ digits: Int) -> Int? {
+            guard index + digits <= bytes.count else { return nil }
+            var value = 0
+            for _ in 0..<digits {
+                let byte = bytes[index]
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+                index += 1
+            }
+            return value
+        }
+        func expect(_ char: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == char else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+            expect(32) || expect(84), let hour = number(2), expect(58), let minute = number(2), expect(58),
+            let second = number(2)
+        else { return nil }
+        var fraction = 0.0
+        if expect(46) {
+            var scale = 0.1
+            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                fraction += Double(bytes[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        var offset = 0
+        if index < bytes.count {
+            let sign = bytes[index] == 45 ? -1 : 1
+            guard bytes[index] == 43 || bytes[index] == 45 else { return nil }
+            index += 1
+            guard let offsetHours = number(2) else { return nil }
+            var offsetMinutes = 0
+            if expect(58) { offsetMinutes = number(2) ?? 0 }
+            offset = sign * (offsetHours * 3600 + offsetMinutes * 60)
+        }
+        guard index == bytes.count else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let epoch = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+    }
+}

@@ -1,0 +1,146 @@
+-- 001 — the event log: one append-only table, the single source of truth.
+--
+-- Guarantees (SPEC.md, "The log"):
+--   * events are never updated or deleted: triggers refuse it, for every role, owner included;
+--   * positions are gap-free and become visible in position order, so a reader that follows the
+--     log with "position > last seen" never skips an event (see consult.assign_position);
+--   * consult_app may INSERT and SELECT on the log and nothing else on it;
+--     consult_analyst sees only the analytics schema.
+
+-- Roles are cluster-wide: create them once, tolerate another database having done it.
+DO $$
+BEGIN
+    CREATE ROLE consult_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+
+DO $$
+BEGIN
+    CREATE ROLE consult_analyst NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+
+CREATE TABLE consult.events (
+    position        bigint      PRIMARY KEY,             -- assigned by the trigger below, never by clients
+    event_id        uuid        NOT NULL UNIQUE,
+    stream          text        NOT NULL CHECK (stream ~ '^[a-z][a-z0-9_]*-.+$'),  -- category-id
+    version         bigint      NOT NULL CHECK (version >= 1),
+    type            text        NOT NULL CHECK (type ~ '^[A-Za-z][A-Za-z0-9_]*$'),
+    data            jsonb       NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+    metadata        jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
+    recorded_at     timestamptz NOT NULL,
+    idempotency_key text        UNIQUE,                  -- exact duplicate detection, not a cache
+    UNIQUE (stream, version)
+);
+
+COMMENT ON TABLE consult.events IS 'The append-only event log. Never updated or deleted.';
+
+-- The one row that hands out positions. Its row lock is what serialises appends.
+CREATE TABLE consult.log_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    position  bigint  NOT NULL
+);
+INSERT INTO consult.log_head VALUES (true, 0);
+
+-- Takes the log's write lock for the rest of the transaction.
+--
+-- Why readers never skip: a position is handed out only while holding the log_head row lock, and
+-- PostgreSQL releases row locks only after the holding transaction's commit (or abort) is visible
+-- to every new snapshot. So the writer of position p+1 could not even get its number until the
+-- writer of p had finished. A reader that sees p+1 therefore also sees p (or p was rolled back and
+-- handed out again, since the counter rolls back with it): positions are contiguous and commit in
+-- order, and "position > last seen" is a complete query. The price is that appends serialise; the
+-- daemon pays it once per batch (group commit), not once per event.
+CREATE FUNCTION consult.lock_log() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    PERFORM 1 FROM consult.log_head FOR UPDATE;
+END $$;
+
+-- Every insert, however it is made, takes its position from log_head under that lock.
+CREATE FUNCTION consult.assign_position() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    UPDATE consult.log_head SET position = position + 1 RETURNING position INTO NEW.position;
+    NEW.recorded_at := clock_timestamp();
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER events_assign_position BEFORE INSERT ON consult.events
+    FOR EACH ROW EXECUTE FUNCTION consult.assign_position();
+
+-- Refuses UPDATE, DELETE and TRUNCATE. Statement-level, so it fires even when no row matches.
+CREATE FUNCTION consult.refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'consult.events is append-only: % refused', TG_OP
+        USING ERRCODE = 'CL001', HINT = 'Record a new event that corrects or withdraws the old one.';
+END $$;
+
+CREATE TRIGGER events_no_update BEFORE UPDATE ON consult.events
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
+CREATE TRIGGER events_no_delete BEFORE DELETE ON consult.events
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON consult.events
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
+
+-- Appends one event, checking the idempotency key and the stream's expected version under the
+-- log lock, so the checks cannot race. The two expected refusals are returned, not raised, so
+-- that one refused event does not abort the batch it travels in.
+--   expected_version: NULL = any, 0 = the stream must not exist yet, n = its last version is n.
+--   outcome: 'appended' | 'duplicate' (same key, same type, stream and data: nothing stored)
+--          | 'key_conflict' (same key, different content) | 'version_conflict'.
+CREATE FUNCTION consult.append(
+    event_id uuid, stream text, type text, data jsonb, metadata jsonb,
+    expected_version bigint, idempotency_key text
+) RETURNS TABLE (outcome text, log_position bigint, stream_version bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    found_position bigint;
+    found_version  bigint;
+    same_content   boolean;
+    current_version        bigint;
+BEGIN
+    PERFORM consult.lock_log();
+
+    IF append.idempotency_key IS NOT NULL THEN
+        SELECT e.position, e.version, (e.stream = append.stream AND e.type = append.type AND e.data = append.data)
+          INTO found_position, found_version, same_content
+          FROM consult.events e WHERE e.idempotency_key = append.idempotency_key;
+        IF FOUND THEN
+            RETURN QUERY SELECT CASE WHEN same_content THEN 'duplicate' ELSE 'key_conflict' END,
+                                found_position, found_version;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT coalesce(max(e.version), 0) INTO current_version FROM consult.events e WHERE e.stream = append.stream;
+    IF expected_version IS NOT NULL AND expected_version <> current_version THEN
+        RETURN QUERY SELECT 'version_conflict', NULL::bigint, current_version;
+        RETURN;
+    END IF;
+
+    INSERT INTO consult.events AS e (event_id, stream, version, type, data, metadata, idempotency_key)
+    VALUES (append.event_id, append.stream, current_version + 1, append.type, append.data,
+            coalesce(append.metadata, '{}'), append.idempotency_key)
+    RETURNING e.position INTO found_position;
+    PERFORM pg_notify('consult_log', '');   -- delivered at commit; identical payloads fold into one
+    RETURN QUERY SELECT 'appended', found_position, current_version + 1;
+END $$;
+
+-- Privileges: nothing for PUBLIC; consult_app appends and reads; consult_analyst gets only analytics.
+REVOKE ALL ON ALL TABLES IN SCHEMA consult FROM PUBLIC;
+REVOKE ALL ON FUNCTION consult.lock_log(), consult.assign_position(), consult.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION consult.append(uuid, text, text, jsonb, jsonb, bigint, text) FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA consult TO consult_app;
+GRANT SELECT, INSERT ON consult.events TO consult_app;
+GRANT SELECT ON consult.schema_migrations TO consult_app;      -- consultd checks the schema version
+GRANT EXECUTE ON FUNCTION consult.lock_log() TO consult_app;
+GRANT EXECUTE ON FUNCTION consult.append(uuid, text, text, jsonb, jsonb, bigint, text) TO consult_app;
+
+CREATE SCHEMA analytics;
+COMMENT ON SCHEMA analytics IS 'Documented, read-only views for analysts (consult_analyst).';
+REVOKE ALL ON SCHEMA analytics FROM PUBLIC;
+GRANT USAGE ON SCHEMA analytics TO consult_analyst, consult_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO consult_analyst;
