@@ -41,6 +41,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["TestSupport"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]

@@ -80,6 +80,12 @@ public struct Appended: Equatable, Sendable {
     /// True when the idempotency key was already used for the same content: nothing new was stored
     /// and `position` is the original one.
     public let duplicate: Bool
+
+    public init(position: Int64, version: Int64, duplicate: Bool) {
+        self.position = position
+        self.version = version
+        self.duplicate = duplicate
+    }
 }
 
 /// An append the log refused; nothing was stored.

@@ -6,6 +6,12 @@ public struct Migration: Equatable {
     public let version: Int
     public let name: String
     public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
 }
 
 /// What the code in this build expects of the database.

@@ -105,6 +105,7 @@ public final class Connection {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
         precondition(!inTransaction, "transactions do not nest")
         try execute("BEGIN")

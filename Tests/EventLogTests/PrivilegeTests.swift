@@ -1,0 +1,87 @@
+import EventLog
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// The log's guarantees are the database's, not only the application's: these tests go around the
+/// Swift API and talk SQL directly, as the table owner and as each role.
+final class PrivilegeTests: XCTestCase {
+    var conninfo = ""
+    var owner: Connection!
+
+    override func setUpWithError() throws {
+        conninfo = try TestDatabase.fresh()
+        owner = try Connection(conninfo)
+        try EventStore(connection: owner).append(NewEvent(stream: "s-1", type: "A", data: JSONText(#"{"v": 1}"#)))
+    }
+
+    private func assertRefused(
+        _ sql: String, on connection: Connection, states: Set<String>, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertThrowsError(try connection.execute(sql), sql, file: file, line: line) { error in
+            let state = (error as? PostgresError)?.sqlState ?? "none"
+            XCTAssertTrue(states.contains(state), "\(sql): SQLSTATE \(state), \(error)", file: file, line: line)
+        }
+    }
+
+    private func assertLogUnchanged(file: StaticString = #filePath, line: UInt = #line) throws {
+        try owner.execute("RESET ROLE")
+        let row = try XCTUnwrap(owner.execute("SELECT count(*) AS c, max(data::text) AS d FROM consult.events").first)
+        XCTAssertEqual(try row.get("c", as: Int.self), 1, file: file, line: line)
+        XCTAssertEqual(try row.get("d", as: String.self), #"{"v": 1}"#, file: file, line: line)
+    }
+
+    func testOwnerCannotUpdateDeleteOrTruncate() throws {
+        for sql in [
+            "UPDATE consult.events SET data = '{\"v\": 2}'",
+            "DELETE FROM consult.events",
+            "DELETE FROM consult.events WHERE false",
+            "TRUNCATE consult.events",
+        ] {
+            assertRefused(sql, on: owner, states: [SQLState.immutableLog])
+        }
+        try assertLogUnchanged()
+    }
+
+    func testAppRoleCanAppendAndReadButNotChange() throws {
+        try owner.execute("SET ROLE consult_app")
+        // Appending through the function and by plain INSERT both work; the database assigns positions.
+        try EventStore(connection: owner).append(NewEvent(stream: "s-2", type: "B", data: JSONText("{}")))
+        try owner.execute(
+            "INSERT INTO consult.events (position, event_id, stream, version, type, data, recorded_at) "
+                + "VALUES (999, gen_random_uuid(), 's-3', 1, 'C', '{}', now())")
+        XCTAssertEqual(
+            try owner.execute("SELECT array_agg(position ORDER BY position)::text AS p FROM consult.events").first?.get("p", as: String.self),
+            "{1,2,3}")
+        for sql in [
+            "UPDATE consult.events SET data = '{}'",
+            "DELETE FROM consult.events",
+            "TRUNCATE consult.events",
+            "UPDATE consult.log_head SET position = 0",
+            "SELECT * FROM consult.log_head",
+            "ALTER TABLE consult.events DISABLE TRIGGER events_no_update",
+            "DROP TABLE consult.events",
+        ] {
+            assertRefused(sql, on: owner, states: [SQLState.insufficientPrivilege, SQLState.immutableLog, "42501"])
+        }
+        try owner.execute("RESET ROLE")
+        XCTAssertEqual(try EventStore(connection: owner).headPosition(), 3)
+    }
+
+    func testAnalystCannotReadTheLogOrWriteAnything() throws {
+        try owner.execute("SET ROLE consult_analyst")
+        for sql in [
+            "SELECT * FROM consult.events",
+            "SELECT * FROM consult.schema_migrations",
+            "SELECT consult.append(gen_random_uuid(), 's-9', 'X', '{}', '{}', NULL, NULL)",
+            "INSERT INTO consult.events (event_id, stream, version, type, data) VALUES (gen_random_uuid(), 's-9', 1, 'X', '{}')",
+            "CREATE TABLE analytics.mine (x int)",
+            "CREATE TABLE public.mine (x int)",
+            "CREATE SCHEMA mine",
+        ] {
+            assertRefused(sql, on: owner, states: [SQLState.insufficientPrivilege])
+        }
+        try assertLogUnchanged()
+    }
+}

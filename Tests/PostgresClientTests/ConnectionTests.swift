@@ -1,0 +1,150 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+final class ConnectionTests: XCTestCase {
+    var conninfo = ""
+
+    override func setUpWithError() throws {
+        conninfo = try TestDatabase.fresh(migrated: false)
+    }
+
+    func testParametersAndResultsRoundTrip() throws {
+        let connection = try Connection(conninfo)
+        let id = UUID()
+        let when = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let text = "quote ' double \" backslash \\ semicolon; -- comment, émoji 🌍, عربى"
+        let row = try XCTUnwrap(
+            connection.execute(
+                "SELECT $1::text AS t, $2::bigint AS i, $3::float8 AS d, $4::bool AS b, $5::uuid AS u, "
+                    + "$6::timestamptz AS ts, $7::text AS n, $8::jsonb AS j",
+                [text, Int64.max, 0.1, true, id, when, nil, JSONText(#"{"b": 1, "a": [true, null]}"#)]
+            ).first)
+        XCTAssertEqual(try row.get("t", as: String.self), text)
+        XCTAssertEqual(try row.get("i", as: Int64.self), Int64.max)
+        XCTAssertEqual(try row.get("d", as: Double.self), 0.1)
+        XCTAssertEqual(try row.get("b", as: Bool.self), true)
+        XCTAssertEqual(try row.get("u", as: UUID.self), id)
+        XCTAssertEqual(try row.get("ts", as: Date.self).timeIntervalSince1970, when.timeIntervalSince1970, accuracy: 1e-6)
+        XCTAssertNil(try row.optional("n", as: String.self))
+        XCTAssertEqual(try row.get("j", as: String.self), #"{"a": [true, null], "b": 1}"#)
+        XCTAssertThrowsError(try row.get("n", as: String.self)) { error in
+            XCTAssertEqual((error as? PostgresError)?.kind, .decoding)
+            XCTAssertEqual((error as? PostgresError)?.field, "n")
+        }
+        XCTAssertThrowsError(try row.get("t", as: Int.self)) { error in
+            XCTAssertEqual((error as? PostgresError)?.field, "t")
+        }
+    }
+
+    func testServerErrorsCarrySQLStateAndConstraint() throws {
+        let connection = try Connection(conninfo)
+        XCTAssertThrowsError(try connection.execute("SELECT 1 / $1::int", [0])) { error in
+            let error = error as? PostgresError
+            XCTAssertEqual(error?.kind, .server)
+            XCTAssertEqual(error?.sqlState, "22012")
+            XCTAssertEqual(error?.message, "division by zero")
+        }
+        try connection.execute("CREATE TABLE t (k text CONSTRAINT t_key PRIMARY KEY)")
+        try connection.execute("INSERT INTO t VALUES ($1)", ["x"])
+        XCTAssertThrowsError(try connection.execute("INSERT INTO t VALUES ($1)", ["x"])) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.uniqueViolation)
+            XCTAssertEqual((error as? PostgresError)?.field, "t_key")
+        }
+        // The connection stays usable after an error.
+        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 1)
+    }
+
+    func testNulByteIsRefusedNotTruncated() throws {
+        let connection = try Connection(conninfo)
+        XCTAssertThrowsError(try connection.execute("SELECT $1::text", ["a\u{0}b"])) { error in
+            XCTAssertEqual((error as? PostgresError)?.field, "$1")
+        }
+    }
+
+    func testTransactionCommitsOrRollsBack() throws {
+        let connection = try Connection(conninfo)
+        try connection.execute("CREATE TABLE t (v int)")
+        try connection.transaction { try $0.execute("INSERT INTO t VALUES (1)") }
+        struct Boom: Error {}
+        XCTAssertThrowsError(
+            try connection.transaction { connection in
+                try connection.execute("INSERT INTO t VALUES (2)")
+                throw Boom()
+            })
+        XCTAssertEqual(try connection.execute("SELECT array_agg(v)::text AS v FROM t").first?.get("v", as: String.self), "{1}")
+    }
+
+    func testPipelinedTransactionIsOneUnitAndHandlesLargeBatches() throws {
+        let connection = try Connection(conninfo)
+        try connection.execute("CREATE TABLE t (v int PRIMARY KEY, padding text)")
+        // Large enough that requests and replies both overflow the socket buffers: a client that
+        // wrote everything before reading anything would deadlock here.
+        let padding = String(repeating: "x", count: 200)
+        let statements = (1...20_000).map { Statement("INSERT INTO t VALUES ($1, $2) RETURNING v, padding", [$0, padding]) }
+        let results = try connection.pipelinedTransaction(statements)
+        XCTAssertEqual(results.count, 20_000)
+        XCTAssertEqual(try results[19_999].first?.get("v", as: Int.self), 20_000)
+
+        // One failing statement (a duplicate key, number 3) rolls back the whole transaction.
+        let failing = [5_000_001, 5_000_002, 1, 5_000_003].map { Statement("INSERT INTO t VALUES ($1, '')", [$0]) }
+        XCTAssertThrowsError(try connection.pipelinedTransaction(failing)) { error in
+            let failure = error as? PipelineFailure
+            XCTAssertEqual(failure?.index, 2)
+            XCTAssertEqual(failure?.error.sqlState, SQLState.uniqueViolation)
+        }
+        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 20_000)
+        // And the connection is back to normal.
+        XCTAssertEqual(try connection.pipeline([Statement("SELECT 1 AS one")]).count, 1)
+    }
+
+    func testListenNotify() throws {
+        let listener = try Connection(conninfo)
+        let sender = try Connection(conninfo)
+        try listener.listen("news")
+        XCTAssertEqual(try listener.waitForNotifications(timeout: 0.05), [])
+        try sender.execute("SELECT pg_notify($1, $2)", ["news", "hello"])
+        let received = try listener.waitForNotifications(timeout: 10)
+        XCTAssertEqual(received.map(\.payload), ["hello"])
+        XCTAssertEqual(received.first?.processID, sender.backendPID)
+        XCTAssertThrowsError(try listener.listen("bad; DROP TABLE x"))
+    }
+
+    func testReconnectsAfterBackendIsTerminated() throws {
+        let connection = try Connection(conninfo)
+        let killer = try Connection(conninfo)
+        let before = connection.backendPID
+        try killer.execute("SELECT pg_terminate_backend($1)", [before])
+        // Wait until the server has really closed it (a signal, not a guess): its pid is gone.
+        for _ in 0..<500 {
+            let alive = try killer.execute("SELECT count(*) AS c FROM pg_stat_activity WHERE pid = $1", [before])
+            if try alive.first?.get("c", as: Int.self) == 0 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        XCTAssertEqual(try connection.execute("SELECT 1 AS one").first?.get("one", as: Int.self), 1)
+        XCTAssertNotEqual(connection.backendPID, before)
+    }
+
+    func testSurvivesServerRestart() throws {
+        let connection = try Connection(conninfo)
+        let listener = try Connection(conninfo)
+        try listener.listen("after_restart")
+        let before = connection.backendPID
+        try TestDatabase.restartServer()
+        // The next call notices the closed connection before sending, reconnects and succeeds.
+        XCTAssertEqual(try connection.execute("SELECT 2 AS two").first?.get("two", as: Int.self), 2)
+        XCTAssertNotEqual(connection.backendPID, before)
+        // A listener listens again after reconnecting.
+        XCTAssertEqual(try listener.waitForNotifications(timeout: 0.01), [])
+        try connection.execute("SELECT pg_notify('after_restart', 'yes')")
+        XCTAssertEqual(try listener.waitForNotifications(timeout: 10).map(\.payload), ["yes"])
+    }
+
+    func testConnectionFailureIsTyped() throws {
+        XCTAssertThrowsError(try Connection("host=127.0.0.1 port=1 connect_timeout=2")) { error in
+            XCTAssertEqual((error as? PostgresError)?.kind, .connectionFailed)
+            XCTAssertTrue((error as? PostgresError)?.isConnectionProblem ?? false)
+        }
+    }
+}
