@@ -7,16 +7,16 @@
 --   * consult_app may INSERT and SELECT on the log and nothing else on it;
 --     consult_analyst sees only the analytics schema.
 
--- Roles are cluster-wide: create them once, tolerate another database having done it.
+-- Roles are cluster-wide: create them unless they exist (an operator may have made them already,
+-- see deploy/roles.sql, so the owner needs no CREATEROLE), tolerating a concurrent creator.
 DO $$
 BEGIN
-    CREATE ROLE consult_app NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-END $$;
-
-DO $$
-BEGIN
-    CREATE ROLE consult_analyst NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'consult_app') THEN
+        CREATE ROLE consult_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'consult_analyst') THEN
+        CREATE ROLE consult_analyst NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 

@@ -32,6 +32,22 @@ struct Consultd: ParsableCommand {
         }
         let logger = Logger(label: "consultd")
 
+        // Signals arrive through Dispatch sources (the default action is ignored first), installed
+        // before anything else so that a SIGTERM during start-up stops the daemon cleanly too.
+        // Nothing is in flight yet, so stopping is exiting; the server notices the closed socket.
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "consultd.signals"))
+            source.setEventHandler {
+                logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
+                Foundation.exit(0)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGPIPE, SIG_IGN)
+
         let connection: Connection
         do {
             connection = try Connection.connect(Connection.conninfo(flag: database), attempts: connectAttempts) {
@@ -53,20 +69,6 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
 
-        // Signals arrive through Dispatch sources; the default action must be ignored first.
-        var sources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler {
-                logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
-                connection.close()
-                Foundation.exit(0)
-            }
-            source.resume()
-            sources.append(source)
-        }
-        signal(SIGPIPE, SIG_IGN)
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
@@ -75,3 +77,4 @@ struct Consultd: ParsableCommand {
         Foundation.exit(1)
     }
 }
+

@@ -13,6 +13,10 @@ final class EventStoreTests: XCTestCase {
         store = EventStore(connection: try Connection(conninfo))
     }
 
+    override func tearDown() {
+        store = nil  // XCTest keeps test case objects alive: close the connection now
+    }
+
     func testAppendAndReadBackEveryColumn() throws {
         let id = UUID()
         let before = Date()

@@ -16,6 +16,10 @@ final class PrivilegeTests: XCTestCase {
         try EventStore(connection: owner).append(NewEvent(stream: "s-1", type: "A", data: JSONText(#"{"v": 1}"#)))
     }
 
+    override func tearDown() {
+        owner = nil  // XCTest keeps test case objects alive: close the connection now
+    }
+
     private func assertRefused(
         _ sql: String, on connection: Connection, states: Set<String>, file: StaticString = #filePath, line: UInt = #line
     ) {
