@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency arrows point one way, towards the core:
-//   consultd, consultctl -> Migrations, EventLog -> PostgresClient -> CLibPQ
+//   consultd, consultctl -> Server -> Domain -> LineProtocol (pure), EventLog -> PostgresClient -> CLibPQ
+//                        -> Migrations -> PostgresClient
 let package = Package(
     name: "consultd",
     platforms: [.macOS(.v13)],
@@ -23,10 +24,18 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "EventLog", dependencies: ["PostgresClient"]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
+        .target(name: "LineProtocol"),
+        .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
+        .target(
+            name: "Server",
+            dependencies: [
+                "LineProtocol", "Domain", "EventLog", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations",
+                "PostgresClient", "Migrations", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -41,7 +50,9 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
+        .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]

@@ -85,6 +85,24 @@ public final class EventStore {
         ).rows.map(RecordedEvent.init(row:))
     }
 
+    /// Events of the given types after `position`, and the head of the log they were read up to,
+    /// from one snapshot: since positions are gap-free, nothing of those types lies in between.
+    public func read(after position: Int64, types: [String]) throws -> (events: [RecordedEvent], head: Int64) {
+        let rows = try connection.execute(
+            """
+            WITH head AS (SELECT coalesce(max(position), 0) AS head FROM consult.events)
+            SELECT head.head, e.position, e.event_id, e.stream, e.version, e.type, e.data::text AS data,
+                   e.metadata::text AS metadata, e.recorded_at, e.idempotency_key
+              FROM head LEFT JOIN consult.events e
+                ON e.position > $1 AND e.position <= head.head AND e.type = ANY($2::text[])
+             ORDER BY e.position
+            """, [position, "{" + types.joined(separator: ",") + "}"]
+        ).rows
+        let head: Int64 = try rows.first?.get("head") ?? position
+        let events = try rows.filter { try $0.optional("position", as: Int64.self) != nil }.map(RecordedEvent.init(row:))
+        return (events, head)
+    }
+
     /// The position of the last committed event (0 for an empty log).
     public func headPosition() throws -> Int64 {
         try connection.execute("SELECT coalesce(max(position), 0) AS head FROM consult.events").first!.get("head")

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Migrations
 import PostgresClient
+import Server
 
 /// The long-running daemon: line protocol in, events out to PostgreSQL.
 @main
@@ -14,6 +15,27 @@ struct Consultd: ParsableCommand {
 
     @Option(help: "PostgreSQL URL or conninfo (default: $CONSULT_DATABASE_URL, else the PG* variables).")
     var database: String?
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "TCP port to listen on (0: any free port, logged at start).")
+    var port: UInt16 = 7600
+
+    @Option(help: "Longest request line in bytes.")
+    var maxLine: Int = 65_536
+
+    @Option(help: "Most connections open at once; more are answered ERR BUSY and closed.")
+    var maxConnections: Int = 2_048
+
+    @Option(help: "Seconds of silence before a connection gets ERR TIMEOUT and is closed.")
+    var idleTimeout: Double = 300
+
+    @Option(help: "Most submissions committed in one transaction.")
+    var batchSize: Int = 512
+
+    @Option(help: "Seconds to wait for a batch to fill once it has one submission (0: commit what is queued).")
+    var batchWait: Double = 0
 
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
@@ -32,26 +54,42 @@ struct Consultd: ParsableCommand {
         }
         let logger = Logger(label: "consultd")
 
+        var config = ServerConfig()
+        config.host = host
+        config.port = port
+        config.conninfo = Connection.conninfo(flag: database)
+        config.maxLineLength = maxLine
+        config.maxConnections = maxConnections
+        config.idleTimeout = idleTimeout
+        config.batchSize = batchSize
+        config.batchWait = batchWait
+        guard maxLine > 0, maxConnections > 0, idleTimeout > 0, batchSize > 0, batchWait >= 0 else {
+            Self.exit(withOneLine: "--max-line, --max-connections, --idle-timeout and --batch-size must be positive")
+        }
+        let server = Server(config: config, logger: logger)
+
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
-        // before anything else so that a SIGTERM during start-up stops the daemon cleanly too.
-        // Nothing is in flight yet, so stopping is exiting; the server notices the closed socket.
+        // before anything else so that a SIGTERM during start-up stops the daemon too. A closing
+        // client must not kill the daemon: SIGPIPE is ignored (and sends use MSG_NOSIGNAL).
+        signal(SIGPIPE, SIG_IGN)
+        let started = Locked(false)
         var sources: [DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "consultd.signals"))
             source.setEventHandler {
                 logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
+                if started.current { server.stop() }
+                logger.info("stopped")
                 Foundation.exit(0)
             }
             source.resume()
             sources.append(source)
         }
-        signal(SIGPIPE, SIG_IGN)
 
         let connection: Connection
         do {
-            connection = try Connection.connect(Connection.conninfo(flag: database), attempts: connectAttempts) {
-                attempt, error in
+            connection = try Connection.connect(config.conninfo, attempts: connectAttempts) { attempt, error in
                 logger.warning("database not reachable yet", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
             }
         } catch {
@@ -64,11 +102,18 @@ struct Consultd: ParsableCommand {
                     withOneLine: "database schema is at version \(version), this consultd needs "
                         + "\(Schema.requiredVersion): run `consultctl migrate`")
             }
-            logger.info("ready", metadata: ["schema_version": "\(version)"])
         } catch {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
+        connection.close()
 
+        do {
+            let bound = try server.start()
+            started.withLock { $0 = true }
+            logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
+        } catch {
+            Self.exit(withOneLine: "\(error)")
+        }
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
@@ -78,3 +123,15 @@ struct Consultd: ParsableCommand {
     }
 }
 
+/// A value shared with the signal handlers' queue.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+    var current: Value { withLock { $0 } }
+}

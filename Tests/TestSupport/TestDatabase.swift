@@ -5,6 +5,7 @@ import PostgresClient
 /// Why a test could not get the real PostgreSQL it needs: a failure, never a skip.
 public struct TestEnvironmentError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Fresh databases on the throwaway cluster that `scripts/with-postgres` starts for the test run.

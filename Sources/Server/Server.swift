@@ -1,0 +1,156 @@
+import Dispatch
+import Domain
+import Foundation
+import Logging
+
+/// Why the server could not start.
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The TCP server: accepts connections and hands them the shared committer and reader.
+public final class Server: ConnectionHost, @unchecked Sendable {
+    public let config: ServerConfig
+    let logger: Logger
+    let committer: GroupCommitter
+    let reader: Reader
+    private let acceptQueue = DispatchQueue(label: "consultd.accept")
+    private var listenFD: Int32 = -1
+    private var acceptSource: DispatchSourceRead?
+    private let connections = Locked([Int: ClientConnection]())
+    private var nextID = 0
+    private var draining = false
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        let registry = SharedRegistry()
+        committer = GroupCommitter(config: config, registry: registry, logger: logger)
+        reader = Reader(config: config, registry: registry, logger: logger)
+    }
+
+    /// Binds, listens and starts serving; returns the port (useful with port 0).
+    public func start() throws -> UInt16 {
+        let fd = try Self.listen(host: config.host, port: config.port)
+        listenFD = fd
+        committer.start()
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+        source.setEventHandler { [self] in acceptAll() }
+        source.setCancelHandler { Foundation.close(fd) }
+        acceptSource = source
+        source.resume()
+        return try Self.boundPort(fd)
+    }
+
+    /// Graceful stop: no new connections or requests, the queued writes are committed and answered,
+    /// connections close; returns when done or after `config.shutdownTimeout` seconds.
+    public func stop() {
+        acceptQueue.sync {
+            draining = true
+            acceptSource?.cancel()
+        }
+        let open = connections.current.values
+        for connection in open { connection.drain() }
+        committer.stop(timeout: config.shutdownTimeout)
+        let deadline = Date().addingTimeInterval(config.shutdownTimeout)
+        while !connections.current.isEmpty && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// Connections open now.
+    public var connectionCount: Int { connections.current.count }
+
+    func connectionClosed(_ id: Int) {
+        connections.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
+    private func acceptAll() {
+        // Accept until EAGAIN: one readiness event may stand for many waiting connections.
+        while true {
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            }
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK {
+                    logger.error("accept failed", metadata: ["error": "\(String(cString: strerror(errno)))"])
+                }
+                return
+            }
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if draining || connections.current.count >= config.maxConnections {
+                let line = Array("ERR BUSY too many connections; retry later\n".utf8)
+                _ = line.withUnsafeBytes { Foundation.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                Foundation.close(client)
+                continue
+            }
+            nextID += 1
+            let connection = ClientConnection(fd: client, remote: Self.describe(address), id: nextID, host: self)
+            connections.withLock { $0[nextID] = connection }
+            connection.start()
+        }
+    }
+
+    private static func listen(host: String, port: UInt16) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw ServerError(description: "cannot resolve listen address \(host): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ServerError(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Foundation.close(fd)
+            throw ServerError(description: "cannot listen on \(host):\(port): \(reason)")
+        }
+        guard Glibc.listen(fd, 1024) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Foundation.close(fd)
+            throw ServerError(description: "cannot listen on \(host):\(port): \(reason)")
+        }
+        return fd
+    }
+
+    private static func boundPort(_ fd: Int32) throws -> UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let family = address.ss_family
+        return withUnsafePointer(to: &address) { pointer in
+            if family == sa_family_t(AF_INET6) {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    private static func describe(_ address: sockaddr_storage) -> String {
+        var address = address
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, socklen_t(MemoryLayout<sockaddr_storage>.size), &host, socklen_t(host.count), &service,
+                            socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard status == 0 else { return "unknown" }
+        return "\(String(cString: host)):\(String(cString: service))"
+    }
+}

@@ -1,0 +1,61 @@
+import Domain
+import EventLog
+import Foundation
+import PostgresClient
+import TestSupport
+
+/// A migrated database with two organisations and two consultations, and a daemon serving it.
+struct Fixture {
+    let conninfo: String
+    let daemon: Daemon
+    let store: EventStore
+    /// Organisation id → its token.
+    let tokens: [String: String]
+
+    static let body = #"{"stage": "design", "language": "ar", "text": "Schools need Arabic teachers.", "represents": {"gender": ["female"], "age": ["18-24"]}, "people_consulted": 120, "topics": ["education"]}"#
+
+    init(daemonArguments: [String] = []) throws {
+        conninfo = try TestDatabase.fresh()
+        store = EventStore(connection: try Connection(conninfo))
+        var tokens: [String: String] = [:]
+        for (id, type) in [("org-a", "community_based"), ("org-b", "international_ngo")] {
+            let token = Credentials.newToken()
+            try store.append(
+                DomainEvents.organisationRegistered(
+                    Organisation(id: id, name: "Organisation \(id)", type: type, leadership: ["refugees"], level: "local", country: "JOR")))
+            try store.append(DomainEvents.credentialIssued(organisation: id, credential: "k1", tokenHash: Credentials.hash(token)))
+            tokens[id] = token
+        }
+        self.tokens = tokens
+        let now = Date()
+        try store.append(
+            DomainEvents.consultationOpened(
+                Consultation(
+                    id: "c1", title: "Education access", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-86_400),
+                    closesAt: now.addingTimeInterval(30 * 86_400), stages: ["design", "implementation"], languages: ["ar", "en"],
+                    baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["18-24": 0.3, "25-59": 0.6, "60+": 0.1]])))
+        try store.append(
+            DomainEvents.consultationOpened(
+                Consultation(
+                    id: "c-old", title: "Closed one", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-60 * 86_400),
+                    closesAt: now.addingTimeInterval(-30 * 86_400), stages: ["design"], languages: ["en"],
+                    baseline: ["gender": ["female": 0.5, "male": 0.5]])))
+        daemon = try Daemon(conninfo: conninfo, arguments: daemonArguments)
+    }
+
+    /// A connected client, authenticated as `organisation` unless nil.
+    func client(as organisation: String? = "org-a") throws -> LineClient {
+        let client = try LineClient(port: daemon.port)
+        if let organisation {
+            let reply = try client.request("AUTH \(organisation) \(tokens[organisation]!)")
+            guard reply == "OK AUTH \(organisation)" else {
+                throw TestEnvironmentError(description: "AUTH failed: \(reply)")
+            }
+        }
+        return client
+    }
+
+    func count(type: String) throws -> Int {
+        try store.connection.execute("SELECT count(*) AS c FROM consult.events WHERE type = $1", [type]).first!.get("c")
+    }
+}

@@ -1,0 +1,118 @@
+import Domain
+import Foundation
+import LineProtocol
+import TestSupport
+import XCTest
+
+/// Every verb and every error code, through a real socket to a real daemon and database.
+final class ProtocolTests: XCTestCase {
+    func testEveryVerbAndErrorCode() throws {
+        let fixture = try Fixture(daemonArguments: ["--max-line", "4096"])
+        let anonymous = try LineClient(port: fixture.daemon.port)
+        XCTAssertEqual(try anonymous.request("PING"), "OK PONG")
+        XCTAssertEqual(try anonymous.request("ping"), "OK PONG", "verbs are case-insensitive")
+        XCTAssertTrue(try anonymous.request("FROB").hasPrefix("ERR PROTOCOL unknown verb"))
+        XCTAssertTrue(try anonymous.request("PING extra").hasPrefix("ERR PROTOCOL"))
+        XCTAssertTrue(try anonymous.request("CONSULTATIONS").hasPrefix("ERR NOAUTH"))
+        XCTAssertTrue(try anonymous.request("SUBMIT c1 k1 {}").hasPrefix("ERR NOAUTH"))
+        try anonymous.send(bytes: [0x50, 0xFF, 0xFE, 0x0A])
+        XCTAssertTrue(try anonymous.readLine()!.hasPrefix("ERR ENCODING"))
+        try anonymous.send(String(repeating: "x", count: 5000))
+        XCTAssertTrue(try anonymous.readLine()!.hasPrefix("ERR TOO_LONG"))
+        XCTAssertEqual(try anonymous.request("PING"), "OK PONG", "the connection goes on after an over-long line")
+        XCTAssertEqual(try anonymous.request("AUTH org-a wrongtoken"), "ERR AUTH invalid credential")
+        XCTAssertEqual(try anonymous.request("AUTH nobody wrongtoken"), "ERR AUTH invalid credential", "same answer for an unknown organisation")
+        XCTAssertEqual(try anonymous.request("QUIT"), "OK BYE")
+        XCTAssertNil(try anonymous.readLine(), "the server closes after QUIT")
+
+        let client = try fixture.client(as: "org-a")
+        let consultations = try client.request("CONSULTATIONS")
+        XCTAssertTrue(consultations.hasPrefix("OK CONSULTATIONS ["), consultations)
+        XCTAssertTrue(consultations.contains(#""id":"c1""#) && !consultations.contains("c-old"), consultations)
+        XCTAssertTrue(consultations.contains(#""dimensions":["age","gender"]"#), consultations)
+
+        let submitted = try client.request("SUBMIT c1 k1 \(Fixture.body)")
+        XCTAssertTrue(submitted.hasPrefix("OK SUBMIT k1 "), submitted)
+        let position = submitted.split(separator: " ").last.map(String.init)!
+        XCTAssertEqual(try client.request("SUBMIT c1 k1 \(Fixture.body)"), submitted, "an identical retry answers the same")
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k1 {"stage": "design", "language": "ar", "text": "other"}"#).hasPrefix("ERR CONFLICT"))
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k2 {"stage": "nope", "language": "ar", "text": "x"}"#).hasPrefix("ERR INVALID stage:"))
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k2 {"stage": "design", "language": "ar"}"#).hasPrefix("ERR INVALID text:"))
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k2 {"stage": "design", "language": "ar", "text": "x", "represents": {"caste": ["a"]}}"#).hasPrefix("ERR INVALID represents.caste:"))
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k2 {"stage": "design", "language": "ar", "text": "x", "people_consulted": -1}"#).hasPrefix("ERR INVALID people_consulted:"))
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k2 {"stage": "design", "language": "ar", "text": "x", "extra": 1}"#).hasPrefix("ERR INVALID extra:"))
+        XCTAssertTrue(try client.request("SUBMIT c1 k2 {not json").hasPrefix("ERR INVALID body:"))
+        XCTAssertTrue(try client.request("SUBMIT c1 k/2 {}").hasPrefix("ERR PROTOCOL"))
+        XCTAssertTrue(try client.request("SUBMIT c-old k2 \(Fixture.body)").hasPrefix("ERR CLOSED"))
+        XCTAssertTrue(try client.request("SUBMIT nowhere k2 \(Fixture.body)").hasPrefix("ERR NOT_FOUND"))
+
+        let status = try client.request("STATUS c1 k1")
+        XCTAssertEqual(status, #"OK STATUS {"state":"received","position":\#(position),"feedback":[],"cited_in_outcome":null}"#)
+        XCTAssertTrue(try client.request("STATUS c1 nope").hasPrefix("ERR NOT_FOUND"))
+        let withdrawn = try client.request(#"WITHDRAW c1 k1 {"reason": "duplicate of k3"}"#)
+        XCTAssertTrue(withdrawn.hasPrefix("OK WITHDRAW k1 "), withdrawn)
+        XCTAssertEqual(try client.request(#"WITHDRAW c1 k1 {"reason": "duplicate of k3"}"#), withdrawn, "withdrawing twice answers the same")
+        XCTAssertTrue(try client.request("WITHDRAW c1 k1").hasPrefix("ERR CONFLICT"))
+        XCTAssertTrue(try client.request("WITHDRAW c1 never").hasPrefix("ERR NOT_FOUND"))
+        XCTAssertTrue(try client.request("STATUS c1 k1").contains(#""state":"withdrawn""#))
+        XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), 1)
+        XCTAssertEqual(try fixture.count(type: EventType.submissionWithdrawn), 1)
+    }
+
+    func testBusyAndTimeoutAndAuthLockout() throws {
+        let fixture = try Fixture(daemonArguments: ["--idle-timeout", "0.5", "--max-connections", "3"])
+        // TIMEOUT: an idle connection is told and closed.
+        let idle = try LineClient(port: fixture.daemon.port)
+        XCTAssertTrue(try idle.readLine()!.hasPrefix("ERR TIMEOUT"))
+        XCTAssertNil(try idle.readLine())
+
+        // AUTH: the fifth failure closes the connection.
+        let guesser = try LineClient(port: fixture.daemon.port)
+        for attempt in 1...5 {
+            let reply = try guesser.request("AUTH org-a guess\(attempt)")
+            XCTAssertTrue(reply.hasPrefix("ERR AUTH"), reply)
+        }
+        XCTAssertNil(try guesser.readLine())
+
+        // BUSY: connections beyond the limit are refused with a reason.
+        let held = try (0..<3).map { _ in try LineClient(port: fixture.daemon.port) }
+        let refused = try LineClient(port: fixture.daemon.port, readGreeting: false)
+        XCTAssertTrue(try refused.readLine()!.hasPrefix("ERR BUSY"))
+        withExtendedLifetime(held) {}
+    }
+
+    func testOrganisationsSeeOnlyTheirOwnSubmissions() throws {
+        let fixture = try Fixture()
+        let a = try fixture.client(as: "org-a")
+        let b = try fixture.client(as: "org-b")
+        XCTAssertTrue(try a.request("SUBMIT c1 shared \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        XCTAssertTrue(try b.request("STATUS c1 shared").hasPrefix("ERR NOT_FOUND"))
+        XCTAssertTrue(try b.request("WITHDRAW c1 shared").hasPrefix("ERR NOT_FOUND"))
+        // The same key is B's own, separate submission.
+        XCTAssertTrue(try b.request("SUBMIT c1 shared \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        XCTAssertTrue(try a.request("STATUS c1 shared").contains(#""state":"received""#))
+        XCTAssertEqual(try fixture.count(type: EventType.submissionWithdrawn), 0)
+        XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), 2)
+    }
+
+    func testTenThousandPipelinedSubmissionsAnsweredInOrder() throws {
+        let fixture = try Fixture()
+        let client = try fixture.client()
+        let count = 10_000
+        var request: [UInt8] = []
+        for index in 0..<count {
+            request.append(contentsOf: "SUBMIT c1 key-\(index) \(Fixture.body)\n".utf8)
+        }
+        try client.send(bytes: request)  // all of it before reading anything
+        var positions: [Int64] = []
+        for index in 0..<count {
+            let reply = try XCTUnwrap(client.readLine())
+            let parts = reply.split(separator: " ")
+            XCTAssertEqual(parts.prefix(3).joined(separator: " "), "OK SUBMIT key-\(index)", reply)
+            positions.append(Int64(parts.last!) ?? -1)
+        }
+        XCTAssertEqual(positions, positions.sorted(), "in request order, committed in that order")
+        XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), count)
+        XCTAssertEqual(try client.request("PING"), "OK PONG")
+    }
+}
