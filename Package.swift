@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]

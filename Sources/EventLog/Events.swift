@@ -60,6 +60,21 @@ public struct RecordedEvent: Equatable, Sendable {
     public let recordedAt: Date
     public let idempotencyKey: String?
 
+    public init(
+        position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
+        recordedAt: Date, idempotencyKey: String?
+    ) {
+        self.position = position
+        self.eventID = eventID
+        self.stream = stream
+        self.version = version
+        self.type = type
+        self.data = data
+        self.metadata = metadata
+        self.recordedAt = recordedAt
+        self.idempotencyKey = idempotencyKey
+    }
+
     init(row: Row) throws {
         position = try row.get("position")
         eventID = try row.get("event_id")
