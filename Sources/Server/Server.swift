@@ -31,6 +31,11 @@ public final class Server: ConnectionHost, @unchecked Sendable {
 
     /// Binds, listens and starts serving; returns the port (useful with port 0).
     public func start() throws -> UInt16 {
+        // Each client is a descriptor: allow as many as the hard limit does.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let fd = try Self.listen(host: config.host, port: config.port)
         listenFD = fd
         committer.start()
@@ -75,6 +80,14 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             }
             if client < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EMFILE || errno == ENFILE {
+                    // Out of descriptors: the pending connection stays queued and the source would
+                    // fire at once again; pause accepting briefly instead of spinning.
+                    logger.error("out of file descriptors; pausing accept")
+                    acceptSource?.suspend()
+                    acceptQueue.asyncAfter(deadline: .now() + 0.2) { [self] in acceptSource?.resume() }
+                    return
+                }
                 if errno != EAGAIN && errno != EWOULDBLOCK {
                     logger.error("accept failed", metadata: ["error": "\(String(cString: strerror(errno)))"])
                 }

@@ -3,11 +3,12 @@ import EventLog
 import Foundation
 import PostgresClient
 import TestSupport
+import XCTest
 
 /// A migrated database with two organisations and two consultations, and a daemon serving it.
 struct Fixture {
     let conninfo: String
-    let daemon: Daemon
+    var daemon: Daemon
     let store: EventStore
     /// Organisation id → its token.
     let tokens: [String: String]
@@ -41,6 +42,25 @@ struct Fixture {
                     closesAt: now.addingTimeInterval(-30 * 86_400), stages: ["design"], languages: ["en"],
                     baseline: ["gender": ["female": 0.5, "male": 0.5]])))
         daemon = try Daemon(conninfo: conninfo, arguments: daemonArguments)
+    }
+
+    /// Starts a new daemon on the same database (after the old one was killed or stopped).
+    mutating func restartDaemon(arguments: [String] = []) throws {
+        daemon = try Daemon(conninfo: conninfo, arguments: arguments)
+    }
+
+    /// Keys of stored submissions, with their positions.
+    func storedSubmissions() throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for row in try store.connection.execute(
+            "SELECT data->>'organisation' || '/' || (data->>'key') AS k, position FROM consult.events WHERE type = $1",
+            [EventType.submissionReceived]
+        ).rows {
+            let key: String = try row.get("k")
+            XCTAssertNil(result[key], "\(key) stored twice")
+            result[key] = try row.get("position")
+        }
+        return result
     }
 
     /// A connected client, authenticated as `organisation` unless nil.

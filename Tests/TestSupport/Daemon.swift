@@ -168,6 +168,18 @@ public final class LineClient {
         }
     }
 
+    /// Ends our side of the stream (the server then answers what it has and closes).
+    public func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Every reply line until the server closes the connection.
+    public func readAll() throws -> [String] {
+        var lines: [String] = []
+        while let line = try readLine() { lines.append(line) }
+        return lines
+    }
+
     /// Sends one request and returns its reply.
     public func request(_ line: String) throws -> String {
         try send(line)
