@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["PostgresClient"]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol"),
+        .target(name: "LineClient"),
         .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
         .target(
             name: "Server",
@@ -43,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations",
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,7 +54,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
-        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -157,19 +157,6 @@ public enum Timestamps {
     }
 }
 
-extension JSONValue {
-    public var stringValue: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    public var stringArray: [String]? {
-        guard case .array(let items) = self else { return nil }
-        let strings = items.compactMap(\.stringValue)
-        return strings.count == items.count ? strings : nil
-    }
-}
-
 /// Builders for the events the daemon and consultctl append.
 public enum DomainEvents {
     public static func organisationRegistered(_ organisation: Organisation) -> NewEvent {

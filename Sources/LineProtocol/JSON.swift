@@ -28,6 +28,19 @@ public enum JSONValue: Equatable, Sendable {
         return members.first { $0.0 == name }?.1
     }
 
+    /// The string, if this is one.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// The strings, if this is an array of strings only.
+    public var stringArray: [String]? {
+        guard case .array(let items) = self else { return nil }
+        let strings = items.compactMap(\.stringValue)
+        return strings.count == items.count ? strings : nil
+    }
+
     /// Compact JSON text. Strings are escaped so the text is plain ASCII-safe JSON for any input.
     public var serialized: String {
         var out = ""

@@ -9,7 +9,7 @@ struct Consultctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consultctl",
         abstract: "Run and query a consultd consultation log.",
-        subcommands: [Migrate.self]
+        subcommands: [Migrate.self, Submit.self]
     )
 }
 

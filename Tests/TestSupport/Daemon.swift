@@ -1,4 +1,5 @@
 import Foundation
+@_exported import LineClient
 
 /// A real `consultd` process on a free port, for tests that talk to it over TCP.
 public final class Daemon {
@@ -101,91 +102,3 @@ public final class Daemon {
     }
 }
 
-/// A blocking line-protocol client over a real TCP socket.
-public final class LineClient {
-    public let fd: Int32
-    private var buffer: [UInt8] = []
-
-    /// Connects to 127.0.0.1:`port` and, unless told not to, reads the greeting.
-    public init(port: UInt16, readGreeting: Bool = true, timeout: Double = 30) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw TestEnvironmentError(description: "cannot connect to consultd on port \(port): \(String(cString: strerror(errno)))")
-        }
-        if readGreeting {
-            let greeting = try readLine()
-            guard greeting == "OK consultd 1 ready" else {
-                throw TestEnvironmentError(description: "unexpected greeting: \(greeting ?? "none")")
-            }
-        }
-    }
-
-    deinit { close(fd) }
-
-    /// Sends raw bytes, all of them (blocking).
-    public func send(bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { Foundation.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else {
-                throw TestEnvironmentError(description: "send failed: \(String(cString: strerror(errno)))")
-            }
-            offset += sent
-        }
-    }
-
-    public func send(_ line: String) throws {
-        try send(bytes: Array((line + "\n").utf8))
-    }
-
-    /// The next reply line without its newline; nil when the server closed the connection.
-    public func readLine() throws -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            let count = recv(fd, &chunk, chunk.count, 0)
-            if count == 0 { return nil }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == ECONNRESET { return nil }
-                throw TestEnvironmentError(description: "no reply in time: \(String(cString: strerror(errno)))")
-            }
-            buffer.append(contentsOf: chunk[0..<count])
-        }
-    }
-
-    /// Ends our side of the stream (the server then answers what it has and closes).
-    public func finishSending() {
-        shutdown(fd, Int32(SHUT_WR))
-    }
-
-    /// Every reply line until the server closes the connection.
-    public func readAll() throws -> [String] {
-        var lines: [String] = []
-        while let line = try readLine() { lines.append(line) }
-        return lines
-    }
-
-    /// Sends one request and returns its reply.
-    public func request(_ line: String) throws -> String {
-        try send(line)
-        guard let reply = try readLine() else {
-            throw TestEnvironmentError(description: "connection closed instead of answering \(line.prefix(60))")
-        }
-        return reply
-    }
-}

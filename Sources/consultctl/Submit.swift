@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import LineClient
+import LineProtocol
+
+/// `consultctl submit`: the protocol client for organisations and scripts.
+struct Submit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send one submission, or a JSON-lines file of them, to consultd.",
+        discussion: """
+            The token is read from $CONSULT_TOKEN unless --token is given (a flag shows in the process list).
+            A file has one JSON object per line: {"consultation": ID, "key": KEY, "submission": {...}}.
+            Submissions are pipelined; every failure is reported on stderr with its line, and the exit
+            code is non-zero if any failed. Re-running the same file is safe: stored keys answer with
+            their original position.
+            """)
+
+    @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
+    @Option(help: "consultd's port.") var port: UInt16 = 7600
+    @Option(help: "Your organisation id.") var organisation: String
+    @Option(help: "Your token (default: $CONSULT_TOKEN).") var token: String?
+    @Option(help: "Consultation id, for one submission.") var consultation: String?
+    @Option(help: "Submission key, for one submission.") var key: String?
+    @Option(help: "The submission's JSON body, for one submission.") var body: String?
+    @Option(help: "A JSON-lines file of submissions.") var file: String?
+
+    struct Item {
+        let line: Int
+        let key: String
+        let request: String
+    }
+
+    func run() throws {
+        guard let token = token ?? ProcessInfo.processInfo.environment["CONSULT_TOKEN"] else {
+            fail("no token: set CONSULT_TOKEN or pass --token")
+        }
+        let items: [Item]
+        switch (file, consultation, key, body) {
+        case (let file?, nil, nil, nil): items = try load(file)
+        case (nil, let consultation?, let key?, let body?):
+            items = [Item(line: 1, key: key, request: "SUBMIT \(consultation) \(key) \(body)")]
+        default:
+            fail("give either --file, or --consultation, --key and --body")
+        }
+
+        let client: LineClient
+        do {
+            client = try LineClient(host: host, port: port)
+            let auth = try client.request("AUTH \(organisation) \(token)")
+            guard auth.hasPrefix("OK") else { fail("authentication refused: \(auth)") }
+        } catch {
+            fail("\(error)")
+        }
+
+        // One thread writes every request while this one reads the replies, which come in order.
+        let sender = Thread {
+            for item in items { try? client.send(item.request) }
+        }
+        sender.start()
+        var failures = 0
+        let showProgress = items.count >= 1_000
+        for (index, item) in items.enumerated() {
+            guard let reply = try? client.readLine() else {
+                fail("connection lost after \(index) of \(items.count) replies; re-run to send the rest safely")
+            }
+            if reply.hasPrefix("OK SUBMIT") {
+                if items.count == 1 { print(reply) }
+            } else {
+                failures += 1
+                FileHandle.standardError.write(Data("line \(item.line) (key \(item.key)): \(reply)\n".utf8))
+            }
+            if showProgress && ((index + 1) % 1_000 == 0 || index + 1 == items.count) {
+                FileHandle.standardError.write(Data("\rsubmitted \(index + 1)/\(items.count), \(failures) failed".utf8))
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        _ = try? client.request("QUIT")
+        if items.count > 1 { print("\(items.count - failures) stored, \(failures) failed") }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func load(_ path: String) throws -> [Item] {
+        guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+        let parser = JSONParser()
+        var items: [Item] = []
+        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
+            guard let value = try? parser.parse(line), let consultation = value["consultation"]?.stringValue,
+                let key = value["key"]?.stringValue, let submission = value["submission"],
+                Request.isToken(consultation), Request.isToken(key)
+            else {
+                fail("\(path) line \(index + 1): expected {\"consultation\": ID, \"key\": KEY, \"submission\": {...}}")
+            }
+            items.append(Item(line: index + 1, key: key, request: "SUBMIT \(consultation) \(key) \(submission.serialized)"))
+        }
+        return items
+    }
+}
