@@ -62,6 +62,14 @@ public enum Request: Equatable, Sendable {
         }
     }
 
+    /// True for the requests that read state a write of the same connection may have changed.
+    public var readsState: Bool {
+        switch self {
+        case .status, .consultations: return true
+        default: return false
+        }
+    }
+
     /// Parses one line (without its newline). The error says which code to answer with.
     public static func parse(_ line: [UInt8], json: JSONParser = JSONParser()) -> Result<Request, RequestError> {
         guard let text = String(validating: line, as: UTF8.self) else {

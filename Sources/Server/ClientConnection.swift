@@ -43,6 +43,9 @@ final class ClientConnection: @unchecked Sendable {
     private var organisation: String?
     private var authFailures = 0
     private var awaitingAuth = false
+    /// SUBMITs and WITHDRAWs sent to the committer and not yet answered.
+    private var pendingWrites = 0
+    private var awaitingWrites = false
     /// No more requests are taken; close once everything owed is written.
     private var closing = false
     private var inputEnded = false
@@ -128,7 +131,7 @@ final class ClientConnection: @unchecked Sendable {
     }
 
     private func processFrames() {
-        while frameHead < frames.count && !awaitingAuth && !closing {
+        while frameHead < frames.count && !awaitingAuth && !awaitingWrites && !closing {
             let frame = frames[frameHead]
             frameHead += 1
             switch frame {
@@ -136,10 +139,17 @@ final class ClientConnection: @unchecked Sendable {
                 answer(next(), .error(.tooLong, "line longer than \(host.config.maxLineLength) bytes; it was discarded"))
             case .line(let bytes):
                 if bytes.isEmpty { continue }  // a blank line (an extra Enter in nc) asks nothing
-                let sequence = next()
                 switch Request.parse(bytes) {
-                case .failure(let error): answer(sequence, error.reply)
-                case .success(let request): handle(request, sequence)
+                case .failure(let error):
+                    answer(next(), error.reply)
+                case .success(let request):
+                    if request.readsState && pendingWrites > 0 {
+                        // A read must see this connection's earlier writes: wait for them to commit.
+                        frameHead -= 1
+                        awaitingWrites = true
+                        return
+                    }
+                    handle(request, next())
                 }
             }
         }
@@ -215,10 +225,22 @@ final class ClientConnection: @unchecked Sendable {
         let request = WriteRequest(
             kind: kind, organisation: organisation!, consultation: consultation, key: key, metadata: metadata
         ) { [self] reply in
-            queue.async { [self] in answer(sequence, reply) }
+            queue.async { [self] in writeFinished(sequence, reply) }
         }
+        pendingWrites += 1
         if !host.committer.enqueue(request) {
-            answer(sequence, GroupCommitter.busy)
+            writeFinished(sequence, GroupCommitter.busy)
+        }
+    }
+
+    private func writeFinished(_ sequence: Int, _ reply: Reply) {
+        pendingWrites -= 1
+        answer(sequence, reply)
+        if pendingWrites == 0 && awaitingWrites {
+            awaitingWrites = false
+            processFrames()
+            finishIfDone()
+            applyBackpressure()
         }
     }
 
@@ -299,7 +321,7 @@ final class ClientConnection: @unchecked Sendable {
 
     private func finishIfDone() {
         guard !closed else { return }
-        let inputDone = closing || (inputEnded && frameHead == frames.count && !awaitingAuth)
+        let inputDone = closing || (inputEnded && frameHead == frames.count && !awaitingAuth && !awaitingWrites)
         if inputDone && nextToWrite == nextSequence && outputHead == output.count {
             shutdown()
         }

@@ -81,6 +81,25 @@ final class ProtocolTests: XCTestCase {
         withExtendedLifetime(held) {}
     }
 
+    func testPipelinedReadsSeeEarlierWritesOfTheSameConnection() throws {
+        let fixture = try Fixture()
+        let client = try fixture.client()
+        try client.send(bytes: Array("""
+            SUBMIT c1 p1 \(Fixture.body)
+            STATUS c1 p1
+            WITHDRAW c1 p1
+            STATUS c1 p1
+            PING
+
+            """.utf8))
+        let replies = try (0..<5).map { _ in try XCTUnwrap(client.readLine()) }
+        XCTAssertTrue(replies[0].hasPrefix("OK SUBMIT p1"), replies[0])
+        XCTAssertTrue(replies[1].contains(#""state":"received""#), replies[1])
+        XCTAssertTrue(replies[2].hasPrefix("OK WITHDRAW p1"), replies[2])
+        XCTAssertTrue(replies[3].contains(#""state":"withdrawn""#), replies[3])
+        XCTAssertEqual(replies[4], "OK PONG")
+    }
+
     func testOrganisationsSeeOnlyTheirOwnSubmissions() throws {
         let fixture = try Fixture()
         let a = try fixture.client(as: "org-a")
