@@ -35,34 +35,43 @@ CREATE TABLE consult.events (
 
 COMMENT ON TABLE consult.events IS 'The append-only event log. Never updated or deleted.';
 
--- The one row that hands out positions. Its row lock is what serialises appends.
-CREATE TABLE consult.log_head (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    position  bigint  NOT NULL
-);
-INSERT INTO consult.log_head VALUES (true, 0);
-
 -- Takes the log's write lock for the rest of the transaction.
 --
--- Why readers never skip: a position is handed out only while holding the log_head row lock, and
--- PostgreSQL releases row locks only after the holding transaction's commit (or abort) is visible
--- to every new snapshot. So the writer of position p+1 could not even get its number until the
--- writer of p had finished. A reader that sees p+1 therefore also sees p (or p was rolled back and
--- handed out again, since the counter rolls back with it): positions are contiguous and commit in
--- order, and "position > last seen" is a complete query. The price is that appends serialise; the
--- daemon pays it once per batch (group commit), not once per event.
+-- Why readers never skip: a position is handed out only while holding this lock, and PostgreSQL
+-- releases a transaction's locks only after its commit (or abort) is visible to every new snapshot.
+-- So the writer of position p+1 could not even compute its number until the writer of p had
+-- finished. A reader that sees p+1 therefore also sees p (or p was rolled back, and then p+1 was
+-- computed without it and is p): positions are contiguous and commit in order, and "position > last
+-- seen" is a complete query. The price is that appends serialise; the daemon pays it once per batch
+-- (group commit), not once per event.
 CREATE FUNCTION consult.lock_log() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
-BEGIN
-    PERFORM 1 FROM consult.log_head FOR UPDATE;
-END $$;
+LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(7593122107351085390);   -- a fixed key: "the log"
+$$;
 
--- Every insert, however it is made, takes its position from log_head under that lock.
+-- Every insert, however it is made, takes its position under that lock: the first in a transaction
+-- reads the last committed position (an index lookup), later ones count on from a transaction-local
+-- setting tagged with the transaction id, so a batch costs no extra writes and a stale or stray value
+-- is never used. A rolled-back savepoint rolls the setting back with its rows: positions stay
+-- contiguous. (A session that forged the setting could only cause a refused duplicate or a gap,
+-- never a reordering: the lock still orders commits.)
 CREATE FUNCTION consult.assign_position() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    tag  text := txid_current()::text || ':';
+    seen text;
+    last bigint;
 BEGIN
-    UPDATE consult.log_head SET position = position + 1 RETURNING position INTO NEW.position;
+    PERFORM consult.lock_log();
+    seen := current_setting('consult.last_position', true);
+    IF seen IS NOT NULL AND starts_with(seen, tag) THEN
+        last := substr(seen, length(tag) + 1)::bigint;
+    ELSE
+        SELECT coalesce(max(e.position), 0) INTO last FROM consult.events e;
+    END IF;
+    NEW.position := last + 1;
     NEW.recorded_at := clock_timestamp();
+    PERFORM set_config('consult.last_position', tag || NEW.position, true);
     RETURN NEW;
 END $$;
 
@@ -130,7 +139,7 @@ END $$;
 
 -- Privileges: nothing for PUBLIC; consult_app appends and reads; consult_analyst gets only analytics.
 REVOKE ALL ON ALL TABLES IN SCHEMA consult FROM PUBLIC;
-REVOKE ALL ON FUNCTION consult.lock_log(), consult.assign_position(), consult.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION consult.assign_position(), consult.refuse_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION consult.append(uuid, text, text, jsonb, jsonb, bigint, text) FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA consult TO consult_app;
