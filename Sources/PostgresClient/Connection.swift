@@ -39,6 +39,8 @@ public final class Connection {
     private var channels: [String] = []
     private var pending: [Notification] = []
     private var inTransaction = false
+    /// Set when the server sent a FATAL message while we were idle (it is about to close).
+    fileprivate var serverSaidGoodbye = false
 
     /// Connects using a `postgresql://` URL or a `key=value` conninfo string; the empty string
     /// means the standard `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
@@ -262,7 +264,11 @@ public final class Connection {
         guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return true }
         for _ in 0..<8 {
             guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else { return false }
+            // Parsing what arrived delivers notifications, and an unsolicited FATAL (terminated
+            // backend, server shutting down) to the notice receiver, which flags it.
+            _ = PQisBusy(conn)
             collectNotifications(conn)
+            if serverSaidGoodbye { return false }
             let socket = PQsocket(conn)
             var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, 0) <= 0 { return true }
@@ -270,12 +276,6 @@ public final class Connection {
             let peeked = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
             if peeked == 0 { return false }
             if peeked < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
-            // An unsolicited message from an idle server is a notification or a goodbye: a FATAL
-            // such as 57P01 is followed by EOF, which the next round sees.
-            guard PQisBusy(conn) == 0 else { continue }
-            while let stray = PQgetResult(conn) {
-                PQclear(stray)
-            }
         }
         return PQstatus(conn) == CONNECTION_OK
     }
@@ -289,8 +289,16 @@ public final class Connection {
             PQfinish(conn)
             throw error
         }
-        // Notices (e.g. "already exists, skipping") are not errors; keep them off stderr.
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        // Notices (e.g. "already exists, skipping") are not errors: keep them off stderr. An
+        // unsolicited FATAL arrives the same way and means the server is closing this session.
+        serverSaidGoodbye = false
+        PQsetNoticeReceiver(conn, { context, result in
+            guard let context, let result, let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))) else { return }
+            let level = String(cString: severity)
+            if level == "FATAL" || level == "PANIC" {
+                Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue().serverSaidGoodbye = true
+            }
+        }, Unmanaged.passUnretained(self).toOpaque())
         handle = conn
         // Fixed text formats for dates and numbers, whatever the server's defaults.
         try execute("SELECT set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
