@@ -126,7 +126,8 @@ public final class Connection {
     }
 
     /// Sends `statements` as one transaction in libpq's pipeline mode: one round trip for the lot.
-    /// All or nothing: if any statement fails, nothing is committed and `PipelineFailure` names it.
+    /// All or nothing: if any statement fails, nothing is committed and `PipelineFailure` names it;
+    /// a connection problem is thrown as the `PostgresError` it is (the outcome is then unknown).
     public func pipelinedTransaction(_ statements: [Statement]) throws -> [QueryResult] {
         precondition(!inTransaction, "pipelinedTransaction runs its own transaction")
         let all = [Statement("BEGIN")] + statements + [Statement("COMMIT")]
@@ -138,6 +139,8 @@ public final class Connection {
             // The first failure is the real one: libpq aborts every statement after it. A failing
             // BEGIN or COMMIT is reported against the first or last statement.
             guard case .failure(let error) = results[failed] else { fatalError("unreachable") }
+            // A lost connection is not the fault of any statement: callers treat it like any other.
+            if error.isConnectionProblem { throw error }
             throw PipelineFailure(index: max(0, min(statements.count - 1, failed - 1)), error: error)
         }
         return results.dropFirst().dropLast().map { try! $0.get() }

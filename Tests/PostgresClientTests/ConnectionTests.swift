@@ -99,6 +99,21 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.pipeline([Statement("SELECT 1 AS one")]).count, 1)
     }
 
+    func testConnectionLostInAPipelineIsAConnectionErrorNotAStatementError() throws {
+        let connection = try Connection(conninfo)
+        try connection.execute("CREATE TABLE t (v int)")
+        let statements = [
+            Statement("INSERT INTO t VALUES (1)"),
+            Statement("SELECT pg_terminate_backend(pg_backend_pid())"),
+            Statement("INSERT INTO t VALUES (2)"),
+        ]
+        XCTAssertThrowsError(try connection.pipelinedTransaction(statements)) { error in
+            XCTAssertTrue((error as? PostgresError)?.isConnectionProblem ?? false, "\(error)")
+        }
+        // The next call reconnects; nothing of the transaction was committed.
+        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 0)
+    }
+
     func testListenNotify() throws {
         let listener = try Connection(conninfo)
         let sender = try Connection(conninfo)
