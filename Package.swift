@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
-        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v5]
 )

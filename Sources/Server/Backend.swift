@@ -5,17 +5,17 @@ import LineProtocol
 import Logging
 import PostgresClient
 
-/// A value shared between queues, guarded by a lock.
-final class Locked<Value>: @unchecked Sendable {
+/// A value shared between queues and threads, guarded by a lock.
+public final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    public init(_ value: Value) { self.value = value }
+    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
     }
-    var current: Value { withLock { $0 } }
+    public var current: Value { withLock { $0 } }
 }
 
 /// The registry (organisations, credentials, consultations) shared by every connection, brought up

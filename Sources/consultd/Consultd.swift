@@ -122,16 +122,3 @@ struct Consultd: ParsableCommand {
         Foundation.exit(1)
     }
 }
-
-/// A value shared with the signal handlers' queue.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var current: Value { withLock { $0 } }
-}

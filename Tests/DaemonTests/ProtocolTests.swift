@@ -81,6 +81,27 @@ final class ProtocolTests: XCTestCase {
         withExtendedLifetime(held) {}
     }
 
+    /// A refusal the daemon cannot foresee (here a constraint added behind its back) is INTERNAL for
+    /// that submission only; the others in the same pipelined batch are stored.
+    func testOneRefusedSubmissionDoesNotFailItsBatch() throws {
+        let fixture = try Fixture()
+        try fixture.store.connection.execute(
+            "ALTER TABLE consult.events ADD CONSTRAINT no_boom CHECK (data->'submission'->>'text' IS DISTINCT FROM 'boom') NOT VALID")
+        let client = try fixture.client()
+        let boom = #"{"stage": "design", "language": "ar", "text": "boom"}"#
+        try client.send(bytes: Array("""
+            SUBMIT c1 before \(Fixture.body)
+            SUBMIT c1 bad \(boom)
+            SUBMIT c1 after \(Fixture.body)
+
+            """.utf8))
+        let replies = try (0..<3).map { _ in try XCTUnwrap(client.readLine()) }
+        XCTAssertTrue(replies[0].hasPrefix("OK SUBMIT before"), replies[0])
+        XCTAssertTrue(replies[1].hasPrefix("ERR INTERNAL"), replies[1])
+        XCTAssertTrue(replies[2].hasPrefix("OK SUBMIT after"), replies[2])
+        XCTAssertEqual(Set(try fixture.storedSubmissions().keys), ["org-a/before", "org-a/after"])
+    }
+
     func testPipelinedReadsSeeEarlierWritesOfTheSameConnection() throws {
         let fixture = try Fixture()
         let client = try fixture.client()

@@ -1,5 +1,6 @@
 import Foundation
 @_exported import LineClient
+@_exported import class Server.Locked
 
 /// A real `consultd` process on a free port, for tests that talk to it over TCP.
 public final class Daemon {
