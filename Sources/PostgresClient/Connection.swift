@@ -153,12 +153,16 @@ public final class Connection {
         let conn = try ready()
         let allTexts = try statements.map { try parameterTexts($0.parameters) }
         guard PQsetnonblocking(conn, 1) == 0, PQenterPipelineMode(conn) == 1 else {
-            throw connectionError(conn, .misuse)
+            let error = connectionError(conn, .connectionLost)
+            close()
+            throw error
         }
+        var completed = false
         defer {
-            if PQstatus(conn) == CONNECTION_OK {
-                PQexitPipelineMode(conn)
-                PQsetnonblocking(conn, 0)
+            // A pipeline cut short leaves libpq with results owed: such a session cannot be trusted
+            // for the next call, so it is closed and the next call opens a fresh one.
+            if !completed || PQexitPipelineMode(conn) != 1 || PQsetnonblocking(conn, 0) != 0 {
+                close()
             }
         }
         for (statement, texts) in zip(statements, allTexts) {
@@ -184,7 +188,10 @@ public final class Connection {
                 guard let result = PQgetResult(conn) else {
                     // A NULL ends one statement's results.
                     current += 1
-                    guard current <= statements.count else { throw connectionError(conn, .misuse) }
+                    guard current <= statements.count else {
+                        // Only a session the server broke off (e.g. a FATAL mid-pipeline) gets here.
+                        throw PostgresError(.connectionLost, message: "pipeline out of step with the server; session dropped")
+                    }
                     continue
                 }
                 defer { PQclear(result) }
@@ -211,6 +218,7 @@ public final class Connection {
                 _ = poll(&descriptor, 1, -1)
             }
         }
+        completed = true
         return outcomes.map { $0 ?? .failure(PostgresError(.misuse, message: "no result for a pipelined statement")) }
     }
 
@@ -263,7 +271,7 @@ public final class Connection {
     /// A cheap check of an idle connection, without a round trip: the socket is readable only if the
     /// server sent something (a notification, or a FATAL message before closing) or closed it.
     private func isAlive(_ conn: OpaquePointer) -> Bool {
-        guard PQstatus(conn) == CONNECTION_OK else { return false }
+        guard PQstatus(conn) == CONNECTION_OK, PQpipelineStatus(conn) == PQ_PIPELINE_OFF else { return false }
         guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return true }
         for _ in 0..<8 {
             guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else { return false }

@@ -93,7 +93,7 @@ final class FailureTests: XCTestCase {
         finished.wait()
 
         let replies = load.current.replies
-        XCTAssertTrue(replies.allSatisfy { $0.reply.hasPrefix("OK SUBMIT") || $0.reply.hasPrefix("ERR BUSY") }, "\(replies.filter { !$0.reply.hasPrefix("OK") && !$0.reply.hasPrefix("ERR BUSY") }.prefix(3))")
+        XCTAssertTrue(replies.allSatisfy { $0.reply.hasPrefix("OK SUBMIT") || $0.reply.hasPrefix("ERR BUSY") }, "\(replies.filter { !$0.reply.hasPrefix("OK") && !$0.reply.hasPrefix("ERR BUSY") }.prefix(3)) \(fixture.daemon.log.split(separator: "\n").filter { $0.contains("error") }.prefix(5))")
         let busy = replies.filter { $0.reply.hasPrefix("ERR BUSY") }
         XCTAssertGreaterThan(busy.count, 0, "requests sent while the database was down were answered BUSY")
         let stored = try fixture.storedSubmissions()
