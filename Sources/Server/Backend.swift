@@ -199,7 +199,7 @@ final class GroupCommitter: @unchecked Sendable {
             // Nothing of this batch is known to be committed; if a COMMIT was lost in flight it may
             // have been, and a retry of the same key then returns the stored position.
         } catch {
-            logger.error("batch failed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
+            logger.error("batch failed", metadata: Self.describe(error).merging(["size": "\(batch.count)"]) { $1 })
             for index in replies.indices where replies[index] == nil {
                 replies[index] = .error(.internal, "the server could not store this; nothing was stored, retry later")
             }
@@ -207,6 +207,14 @@ final class GroupCommitter: @unchecked Sendable {
         for (request, reply) in zip(batch, replies) {
             request.complete(reply ?? Self.busy)
         }
+    }
+
+    /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
+    /// submission text stays out of logs.
+    static func describe(_ error: Error) -> Logger.Metadata {
+        if let failure = error as? PipelineFailure { return describe(failure.error) }
+        guard let error = error as? PostgresError else { return ["error": "\(type(of: error))"] }
+        return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
     }
 
     private func event(for request: WriteRequest, registry: Registry, now: Date) -> Result<NewEvent, RequestError> {
@@ -238,7 +246,7 @@ final class GroupCommitter: @unchecked Sendable {
         do {
             return try store.append(batch: events).map { .success($0) }
         } catch let failure as PipelineFailure where !failure.error.isConnectionProblem {
-            logger.warning("batch refused, retrying one by one", metadata: ["error": "\(failure.error)"])
+            logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure.error))
             return try events.map { event in
                 do {
                     return .success(.success(try store.append(event)))
@@ -272,7 +280,7 @@ final class GroupCommitter: @unchecked Sendable {
             if error.sqlState?.hasPrefix("22") == true {
                 return .error(.invalid, "body: refused by the database (\(error.message))")
             }
-            logger.error("append failed", metadata: ["error": "\(error)"])
+            logger.error("append failed", metadata: Self.describe(error))
             return .error(.internal, "the server could not store this; nothing was stored")
         }
     }
