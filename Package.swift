@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol",
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,338 @@
+import ArgumentParser
+import Domain
+import EventLog
+import Foundation
+import LineProtocol
+import PostgresClient
+
+/// Opens the log and reads the registry (organisations, credentials, consultations) from it.
+struct Log {
+    let store: EventStore
+
+    init(_ options: DatabaseOptions) {
+        do {
+            store = EventStore(connection: try Connection(options.conninfo))
+        } catch {
+            fail("cannot reach the database: \(error)")
+        }
+    }
+
+    func registry() throws -> Registry {
+        var registry = Registry()
+        for event in try store.read(after: 0, types: Registry.eventTypes).events { registry.apply(event) }
+        return registry
+    }
+
+    func version(of stream: String) throws -> Int64 {
+        try store.read(stream: stream).last?.version ?? 0
+    }
+
+    /// Appends in one transaction; any refusal is reported as one line and nothing is written.
+    func append(_ events: [NewEvent]) throws -> [Appended] {
+        let actor = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        let metadata = JSONText(JSONValue.object([("tool", .string("consultctl")), ("actor", .string(actor))]).serialized)
+        let stamped = events.map { event -> NewEvent in
+            var event = event
+            event.metadata = metadata
+            return event
+        }
+        // One transaction: a refusal thrown by the second event rolls back the first.
+        return try store.connection.transaction { _ in try stamped.map { try store.append($0) } }
+    }
+}
+
+/// Runs `body`, turning any failure into one line on stderr and exit code 1.
+func oneLine<T>(_ body: () throws -> T) -> T {
+    do {
+        return try body()
+    } catch let refusal as ConvenerRules.Refusal {
+        fail(refusal.description)
+    } catch let error as AppendError {
+        fail("refused by the log: \(error) (someone changed it meanwhile? try again)")
+    } catch {
+        fail("\(error)")
+    }
+}
+
+func list(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}
+
+struct Org: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "org", abstract: "Register organisations and manage their credentials.",
+        subcommands: [Add.self, List.self, RotateCredential.self, Revoke.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register an organisation and print its first credential (shown once, only its hash is kept).")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Option var name: String
+        @Option(help: "One of \(ConvenerRules.organisationTypes.joined(separator: ", ")).") var type: String
+        @Option(help: "Comma-separated: \(ConvenerRules.leadership.joined(separator: ", ")) (may be empty).")
+        var leadership: String = ""
+        @Option(help: "local, national, regional or global.") var level: String
+        @Option(help: "ISO 3166-1 alpha-3, e.g. JOR.") var country: String
+
+        func run() {
+            let organisation = Organisation(
+                id: id, name: name, type: type, leadership: list(leadership), level: level, country: country)
+            let token = Credentials.newToken()
+            oneLine {
+                try ConvenerRules.check(organisation)
+                let log = Log(db)
+                guard try log.registry().organisations[id] == nil else {
+                    throw ConvenerRules.Refusal("id: organisation \(id) already exists")
+                }
+                var credential = DomainEvents.credentialIssued(organisation: id, credential: "k1", tokenHash: Credentials.hash(token))
+                credential.expectedVersion = .exactly(1)
+                _ = try log.append([DomainEvents.organisationRegistered(organisation), credential])
+            }
+            print("registered \(id); credential k1: \(token)")
+            print("Give this token to the organisation now: it is not stored and cannot be shown again.")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List organisations (never their credentials).")
+        @OptionGroup var db: DatabaseOptions
+        @Option var format: OutputFormat = .table
+
+        func run() {
+            let registry = oneLine { try Log(db).registry() }
+            var rows = Rows(columns: ["id", "name", "type", "leadership", "level", "country", "credentials"])
+            for organisation in registry.organisations.values.sorted(by: { $0.id < $1.id }) {
+                rows.append([
+                    .string(organisation.id), .string(organisation.name), .string(organisation.type),
+                    .string(organisation.leadership.joined(separator: ",")), .string(organisation.level),
+                    .string(organisation.country), .number(String(registry.credentials[organisation.id]?.count ?? 0)),
+                ])
+            }
+            print(rows.render(format), terminator: "")
+        }
+    }
+
+    struct RotateCredential: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new credential and revoke the old ones (print the new one, once).")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Flag(help: "Keep the old credentials valid (revoke them later with `org revoke`).") var keepOld = false
+
+        func run() {
+            let token = Credentials.newToken()
+            let credential = oneLine { () -> String in
+                let log = Log(db)
+                let registry = try log.registry()
+                guard registry.organisations[id] != nil else { throw ConvenerRules.Refusal("id: no organisation \(id)") }
+                let history = try log.store.read(stream: Streams.organisation(id))
+                let credential = "k\(history.filter { $0.type == EventType.credentialIssued }.count + 1)"
+                var events = [DomainEvents.credentialIssued(organisation: id, credential: credential, tokenHash: Credentials.hash(token))]
+                if !keepOld {
+                    events += (registry.credentials[id] ?? [:]).keys.sorted().map {
+                        DomainEvents.credentialRevoked(organisation: id, credential: $0)
+                    }
+                }
+                for (offset, index) in events.indices.enumerated() {
+                    events[index].expectedVersion = .exactly(history.last!.version + Int64(offset))
+                }
+                _ = try log.append(events)
+                return credential
+            }
+            print("credential \(credential) for \(id): \(token)")
+            print("Give this token to the organisation now: it is not stored and cannot be shown again.")
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an organisation's credentials (all, or one).")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Option(help: "Only this credential (e.g. k2).") var credential: String?
+
+        func run() {
+            let revoked = oneLine { () -> [String] in
+                let log = Log(db)
+                let live = try log.registry().credentials[id] ?? [:]
+                let targets = credential.map { [$0] } ?? live.keys.sorted()
+                guard !targets.isEmpty, targets.allSatisfy({ live[$0] != nil }) else {
+                    throw ConvenerRules.Refusal("credential: \(id) has no live credential \(credential ?? "")")
+                }
+                let version = try log.version(of: Streams.organisation(id))
+                var events = targets.map { DomainEvents.credentialRevoked(organisation: id, credential: $0) }
+                for index in events.indices { events[index].expectedVersion = .exactly(version + Int64(index)) }
+                _ = try log.append(events)
+                return targets
+            }
+            print("revoked \(revoked.joined(separator: ", ")) of \(id); open connections keep their session until they close")
+        }
+    }
+}
+
+struct ConsultationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consultation", abstract: "Open, close and list consultations.",
+        subcommands: [Open.self, Close.self, List.self])
+
+    struct Open: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a consultation with its population baseline.")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Option var title: String
+        @Option var convener: String
+        @Option(help: "ISO 8601, e.g. 2027-01-10T00:00:00Z (default: now).") var opensAt: String?
+        @Option(help: "ISO 8601.") var closesAt: String
+        @Option(help: "Comma-separated: design, implementation, monitoring, evaluation.") var stages: String
+        @Option(help: "Comma-separated BCP 47 tags.") var languages: String
+        @Option(help: #"JSON: {"dimension": {"group": share, ...}, ...}; each dimension's shares sum to 1."#)
+        var baseline: String
+
+        func run() {
+            oneLine {
+                let opens = try opensAt.map { try Self.date($0, "opens_at") } ?? Date()
+                let consultation = Consultation(
+                    id: id, title: title, convener: convener, opensAt: opens, closesAt: try Self.date(closesAt, "closes_at"),
+                    stages: list(stages), languages: list(languages), baseline: try Self.baseline(baseline))
+                try ConvenerRules.check(consultation)
+                let log = Log(db)
+                guard try log.registry().consultations[id] == nil else {
+                    throw ConvenerRules.Refusal("id: consultation \(id) already exists")
+                }
+                let appended = try log.append([DomainEvents.consultationOpened(consultation)])
+                print("opened \(id) at position \(appended[0].position)")
+            }
+        }
+
+        static func date(_ text: String, _ field: String) throws -> Date {
+            guard let date = Timestamps.parse(text) else { throw ConvenerRules.Refusal("\(field): an ISO 8601 time such as 2027-01-10T00:00:00Z") }
+            return date
+        }
+
+        static func baseline(_ text: String) throws -> [String: [String: Double]] {
+            guard case .object(let dimensions)? = try? JSONParser().parse(text) else {
+                throw ConvenerRules.Refusal(#"baseline: a JSON object such as {"gender": {"female": 0.5, "male": 0.5}}"#)
+            }
+            var result: [String: [String: Double]] = [:]
+            for (dimension, groups) in dimensions {
+                guard case .object(let shares) = groups else { throw ConvenerRules.Refusal("baseline.\(dimension): an object of shares") }
+                var values: [String: Double] = [:]
+                for (group, share) in shares {
+                    guard case .number(let number) = share, let value = Double(number) else {
+                        throw ConvenerRules.Refusal("baseline.\(dimension).\(group): a number")
+                    }
+                    values[group] = value
+                }
+                result[dimension] = values
+            }
+            return result
+        }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a consultation now, before its closes_at.")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+
+        func run() {
+            oneLine {
+                let log = Log(db)
+                guard let consultation = try log.registry().consultations[id] else {
+                    throw ConvenerRules.Refusal("id: no consultation \(id)")
+                }
+                guard consultation.closedAt == nil else { throw ConvenerRules.Refusal("id: \(id) is already closed") }
+                var event = DomainEvents.consultationClosed(id: id, at: Date())
+                event.expectedVersion = .exactly(try log.version(of: Streams.consultation(id)))
+                let appended = try log.append([event])
+                print("closed \(id) at position \(appended[0].position)")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List consultations.")
+        @OptionGroup var db: DatabaseOptions
+        @Option var format: OutputFormat = .table
+
+        func run() {
+            let registry = oneLine { try Log(db).registry() }
+            let now = Date()
+            var rows = Rows(columns: ["id", "title", "convener", "opens_at", "closes_at", "state", "stages", "languages", "dimensions"])
+            for consultation in registry.consultations.values.sorted(by: { $0.id < $1.id }) {
+                rows.append([
+                    .string(consultation.id), .string(consultation.title), .string(consultation.convener),
+                    .string(Timestamps.format(consultation.opensAt)), .string(Timestamps.format(consultation.closesAt)),
+                    .string(consultation.isOpen(at: now) ? "open" : consultation.opensAt > now ? "not yet open" : "closed"),
+                    .string(consultation.stages.joined(separator: ",")), .string(consultation.languages.joined(separator: ",")),
+                    .string(consultation.dimensions.joined(separator: ",")),
+                ])
+            }
+            print(rows.render(format), terminator: "")
+        }
+    }
+}
+
+struct Feedback: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record feedback to one submission.")
+    @OptionGroup var db: DatabaseOptions
+    @Option var consultation: String
+    @Option var organisation: String
+    @Option var key: String
+    @Option var text: String
+
+    func run() {
+        oneLine {
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.unicodeScalars.count <= 32_768 else {
+                throw ConvenerRules.Refusal("text: 1 to 32768 characters")
+            }
+            let log = Log(db)
+            let history = try log.store.read(
+                stream: Streams.submission(organisation: organisation, consultation: consultation, key: key))
+            guard history.contains(where: { $0.type == EventType.submissionReceived }) else {
+                throw ConvenerRules.Refusal("key: no submission \(key) of \(organisation) in \(consultation)")
+            }
+            guard !history.contains(where: { $0.type == EventType.submissionWithdrawn }) else {
+                throw ConvenerRules.Refusal("key: submission \(key) of \(organisation) was withdrawn")
+            }
+            let appended = try log.append([
+                DomainEvents.feedbackGiven(organisation: organisation, consultation: consultation, key: key, text: text)
+            ])
+            print("feedback recorded at position \(appended[0].position)")
+        }
+    }
+}
+
+struct Outcome: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a consultation's outcome and the submissions it cites (a later one replaces it).")
+    @OptionGroup var db: DatabaseOptions
+    @Option var consultation: String
+    @Option var summary: String
+    @Option(help: "A cited submission as ORGANISATION/KEY; repeat for each.") var cite: [String] = []
+
+    func run() {
+        oneLine {
+            guard !summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ConvenerRules.Refusal("summary: required")
+            }
+            let log = Log(db)
+            guard try log.registry().consultations[consultation] != nil else {
+                throw ConvenerRules.Refusal("consultation: no consultation \(consultation)")
+            }
+            var cites: [(organisation: String, key: String)] = []
+            for entry in cite {
+                let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ConvenerRules.Refusal("cite: \(entry) is not ORGANISATION/KEY") }
+                let stream = Streams.submission(organisation: parts[0], consultation: consultation, key: parts[1])
+                guard try log.store.read(stream: stream).contains(where: { $0.type == EventType.submissionReceived }) else {
+                    throw ConvenerRules.Refusal("cite: no submission \(entry) in \(consultation)")
+                }
+                cites.append((parts[0], parts[1]))
+            }
+            var event = DomainEvents.outcomePublished(consultation: consultation, summary: summary, cites: cites)
+            event.expectedVersion = .exactly(try log.version(of: Streams.consultation(consultation)))
+            let appended = try log.append([event])
+            print("outcome published at position \(appended[0].position), citing \(cites.count) submissions")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Domain
+import Foundation
+import TestSupport
+import XCTest
+
+/// Conveners' commands, as a convener runs them, seen through the daemon as an organisation sees them.
+final class ConvenerCommandTests: XCTestCase {
+    var fixture: Fixture!
+    var consultctl = ""
+
+    override func setUpWithError() throws {
+        fixture = try Fixture()
+        consultctl = try TestDatabase.executable("consultctl")
+    }
+
+    override func tearDown() { fixture = nil }
+
+    /// Runs consultctl against the fixture's database; returns stdout, failing the test on a non-zero exit.
+    @discardableResult
+    func ctl(_ arguments: [String], expectFailure: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try TestDatabase.run(consultctl, [arguments[0]] + arguments.dropFirst() + ["--database", fixture.conninfo])
+        if expectFailure {
+            XCTAssertEqual(result.status, 1, file: file, line: line)
+            XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)", file: file, line: line)
+            return result.stderr
+        }
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return result.stdout
+    }
+
+    func token(in output: String) -> String {
+        String(output.split(separator: "\n")[0].split(separator: " ").last!)
+    }
+
+    func testCredentialsAreIssuedRotatedAndRevoked() throws {
+        let added = try ctl(["org", "add", "--id", "rlo-1", "--name", "Refugee-led One", "--type", "community_based",
+                             "--leadership", "refugees,women", "--level", "local", "--country", "KEN"])
+        let first = token(in: added)
+        XCTAssertEqual(try LineClient(port: fixture.daemon.port).request("AUTH rlo-1 \(first)"), "OK AUTH rlo-1")
+
+        let rotated = token(in: try ctl(["org", "rotate-credential", "--id", "rlo-1"]))
+        XCTAssertEqual(try LineClient(port: fixture.daemon.port).request("AUTH rlo-1 \(first)"), "ERR AUTH invalid credential")
+        XCTAssertEqual(try LineClient(port: fixture.daemon.port).request("AUTH rlo-1 \(rotated)"), "OK AUTH rlo-1")
+
+        try ctl(["org", "revoke", "--id", "rlo-1"])
+        XCTAssertEqual(try LineClient(port: fixture.daemon.port).request("AUTH rlo-1 \(rotated)"), "ERR AUTH invalid credential")
+
+        // No token and no hash is ever listed.
+        let listed = try ctl(["org", "list", "--format", "json"])
+        XCTAssertFalse(listed.contains(first) || listed.contains(Credentials.hash(first)))
+        XCTAssertTrue(listed.contains(#""id":"rlo-1""#), listed)
+
+        let before = try fixture.store.headPosition()
+        XCTAssertTrue(try ctl(["org", "add", "--id", "rlo-1", "--name", "x", "--type", "ngo", "--level", "local", "--country", "KEN"],
+                              expectFailure: true).contains("already exists"))
+        XCTAssertTrue(try ctl(["org", "add", "--id", "rlo-2", "--name", "x", "--type", "ngo", "--leadership", "kings",
+                               "--level", "local", "--country", "KEN"], expectFailure: true).contains("leadership: kings"))
+        XCTAssertEqual(try fixture.store.headPosition(), before, "a refused command writes nothing")
+    }
+
+    func testConsultationLifecycleFeedbackAndOutcome() throws {
+        let before = try fixture.store.headPosition()
+        let refused = try ctl(["consultation", "open", "--id", "c2", "--title", "Health", "--convener", "WHO",
+                               "--closes-at", "2099-01-01T00:00:00Z", "--stages", "design", "--languages", "en",
+                               "--baseline", #"{"gender": {"female": 0.5, "male": 0.5}, "age": {"young": 0.7, "old": 0.2}}"#],
+                              expectFailure: true)
+        XCTAssertEqual(refused, "consultctl: baseline.age: shares sum to 0.8999999999999999, not 1\n")
+        XCTAssertEqual(try fixture.store.headPosition(), before)
+
+        try ctl(["consultation", "open", "--id", "c2", "--title", "Health", "--convener", "WHO",
+                 "--closes-at", "2099-01-01T00:00:00Z", "--stages", "design,evaluation", "--languages", "en,sw",
+                 "--baseline", #"{"gender": {"female": 0.5, "male": 0.5}}"#])
+        let client = try fixture.client()
+        XCTAssertTrue(try client.request("CONSULTATIONS").contains(#""id":"c2""#), "the daemon sees a consultation opened a moment ago")
+        XCTAssertTrue(try client.request(#"SUBMIT c2 h1 {"stage": "evaluation", "language": "sw", "text": "Clinics close at noon."}"#).hasPrefix("OK SUBMIT h1"))
+
+        try ctl(["feedback", "--consultation", "c2", "--organisation", "org-a", "--key", "h1", "--text", "Thank you; hours extended."])
+        try ctl(["outcome", "--consultation", "c2", "--summary", "Clinic hours extended", "--cite", "org-a/h1"])
+        let status = try client.request("STATUS c2 h1")
+        XCTAssertTrue(status.contains(#""text":"Thank you; hours extended.""#), status)
+        XCTAssertTrue(status.contains(#""cited_in_outcome":true"#), status)
+        XCTAssertTrue(try ctl(["feedback", "--consultation", "c2", "--organisation", "org-b", "--key", "h1", "--text", "x"],
+                              expectFailure: true).contains("no submission h1 of org-b"))
+
+        try ctl(["consultation", "close", "--id", "c2"])
+        XCTAssertTrue(try client.request(#"SUBMIT c2 h2 {"stage": "design", "language": "en", "text": "Late."}"#).hasPrefix("ERR CLOSED"))
+        XCTAssertTrue(try ctl(["consultation", "list", "--format", "csv"]).contains("c2,Health,WHO,"))
+    }
+}
