@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "LineProtocol"),
         .target(name: "LineClient"),
         .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
+        .target(name: "Metrics", dependencies: ["Domain", "EventLog", "LineProtocol"]),
         .target(
             name: "Server",
             dependencies: [
@@ -44,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain",
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),
     ],

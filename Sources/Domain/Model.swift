@@ -6,6 +6,8 @@ import PostgresClient
 /// Event type names, as stored in the log's `type` column.
 public enum EventType {
     public static let organisationRegistered = "OrganisationRegistered"
+    /// A new profile (the whole of it) for a registered organisation; past submissions keep the old one.
+    public static let organisationProfileChanged = "OrganisationProfileChanged"
     public static let credentialIssued = "CredentialIssued"
     public static let credentialRevoked = "CredentialRevoked"
     public static let consultationOpened = "ConsultationOpened"
@@ -163,6 +165,12 @@ public enum DomainEvents {
         NewEvent(
             stream: Streams.organisation(organisation.id), type: EventType.organisationRegistered,
             data: JSONText(organisation.json.serialized), expectedVersion: .noStream)
+    }
+
+    public static func organisationProfileChanged(_ organisation: Organisation) -> NewEvent {
+        NewEvent(
+            stream: Streams.organisation(organisation.id), type: EventType.organisationProfileChanged,
+            data: JSONText(organisation.json.serialized))
     }
 
     public static func credentialIssued(organisation: String, credential: String, tokenHash: String) -> NewEvent {

@@ -14,7 +14,7 @@ public struct Registry: Sendable {
 
     /// The event types the registry folds; the rest of the log is skipped when catching up.
     public static let eventTypes = [
-        EventType.organisationRegistered, EventType.credentialIssued, EventType.credentialRevoked,
+        EventType.organisationRegistered, EventType.organisationProfileChanged, EventType.credentialIssued, EventType.credentialRevoked,
         EventType.consultationOpened, EventType.consultationClosed,
     ]
 
@@ -35,6 +35,10 @@ public struct Registry: Sendable {
         switch event.type {
         case EventType.organisationRegistered:
             if let organisation = Organisation(json: data) { organisations[organisation.id] = organisation }
+        case EventType.organisationProfileChanged:
+            if let organisation = Organisation(json: data), organisations[organisation.id] != nil {
+                organisations[organisation.id] = organisation
+            }
         case EventType.credentialIssued:
             if let organisation = data["organisation"]?.stringValue, let credential = data["credential"]?.stringValue,
                 let hash = data["sha256"]?.stringValue
