@@ -86,4 +86,30 @@ final class ConvenerCommandTests: XCTestCase {
         XCTAssertTrue(try client.request(#"SUBMIT c2 h2 {"stage": "design", "language": "en", "text": "Late."}"#).hasPrefix("ERR CLOSED"))
         XCTAssertTrue(try ctl(["consultation", "list", "--format", "csv"]).contains("c2,Health,WHO,"))
     }
+
+    func testQueriesAsOfAPositionNeverChange() throws {
+        let client = try fixture.client()
+        XCTAssertTrue(try client.request("SUBMIT c1 q1 \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        let position = try fixture.store.headPosition()
+        let first = try ctl(["query", "metrics", "--as-of", String(position), "--format", "json"])
+        XCTAssertTrue(first.contains(#""submissions":1"#), first)
+
+        // More happens after that position: a submission from another organisation, a withdrawal, feedback.
+        XCTAssertTrue(try fixture.client(as: "org-b").request("SUBMIT c1 q2 \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        try ctl(["feedback", "--consultation", "c1", "--organisation", "org-a", "--key", "q1", "--text", "Noted."])
+        XCTAssertTrue(try client.request("WITHDRAW c1 q1").hasPrefix("OK WITHDRAW"))
+
+        XCTAssertEqual(try ctl(["query", "metrics", "--as-of", String(position), "--format", "json"]), first)
+        let now = try ctl(["query", "metrics", "--consultation", "c1", "--format", "json"])
+        XCTAssertTrue(now.contains(#""submissions":1"#) && now.contains(#""organisations":1"#), now)
+
+        let audit = try ctl(["query", "audit", "--consultation", "c1", "--format", "json"])
+        XCTAssertTrue(audit.contains(#""verdict":"partial""#), audit)
+        let table = try ctl(["query", "audit", "--consultation", "c1"])
+        XCTAssertTrue(table.hasPrefix("as of log position "), table)
+        let csv = try ctl(["query", "participation", "--format", "csv"])
+        XCTAssertTrue(csv.hasPrefix("consultation,organisation,submissions,withdrawn,with_feedback,cited\r\n"), csv)
+        XCTAssertTrue(try ctl(["query", "metrics", "--consultation", "nope"], expectFailure: true).contains("no consultation nope"))
+        XCTAssertTrue(try ctl(["query", "metrics", "--as-of", "99999"], expectFailure: true).contains("not in the log"))
+    }
 }

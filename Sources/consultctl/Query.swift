@@ -1,0 +1,180 @@
+import ArgumentParser
+import Domain
+import EventLog
+import Foundation
+import LineProtocol
+import Metrics
+
+/// `consultctl query`: metrics, the audit, participation and organisations, as of any log position.
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute metrics, the audit, participation or organisations from the log.",
+        discussion: """
+            Numbers are folded from the log up to --as-of (default: its head), so the same position always
+            gives the same numbers. Table output starts with the position; JSON objects carry it.
+            """)
+
+    enum Subject: String, ExpressibleByArgument, CaseIterable {
+        case metrics, audit, participation, organisations
+    }
+
+    @Argument(help: "metrics, audit, participation or organisations") var subject: Subject
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "Only this consultation.") var consultation: String?
+    @Option(help: "A past log position (default: the head of the log).") var asOf: Int64?
+    @Option var format: OutputFormat = .table
+    @Option(help: "Audit policy file (default: the shipped defaults, policy/default.json).") var policy: String?
+
+    func run() {
+        let policy = oneLine { () -> Policy in
+            guard let path = self.policy else { return Policy() }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConvenerRules.Refusal("policy: cannot read \(path)")
+            }
+            return try Policy(json: text)
+        }
+        let fold = oneLine { try Self.fold(Log(db).store, upTo: asOf) }
+        let ids = oneLine { () -> [String] in
+            if let consultation {
+                guard fold.registry.consultations[consultation] != nil else {
+                    throw ConvenerRules.Refusal("consultation: no consultation \(consultation) as of position \(fold.position)")
+                }
+                return [consultation]
+            }
+            return fold.registry.consultations.keys.sorted()
+        }
+        let metrics = ids.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: policy.minRatio) }
+        let rows: Rows
+        switch subject {
+        case .metrics:
+            if format == .json {
+                print(JSONValue.array(metrics.map(\.json)).serialized)
+                return
+            }
+            rows = Self.tidy(metrics)
+        case .audit:
+            let audits = metrics.map {
+                Audit(metrics: $0, consultation: fold.registry.consultations[$0.consultation]!, policy: policy, now: fold.time)
+            }
+            if format == .json {
+                print(JSONValue.array(audits.map(\.json)).serialized)
+                return
+            }
+            var table = Rows(columns: ["consultation", "criterion", "value", "threshold", "status", "reason"])
+            for audit in audits {
+                for criterion in audit.criteria {
+                    table.append([
+                        .string(audit.consultation), .string(criterion.name),
+                        criterion.value.map { .string(ConsultationMetrics.format($0)) } ?? .null,
+                        .string(criterion.threshold), .string(criterion.status.rawValue), .string(criterion.reason),
+                    ])
+                }
+                table.append([.string(audit.consultation), .string("verdict"), .null, .null, .string(audit.verdict), .null])
+            }
+            rows = table
+        case .participation:
+            rows = Self.participation(fold, ids)
+        case .organisations:
+            rows = Self.organisations(fold, ids)
+        }
+        if format == .table { print("as of log position \(fold.position)") }
+        print(rows.render(format), terminator: "")
+    }
+
+    /// Folds the log from the start up to `position` (or its head), reading in pages.
+    static func fold(_ store: EventStore, upTo position: Int64?) throws -> LogFold {
+        var fold = LogFold()
+        let head = try store.headPosition()
+        if let position, position > head || position < 0 {
+            throw ConvenerRules.Refusal("as-of: position \(position) is not in the log (its head is \(head))")
+        }
+        let end = position ?? head
+        while fold.position < end {
+            let page = try store.read(after: fold.position, limit: 10_000)
+            if page.isEmpty { break }
+            for event in page where event.position <= end { fold.apply(event) }
+            if page.last!.position >= end { break }
+        }
+        return fold
+    }
+
+    /// One row per consultation × metric × dimension × group: easy to filter, plot or join.
+    static func tidy(_ metrics: [ConsultationMetrics]) -> Rows {
+        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value"])
+        func add(_ m: ConsultationMetrics, _ metric: String, _ dimension: String? = nil, _ group: String? = nil, value: Double?) {
+            rows.append([
+                .string(m.consultation), .number(String(m.position)), .string(metric),
+                dimension.map(JSONValue.string) ?? .null, group.map(JSONValue.string) ?? .null,
+                value.map { .number(ConsultationMetrics.format($0)) } ?? .null,
+            ])
+        }
+        for m in metrics {
+            add(m, "submissions", value: Double(m.submissions))
+            add(m, "organisations", value: Double(m.organisations))
+            add(m, "affected_led_share", value: m.affectedLedShare)
+            add(m, "local_national_share", value: m.localNationalShare)
+            for d in m.dimensions {
+                for group in d.voiceShare.keys.sorted() { add(m, "voice_share", d.name, group, value: d.voiceShare[group]) }
+                for group in d.representationRatio.keys.sorted() {
+                    add(m, "representation_ratio", d.name, group, value: d.representationRatio[group]!)
+                }
+                add(m, "dissimilarity", d.name, value: d.dissimilarity)
+                add(m, "representativeness", d.name, value: d.representativeness)
+                add(m, "coverage", d.name, value: d.coverage)
+                for (rank, group) in d.underrepresented.enumerated() {
+                    add(m, "underrepresented", d.name, group, value: Double(rank + 1))
+                }
+            }
+            add(m, "concentration_hhi", value: m.concentrationHHI)
+            add(m, "effective_voices", value: m.effectiveVoices)
+            add(m, "feedback_rate", value: m.feedbackRate)
+            add(m, "median_days_to_feedback", value: m.medianDaysToFeedback)
+            add(m, "influence_rate", value: m.influenceRate)
+            add(m, "stage_coverage", value: m.stageCoverage)
+            add(m, "language_coverage", value: m.languageCoverage)
+        }
+        return rows
+    }
+
+    /// Per consultation × organisation: what it sent, what was withdrawn, answered and cited.
+    static func participation(_ fold: LogFold, _ ids: [String]) -> Rows {
+        var rows = Rows(columns: ["consultation", "organisation", "submissions", "withdrawn", "with_feedback", "cited"])
+        for id in ids {
+            let all = fold.submissions.values.filter { $0.consultation == id }
+            let cited = fold.outcomes[id] ?? []
+            for (organisation, records) in Dictionary(grouping: all, by: \.organisation).sorted(by: { $0.key < $1.key }) {
+                let active = records.filter { !$0.withdrawn }
+                rows.append([
+                    .string(id), .string(organisation), .number(String(active.count)),
+                    .number(String(records.count - active.count)),
+                    .number(String(active.filter { $0.firstFeedbackAt != nil }.count)),
+                    .number(String(active.filter { cited.contains("\($0.organisation)/\($0.key)") }.count)),
+                ])
+            }
+        }
+        return rows
+    }
+
+    /// Per organisation across consultations: where it took part, how often it got feedback and was cited.
+    static func organisations(_ fold: LogFold, _ ids: [String]) -> Rows {
+        var rows = Rows(columns: [
+            "organisation", "type", "leadership", "level", "consultations", "submissions", "feedback_rate", "cited_rate",
+        ])
+        let wanted = Set(ids)
+        let active = fold.submissions.values.filter { !$0.withdrawn && wanted.contains($0.consultation) }
+        let byOrganisation = Dictionary(grouping: active, by: \.organisation)
+        for organisation in fold.registry.organisations.values.sorted(by: { $0.id < $1.id }) {
+            let records = byOrganisation[organisation.id] ?? []
+            let n = Double(records.count)
+            let cited = records.filter { fold.outcomes[$0.consultation]?.contains("\($0.organisation)/\($0.key)") ?? false }
+            rows.append([
+                .string(organisation.id), .string(organisation.type), .string(organisation.leadership.joined(separator: ",")),
+                .string(organisation.level), .string(Set(records.map(\.consultation)).sorted().joined(separator: ",")),
+                .number(String(records.count)),
+                records.isEmpty ? .null : .number(ConsultationMetrics.format(Double(records.filter { $0.firstFeedbackAt != nil }.count) / n)),
+                records.isEmpty ? .null : .number(ConsultationMetrics.format(Double(cited.count) / n)),
+            ])
+        }
+        return rows
+    }
+}
