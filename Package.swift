@@ -29,6 +29,9 @@ let package = Package(
         .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "LineProtocol"]),
         .target(
+            name: "Projections",
+            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", .product(name: "Logging", package: "swift-log")]),
+        .target(
             name: "Server",
             dependencies: [
                 "LineProtocol", "Domain", "EventLog", "PostgresClient",
@@ -37,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -45,14 +48,14 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics",
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol"]),
+        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),

@@ -44,21 +44,25 @@ public struct LogFold: Sendable {
         "\(organisation)/\(consultation)/\(key)"
     }
 
-    /// Folds events in position order; events at or before `position` are ignored.
-    public mutating func apply(_ event: RecordedEvent) {
-        guard event.position > position else { return }
+    /// Folds events in position order; events at or before `position` are ignored. Returns the
+    /// consultation whose numbers the event may change, if any.
+    @discardableResult
+    public mutating func apply(_ event: RecordedEvent) -> String? {
+        guard event.position > position else { return nil }
         registry.apply(event)
         position = event.position
         time = event.recordedAt
-        guard let data = try? Self.parser.parse(event.data),
-            let consultation = data["consultation"]?.stringValue
-        else { return }
+        guard let data = try? Self.parser.parse(event.data) else { return nil }
+        if event.type == EventType.consultationOpened || event.type == EventType.consultationClosed {
+            return data["id"]?.stringValue
+        }
+        guard let consultation = data["consultation"]?.stringValue else { return nil }
         let organisation = data["organisation"]?.stringValue ?? ""
         let key = data["key"]?.stringValue ?? ""
         let id = Self.id(organisation, consultation, key)
         switch event.type {
         case EventType.submissionReceived:
-            guard submissions[id] == nil, let body = data["submission"] else { return }
+            guard submissions[id] == nil, let body = data["submission"] else { return nil }
             var represents: [String: [String]] = [:]
             if case .object(let dimensions)? = body["represents"] {
                 for (dimension, groups) in dimensions { represents[dimension] = groups.stringArray ?? [] }
@@ -75,14 +79,15 @@ public struct LogFold: Sendable {
                 submissions[id]?.firstFeedbackAt = event.recordedAt
             }
         case EventType.outcomePublished:
-            guard case .array(let cites)? = data["cites"] else { return }
+            guard case .array(let cites)? = data["cites"] else { return nil }
             outcomes[consultation] = Set(cites.compactMap { cite in
                 guard let organisation = cite["organisation"]?.stringValue, let key = cite["key"]?.stringValue else { return nil }
                 return "\(organisation)/\(key)"
             })
         default:
-            break
+            return nil
         }
+        return consultation
     }
 
     /// The submissions of `consultation` that count: not withdrawn.

@@ -145,3 +145,17 @@ enum TimestampText {
         return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
     }
 }
+
+/// A one-dimensional `text[]` (or, with a cast, `float8[]`) parameter; nil elements are NULL.
+public struct TextArray: PostgresEncodable {
+    public let elements: [String?]
+    public init(_ elements: [String?]) { self.elements = elements }
+
+    /// The array literal: every element quoted, with `"` and `\` escaped, so any text travels intact.
+    public var postgresText: String {
+        "{" + elements.map { element in
+            guard let element else { return "NULL" }
+            return "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
+    }
+}

@@ -101,37 +101,12 @@ struct Query: ParsableCommand {
     /// One row per consultation × metric × dimension × group: easy to filter, plot or join.
     static func tidy(_ metrics: [ConsultationMetrics]) -> Rows {
         var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value"])
-        func add(_ m: ConsultationMetrics, _ metric: String, _ dimension: String? = nil, _ group: String? = nil, value: Double?) {
+        for row in metrics.flatMap(\.rows) {
             rows.append([
-                .string(m.consultation), .number(String(m.position)), .string(metric),
-                dimension.map(JSONValue.string) ?? .null, group.map(JSONValue.string) ?? .null,
-                value.map { .number(ConsultationMetrics.format($0)) } ?? .null,
+                .string(row.consultation), .number(String(row.position)), .string(row.metric),
+                row.dimension.map(JSONValue.string) ?? .null, row.group.map(JSONValue.string) ?? .null,
+                row.value.map { .number(ConsultationMetrics.format($0)) } ?? .null,
             ])
-        }
-        for m in metrics {
-            add(m, "submissions", value: Double(m.submissions))
-            add(m, "organisations", value: Double(m.organisations))
-            add(m, "affected_led_share", value: m.affectedLedShare)
-            add(m, "local_national_share", value: m.localNationalShare)
-            for d in m.dimensions {
-                for group in d.voiceShare.keys.sorted() { add(m, "voice_share", d.name, group, value: d.voiceShare[group]) }
-                for group in d.representationRatio.keys.sorted() {
-                    add(m, "representation_ratio", d.name, group, value: d.representationRatio[group]!)
-                }
-                add(m, "dissimilarity", d.name, value: d.dissimilarity)
-                add(m, "representativeness", d.name, value: d.representativeness)
-                add(m, "coverage", d.name, value: d.coverage)
-                for (rank, group) in d.underrepresented.enumerated() {
-                    add(m, "underrepresented", d.name, group, value: Double(rank + 1))
-                }
-            }
-            add(m, "concentration_hhi", value: m.concentrationHHI)
-            add(m, "effective_voices", value: m.effectiveVoices)
-            add(m, "feedback_rate", value: m.feedbackRate)
-            add(m, "median_days_to_feedback", value: m.medianDaysToFeedback)
-            add(m, "influence_rate", value: m.influenceRate)
-            add(m, "stage_coverage", value: m.stageCoverage)
-            add(m, "language_coverage", value: m.languageCoverage)
         }
         return rows
     }
@@ -139,18 +114,11 @@ struct Query: ParsableCommand {
     /// Per consultation × organisation: what it sent, what was withdrawn, answered and cited.
     static func participation(_ fold: LogFold, _ ids: [String]) -> Rows {
         var rows = Rows(columns: ["consultation", "organisation", "submissions", "withdrawn", "with_feedback", "cited"])
-        for id in ids {
-            let all = fold.submissions.values.filter { $0.consultation == id }
-            let cited = fold.outcomes[id] ?? []
-            for (organisation, records) in Dictionary(grouping: all, by: \.organisation).sorted(by: { $0.key < $1.key }) {
-                let active = records.filter { !$0.withdrawn }
-                rows.append([
-                    .string(id), .string(organisation), .number(String(active.count)),
-                    .number(String(records.count - active.count)),
-                    .number(String(active.filter { $0.firstFeedbackAt != nil }.count)),
-                    .number(String(active.filter { cited.contains("\($0.organisation)/\($0.key)") }.count)),
-                ])
-            }
+        for row in fold.participation(of: ids) {
+            rows.append([
+                .string(row.consultation), .string(row.organisation), .number(String(row.submissions)),
+                .number(String(row.withdrawn)), .number(String(row.withFeedback)), .number(String(row.cited)),
+            ])
         }
         return rows
     }

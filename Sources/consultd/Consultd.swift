@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import Migrations
 import PostgresClient
+import Metrics
+import Projections
 import Server
 
 /// The long-running daemon: line protocol in, events out to PostgreSQL.
@@ -37,6 +39,9 @@ struct Consultd: ParsableCommand {
     @Option(help: "Seconds to wait for a batch to fill once it has one submission (0: commit what is queued).")
     var batchWait: Double = 0
 
+    @Option(help: "Audit policy file for the projections (default: the shipped defaults, policy/default.json).")
+    var policy: String?
+
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
 
@@ -67,6 +72,13 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "--max-line, --max-connections, --idle-timeout and --batch-size must be positive")
         }
         let server = Server(config: config, logger: logger)
+        var auditPolicy = Policy()
+        if let policy {
+            guard let text = try? String(contentsOfFile: policy, encoding: .utf8) else {
+                Self.exit(withOneLine: "cannot read the policy file \(policy)")
+            }
+            do { auditPolicy = try Policy(json: text) } catch { Self.exit(withOneLine: "policy \(policy): \(error)") }
+        }
 
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
         // before anything else so that a SIGTERM during start-up stops the daemon too. A closing
@@ -110,6 +122,10 @@ struct Consultd: ParsableCommand {
         do {
             let bound = try server.start()
             started.withLock { $0 = true }
+            let projector = Projector(conninfo: config.conninfo, policy: auditPolicy, logger: logger)
+            let projectorThread = Thread { projector.run(shouldStop: { false }) }
+            projectorThread.name = "consultd.projector"
+            projectorThread.start()
             logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
         } catch {
             Self.exit(withOneLine: "\(error)")

@@ -15,6 +15,7 @@ public final class Daemon {
     }
     private let output = Locked(Output())
     private let readyOrEnded = DispatchSemaphore(value: 0)
+    private let chunkArrived = DispatchSemaphore(value: 0)
     private var exitStatus: Int32?
 
     /// Starts `consultd --port 0` against `conninfo` and waits until it logs that it is listening.
@@ -43,6 +44,7 @@ public final class Daemon {
         let readEnd = fds[0]
         let output = self.output
         let signal = readyOrEnded
+        let chunkArrived = self.chunkArrived
         // Read stderr to its end on a thread of its own, so the daemon never blocks on a full pipe.
         Thread {
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -55,6 +57,7 @@ public final class Daemon {
                     state.text += chunk
                     return state.text.contains("listening=")
                 }
+                chunkArrived.signal()
                 if ready && !signalled {
                     signalled = true
                     signal.signal()
@@ -84,6 +87,17 @@ public final class Daemon {
         guard let range = log.range(of: "listening=") else { return nil }
         let address = log[range.upperBound...].prefix { $0 != " " && $0 != "\n" }
         return address.split(separator: ":").last.flatMap { UInt16($0) }
+    }
+
+    /// Waits until the daemon has logged `text` (woken by each chunk it writes); false on timeout.
+    public func waitForLog(_ text: String, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !log.contains(text) {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 || output.current.ended { return log.contains(text) }
+            _ = chunkArrived.wait(timeout: .now() + remaining)
+        }
+        return true
     }
 
     /// Sends `signal` (SIGTERM, SIGKILL, ...).

@@ -1,0 +1,163 @@
+import Domain
+import EventLog
+import Foundation
+import Logging
+import Metrics
+import PostgresClient
+
+/// Keeps the projection tables (`consult.metric_values`, `audit_results`, `participation`) up to date
+/// from the log, with the same fold and metric code that `consultctl query --as-of` uses.
+///
+/// - Exactly one projector writes at a time: each daemon tries for a session advisory lock and the
+///   holder projects; when it dies its session ends, the lock is released, and a standby takes over.
+/// - Each write replaces the rows of the consultations the new events touched *and* moves the
+///   checkpoint, in one transaction: a crash leaves the previous consistent state.
+/// - The in-memory fold is rebuilt from position 0 whenever the projector starts or finds the
+///   checkpoint moved by someone else (`consultctl projections rebuild`).
+public final class Projector: @unchecked Sendable {
+    /// Held (session level) by the daemon that projects.
+    static let leaderLockKey: Int64 = 0x636F_6E73_7072_6F6A
+    /// Taken (transaction level) by every write of the projection tables, projector and rebuild alike.
+    public static let writeLockKey: Int64 = 0x636F_6E73_7772_6974
+    /// Notified with the new checkpoint after each write.
+    public static let channel = "consult_projection"
+
+    let conninfo: String
+    let policy: Policy
+    let logger: Logger
+    let standbyRetry: Double
+
+    public init(conninfo: String, policy: Policy, logger: Logger, standbyRetry: Double = 1) {
+        self.conninfo = conninfo
+        self.policy = policy
+        self.logger = logger
+        self.standbyRetry = standbyRetry
+    }
+
+    struct Resync: Error {}
+
+    /// Projects until `shouldStop` says so (checked at least every second).
+    public func run(shouldStop: () -> Bool) {
+        var backoff = 0.2
+        while !shouldStop() {
+            do {
+                let leader = try Connection(conninfo)
+                var announced = false
+                while !shouldStop() {
+                    if try leader.execute("SELECT pg_try_advisory_lock($1) AS ok", [Self.leaderLockKey]).first!.get("ok", as: Bool.self) {
+                        break
+                    }
+                    if !announced {
+                        logger.info("projection standby: another consultd projects")
+                        announced = true
+                    }
+                    // Retry interval for taking over from a leader that died; not a synchronisation.
+                    Thread.sleep(forTimeInterval: standbyRetry)
+                }
+                if shouldStop() { return }
+                logger.info("projecting: this consultd holds the projection lock")
+                try project(leader: leader, shouldStop: shouldStop)
+                backoff = 0.2
+            } catch {
+                logger.warning("projection interrupted; retrying", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    private func project(leader: Connection, shouldStop: () -> Bool) throws {
+        let store = EventStore(connection: try Connection(conninfo))
+        try store.connection.listen(EventStore.channel)
+        var fold = LogFold()
+        var written: Int64? = nil  // nil: nothing written by this fold yet (a full rewrite is due)
+        var touched = Set<String>()
+        while !shouldStop() {
+            // Losing the leader session loses the lock: stop writing at once.
+            try leader.execute("SELECT 1")
+            let page = try store.read(after: fold.position, limit: 5_000)
+            for event in page {
+                if let consultation = fold.apply(event) { touched.insert(consultation) }
+            }
+            if page.isEmpty && written == fold.position {
+                _ = try store.connection.waitForNotifications(timeout: 1)
+                continue
+            }
+            if page.count == 5_000 { continue }  // catch up further before writing
+            do {
+                try write(fold, consultations: written == nil ? nil : touched, expected: written, store.connection)
+                written = fold.position
+                touched.removeAll()
+            } catch is Resync {
+                logger.info("projection checkpoint moved (rebuilt?): folding the log again from 0")
+                fold = LogFold()
+                written = nil
+                touched.removeAll()
+            }
+        }
+    }
+
+    /// Replaces the rows of `consultations` (all when nil) and moves the checkpoint, in one transaction.
+    /// Throws `Resync` when the checkpoint is not where this projector left it.
+    func write(_ fold: LogFold, consultations: Set<String>?, expected: Int64?, _ connection: Connection) throws {
+        try connection.transaction { connection in
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", [Self.writeLockKey])
+            let checkpoint: Int64 = try connection.execute(
+                "SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics' FOR UPDATE"
+            ).first!.get("position")
+            if let expected, checkpoint != expected { throw Resync() }
+            try Self.replace(fold, consultations: consultations, policy: policy, connection)
+        }
+    }
+
+    /// The shared write: used by the projector and by `consultctl projections rebuild`.
+    public static func replace(_ fold: LogFold, consultations: Set<String>?, policy: Policy, _ connection: Connection) throws {
+        let ids = (consultations.map(Array.init) ?? Array(fold.registry.consultations.keys)).sorted()
+        let scope = consultations == nil ? "" : " WHERE consultation = ANY($1::text[])"
+        let scopeParameters: [PostgresEncodable?] = consultations == nil ? [] : [TextArray(ids)]
+        for table in ["consult.metric_values", "consult.audit_results", "consult.participation"] {
+            // Table names are fixed here, never input; the scope is a parameter.
+            try connection.execute("DELETE FROM \(table)\(scope)", scopeParameters)
+        }
+        let metrics = ids.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: policy.minRatio) }
+        let rows = metrics.flatMap(\.rows)
+        func number(_ value: Double?) -> String? { value.map { String($0) } }
+        try connection.execute(
+            """
+            INSERT INTO consult.metric_values (consultation, metric, dimension, grp, value, position)
+            SELECT c, m, d, g, v, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(c, m, d, g, v)
+            """,
+            [TextArray(rows.map(\.consultation)), TextArray(rows.map(\.metric)), TextArray(rows.map { $0.dimension ?? "" }),
+             TextArray(rows.map { $0.group ?? "" }), TextArray(rows.map { number($0.value) }), fold.position])
+        let audits = metrics.map {
+            Audit(metrics: $0, consultation: fold.registry.consultations[$0.consultation]!, policy: policy, now: fold.time)
+        }
+        var criteria: [(String, String, Double?, String?, String, String?)] = []
+        for audit in audits {
+            for criterion in audit.criteria {
+                criteria.append((audit.consultation, criterion.name, criterion.value, criterion.threshold, criterion.status.rawValue, criterion.reason))
+            }
+            criteria.append((audit.consultation, "verdict", nil, nil, audit.verdict, nil))
+        }
+        try connection.execute(
+            """
+            INSERT INTO consult.audit_results (consultation, criterion, value, threshold, status, reason, position)
+            SELECT c, k, v, t, s, r, $7 FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[]) AS u(c, k, v, t, s, r)
+            """,
+            [TextArray(criteria.map(\.0)), TextArray(criteria.map(\.1)), TextArray(criteria.map { number($0.2) }),
+             TextArray(criteria.map(\.3)), TextArray(criteria.map(\.4)), TextArray(criteria.map(\.5)), fold.position])
+        let participation = fold.participation(of: ids)
+        try connection.execute(
+            """
+            INSERT INTO consult.participation (consultation, organisation, submissions, withdrawn, with_feedback, cited, position)
+            SELECT c, o, s, w, f, k, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS u(c, o, s, w, f, k)
+            """,
+            [TextArray(participation.map(\.consultation)), TextArray(participation.map(\.organisation)),
+             TextArray(participation.map { String($0.submissions) }), TextArray(participation.map { String($0.withdrawn) }),
+             TextArray(participation.map { String($0.withFeedback) }), TextArray(participation.map { String($0.cited) }),
+             fold.position])
+        try connection.execute(
+            "UPDATE consult.projection_checkpoint SET position = $1 WHERE name = 'metrics'", [fold.position])
+        try connection.execute("SELECT pg_notify($1, $2)", [channel, String(fold.position)])
+    }
+}

@@ -1,0 +1,191 @@
+import Domain
+import EventLog
+import Foundation
+import LineProtocol
+import Metrics
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// The projection tables that consultd keeps, against the fold of the log from position 0.
+final class ProjectionTests: XCTestCase {
+    /// Waits (on the projector's NOTIFY, not by sleeping) until the projection has reached `position`.
+    func waitForProjection(_ conninfo: String, reaching position: Int64, file: StaticString = #filePath, line: UInt = #line) throws {
+        let listener = try Connection(conninfo)
+        try listener.listen("consult_projection")
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let checkpoint: Int64 = try listener.execute(
+                "SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!.get("position")
+            if checkpoint >= position { return }
+            guard Date() < deadline else {
+                XCTFail("projection stuck at \(checkpoint), wanted \(position)", file: file, line: line)
+                return
+            }
+            _ = try listener.waitForNotifications(timeout: 5)
+        }
+    }
+
+    /// The fold's metric rows for every consultation, as "consultation metric dimension group" → value.
+    func foldRows(_ store: EventStore, upTo position: Int64) throws -> [String: Double?] {
+        var fold = LogFold()
+        for event in try store.read(after: 0, limit: 1_000_000) where event.position <= position { fold.apply(event) }
+        let rows = fold.registry.consultations.keys.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: 0.5) }
+            .flatMap(\.rows)
+        return Dictionary(uniqueKeysWithValues: rows.map { ("\($0.consultation) \($0.metric) \($0.dimension ?? "") \($0.group ?? "")", $0.value) })
+    }
+
+    func projectedRows(_ connection: Connection) throws -> [String: Double?] {
+        Dictionary(uniqueKeysWithValues: try connection.execute(
+            "SELECT consultation, metric, dimension, grp, value FROM consult.metric_values").rows.map { row in
+                ("\(try row.get("consultation", as: String.self)) \(try row.get("metric", as: String.self)) "
+                    + "\(try row.get("dimension", as: String.self)) \(try row.get("grp", as: String.self))",
+                 try row.optional("value", as: Double.self))
+            })
+    }
+
+    func assertSame(_ projected: [String: Double?], _ folded: [String: Double?], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(Set(projected.keys), Set(folded.keys), file: file, line: line)
+        for (key, value) in folded {
+            switch (value, projected[key] ?? nil) {
+            case (nil, nil): continue
+            case (let a?, let b?): XCTAssertEqual(a, b, accuracy: 1e-9, key, file: file, line: line)
+            default: XCTFail("\(key): projected \(String(describing: projected[key])), folded \(String(describing: value))", file: file, line: line)
+            }
+        }
+    }
+
+    /// Random histories in random batches: the live projection equals the fold from zero, and what the
+    /// projection showed when the log stood at P equals the fold as of P afterwards.
+    func testLiveProjectionEqualsTheFoldAndAsOfIsStable() throws {
+        let fixture = try Fixture()
+        var random = SeededGenerator(seed: 7)
+        var submitted: [(String, String)] = []
+        var consultations = ["c1"]
+        var snapshots: [(Int64, [String: Double?])] = []
+        let groups = ["female", "male", "nonbinary", "18-24", "25-59", "60+", "unknown"]
+        for round in 0..<6 {
+            var batch: [NewEvent] = []
+            for _ in 0..<Int.random(in: 20...80, using: &random) {
+                let consultation = consultations.randomElement(using: &random)!
+                switch Int.random(in: 0..<10, using: &random) {
+                case 0..<6:
+                    let organisation = ["org-a", "org-b"].randomElement(using: &random)!
+                    let key = "k\(submitted.count)"
+                    let body = JSONValue.object([
+                        ("stage", .string(["design", "implementation"].randomElement(using: &random)!)),
+                        ("language", .string(["ar", "en", "fr"].randomElement(using: &random)!)), ("text", .string("t")),
+                        ("represents", .object([
+                            ("gender", .array(Array(groups.shuffled(using: &random).prefix(Int.random(in: 0...2, using: &random))).map(JSONValue.string))),
+                            ("age", .array(Array(groups.shuffled(using: &random).prefix(Int.random(in: 0...2, using: &random))).map(JSONValue.string))),
+                        ])),
+                    ])
+                    batch.append(DomainEvents.submissionReceived(
+                        organisation: organisation, consultation: consultation, key: key, body: body, metadata: .object([])))
+                    submitted.append((organisation, "\(consultation)/\(key)"))
+                case 6 where !submitted.isEmpty:
+                    let (organisation, path) = submitted.randomElement(using: &random)!
+                    let parts = path.split(separator: "/").map(String.init)
+                    var withdrawal = DomainEvents.submissionWithdrawn(
+                        organisation: organisation, consultation: parts[0], key: parts[1], reason: nil, metadata: .object([]))
+                    withdrawal.expectedVersion = .any
+                    batch.append(withdrawal)
+                case 7 where !submitted.isEmpty:
+                    let (organisation, path) = submitted.randomElement(using: &random)!
+                    let parts = path.split(separator: "/").map(String.init)
+                    batch.append(DomainEvents.feedbackGiven(organisation: organisation, consultation: parts[0], key: parts[1], text: "f"))
+                case 8 where !submitted.isEmpty:
+                    let cites = submitted.shuffled(using: &random).prefix(3).filter { $0.1.hasPrefix("\(consultation)/") }
+                        .map { ($0.0, String($0.1.split(separator: "/")[1])) }
+                    batch.append(DomainEvents.outcomePublished(consultation: consultation, summary: "s", cites: cites))
+                default:
+                    let id = "r\(round)-\(consultations.count)"
+                    consultations.append(id)
+                    batch.append(DomainEvents.consultationOpened(Consultation(
+                        id: id, title: "t", convener: "v", opensAt: Date(), closesAt: Date().addingTimeInterval(86_400),
+                        stages: ["design", "monitoring"], languages: ["ar"],
+                        baseline: ["gender": ["female": 0.6, "male": 0.4], "age": ["18-24": 0.5, "25-59": 0.5]])))
+                }
+            }
+            // Random batch boundaries: several transactions of random sizes.
+            var rest = batch[...]
+            while !rest.isEmpty {
+                let size = Int.random(in: 1...20, using: &random)
+                _ = try fixture.store.append(batch: Array(rest.prefix(size)))
+                rest = rest.dropFirst(size)
+            }
+            let head = try fixture.store.headPosition()
+            try waitForProjection(fixture.conninfo, reaching: head)
+            let projected = try projectedRows(fixture.store.connection)
+            assertSame(projected, try foldRows(fixture.store, upTo: head))
+            snapshots.append((head, projected))
+        }
+        for (position, projected) in snapshots {
+            assertSame(projected, try foldRows(fixture.store, upTo: position))
+        }
+    }
+
+    func testKilledMidLoadTheProjectionResumesCorrectly() throws {
+        var fixture = try Fixture()
+        let client = try fixture.client()
+        let load = (0..<3_000).flatMap { Array("SUBMIT c1 kill-\($0) \(Fixture.body)\n".utf8) }
+        let daemon = fixture.daemon
+        let sender = Thread { try? client.send(bytes: load) }
+        sender.start()
+        // Kill it once the projector has written something while submissions still stream in.
+        try waitForProjection(fixture.conninfo, reaching: 200)
+        daemon.send(SIGKILL)
+        XCTAssertEqual(daemon.waitForExit(), 128 + SIGKILL)
+        try fixture.restartDaemon()
+        let head = try fixture.store.headPosition()
+        try waitForProjection(fixture.conninfo, reaching: head)
+        assertSame(try projectedRows(fixture.store.connection), try foldRows(fixture.store, upTo: head))
+    }
+
+    func testAStandbyDaemonTakesOverProjecting() throws {
+        let fixture = try Fixture()
+        try waitForProjection(fixture.conninfo, reaching: try fixture.store.headPosition())
+        let standby = try Daemon(conninfo: fixture.conninfo)
+        XCTAssertTrue(fixture.daemon.log.contains("projecting:"), fixture.daemon.log)
+        XCTAssertTrue(standby.waitForLog("projection standby"), "only one daemon projects: \(standby.log)")
+        XCTAssertFalse(standby.log.contains("projecting:"))
+        fixture.daemon.send(SIGKILL)
+        fixture.daemon.waitForExit()
+
+        let client = try LineClient(port: standby.port)
+        XCTAssertEqual(try client.request("AUTH org-a \(fixture.tokens["org-a"]!)"), "OK AUTH org-a")
+        for index in 0..<20 {
+            XCTAssertTrue(try client.request("SUBMIT c1 failover-\(index) \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        }
+        let head = try fixture.store.headPosition()
+        try waitForProjection(fixture.conninfo, reaching: head)
+        XCTAssertTrue(standby.log.contains("projecting:"), standby.log)
+        assertSame(try projectedRows(fixture.store.connection), try foldRows(fixture.store, upTo: head))
+    }
+
+    func testRebuildFromZeroGivesTheSameTablesAndTheAnalystSeesOnlyViews() throws {
+        let fixture = try Fixture()
+        let client = try fixture.client()
+        for index in 0..<50 { _ = try client.request("SUBMIT c1 rb-\(index) \(Fixture.body)") }
+        let head = try fixture.store.headPosition()
+        try waitForProjection(fixture.conninfo, reaching: head)
+        let before = try projectedRows(fixture.store.connection)
+        let rebuilt = try TestDatabase.run(try TestDatabase.executable("consultctl"), ["projections", "rebuild", "--database", fixture.conninfo])
+        XCTAssertEqual(rebuilt.status, 0, rebuilt.stderr)
+        XCTAssertTrue(rebuilt.stdout.hasPrefix("rebuilt from position 0 to \(head)"), rebuilt.stdout)
+        assertSame(try projectedRows(fixture.store.connection), before)
+
+        let analyst = try Connection(fixture.conninfo)
+        try analyst.execute("SET ROLE consult_analyst")
+        let submissions = try analyst.execute(
+            "SELECT value FROM analytics.metrics WHERE consultation = 'c1' AND metric = 'submissions'").first?.get("value", as: Double.self)
+        XCTAssertEqual(submissions, 50)
+        XCTAssertNotNil(try analyst.execute("SELECT status FROM analytics.audit WHERE criterion = 'verdict'").first)
+        XCTAssertNotNil(try analyst.execute("SELECT * FROM analytics.participation").first)
+        for sql in ["SELECT * FROM consult.events", "SELECT * FROM consult.metric_values", "SELECT * FROM consult.projection_checkpoint"] {
+            XCTAssertThrowsError(try analyst.execute(sql), sql) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.insufficientPrivilege)
+            }
+        }
+    }
+}
