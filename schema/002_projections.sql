@@ -70,4 +70,17 @@ COMMENT ON VIEW analytics.participation IS
     'Per consultation and organisation: submissions that count (not withdrawn), withdrawn ones, '
     'how many got feedback and how many the outcome cites.';
 
-GRANT SELECT ON analytics.metrics, analytics.audit, analytics.participation TO consult_analyst, consult_app;
+CREATE VIEW analytics.organisations AS
+    SELECT organisation,
+           array_agg(consultation ORDER BY consultation)              AS consultations,
+           sum(submissions)                                           AS submissions,
+           sum(with_feedback)::float8 / nullif(sum(submissions), 0)   AS feedback_rate,
+           sum(cited)::float8 / nullif(sum(submissions), 0)           AS cited_rate
+      FROM consult.participation
+     GROUP BY organisation;
+COMMENT ON VIEW analytics.organisations IS
+    'Per organisation across consultations: where it took part, how many of its submissions count, '
+    'and the share that got feedback and that an outcome cites (NULL when none count).';
+
+GRANT SELECT ON analytics.metrics, analytics.audit, analytics.participation, analytics.organisations
+    TO consult_analyst, consult_app;

@@ -182,6 +182,8 @@ final class ProjectionTests: XCTestCase {
         XCTAssertEqual(submissions, 50)
         XCTAssertNotNil(try analyst.execute("SELECT status FROM analytics.audit WHERE criterion = 'verdict'").first)
         XCTAssertNotNil(try analyst.execute("SELECT * FROM analytics.participation").first)
+        XCTAssertEqual(
+            try analyst.execute("SELECT submissions FROM analytics.organisations WHERE organisation = 'org-a'").first?.get("submissions", as: Int.self), 50)
         for sql in ["SELECT * FROM consult.events", "SELECT * FROM consult.metric_values", "SELECT * FROM consult.projection_checkpoint"] {
             XCTAssertThrowsError(try analyst.execute(sql), sql) { error in
                 XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.insufficientPrivilege)
