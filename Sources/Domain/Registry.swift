@@ -18,6 +18,8 @@ public struct Registry: Sendable {
         EventType.consultationOpened, EventType.consultationClosed,
     ]
 
+    private static let relevant = Set(eventTypes)
+
     private static let parser: JSONParser = {
         var parser = JSONParser()
         parser.maxDepth = 64
@@ -31,7 +33,8 @@ public struct Registry: Sendable {
     public mutating func apply(_ event: RecordedEvent) {
         guard event.position > position else { return }
         position = event.position
-        guard let data = try? Self.parser.parse(event.data) else { return }
+        // Most of the log is submissions: skip their parsing here (the registry does not need them).
+        guard Self.relevant.contains(event.type), let data = try? Self.parser.parse(event.data) else { return }
         switch event.type {
         case EventType.organisationRegistered:
             if let organisation = Organisation(json: data) { organisations[organisation.id] = organisation }
