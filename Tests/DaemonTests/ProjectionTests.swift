@@ -68,7 +68,7 @@ final class ProjectionTests: XCTestCase {
             var batch: [NewEvent] = []
             for _ in 0..<Int.random(in: 20...80, using: &random) {
                 let consultation = consultations.randomElement(using: &random)!
-                switch Int.random(in: 0..<10, using: &random) {
+                switch Int.random(in: 0..<11, using: &random) {
                 case 0..<6:
                     let organisation = ["org-a", "org-b"].randomElement(using: &random)!
                     let key = "k\(submitted.count)"
@@ -98,6 +98,17 @@ final class ProjectionTests: XCTestCase {
                     let cites = submitted.shuffled(using: &random).prefix(3).filter { $0.1.hasPrefix("\(consultation)/") }
                         .map { ($0.0, String($0.1.split(separator: "/")[1])) }
                     batch.append(DomainEvents.outcomePublished(consultation: consultation, summary: "s", cites: cites))
+                case 9 where Bool.random(using: &random):
+                    // Registrations and profile changes: a new organisation, or a changed one.
+                    let id = ["org-a", "org-b", "org-n\(round)"].randomElement(using: &random)!
+                    let profile = Organisation(
+                        id: id, name: id, type: "ngo", leadership: [["refugees"], [], ["diaspora", "women"]].randomElement(using: &random)!,
+                        level: ConvenerRules.levels.randomElement(using: &random)!, country: "JOR")
+                    var event = id.hasPrefix("org-n") ? DomainEvents.organisationRegistered(profile) : DomainEvents.organisationProfileChanged(profile)
+                    event.expectedVersion = .any
+                    batch.append(event)
+                case 9:
+                    batch.append(DomainEvents.consultationClosed(id: consultation, at: Date()))
                 default:
                     let id = "r\(round)-\(consultations.count)"
                     consultations.append(id)
