@@ -1,0 +1,216 @@
+import ArgumentParser
+import Domain
+import EventLog
+import Foundation
+import LineClient
+import LineProtocol
+
+/// `consultctl demo`: a realistic synthetic data set, the same for the same seed. Organisations and
+/// consultations are written as a convener would; submissions go through consultd's TCP protocol.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a synthetic data set: 4 consultations, 60 organisations, a few thousand submissions.",
+        discussion: """
+            Needs a running consultd (--host, --port): every submission travels the real protocol. Dates are
+            relative to now (windows keep their length), so every metric but median_days_to_feedback (which
+            measures log time) is the same for the same seed. Refuses to load twice into one database.
+            """)
+
+    @OptionGroup var db: DatabaseOptions
+    @Option var seed: UInt64 = 1
+    @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
+    @Option(help: "consultd's port.") var port: UInt16 = 7600
+
+    struct Plan {
+        let consultation: Consultation
+        /// How many submissions, and the chance that one gets feedback.
+        let volume: Int
+        let feedbackShare: Double
+        let outcomeCiteShare: Double?
+        /// Group weights that make representation uneven (missing groups get weight 1).
+        let skew: [String: [String: Double]]
+    }
+
+    func run() {
+        var random = SeededGenerator(seed: seed)
+        let log = Log(db)
+        let now = Date()
+        let plans = Self.plans(now: now)
+        let organisations = Self.organisations(&random)
+        oneLine {
+            guard try log.registry().organisations[organisations[0].id] == nil else {
+                throw ConvenerRules.Refusal("the demo data is already loaded in this database")
+            }
+        }
+
+        // Registrations and consultations, as a convener writes them.
+        var tokens: [String: String] = [:]
+        oneLine {
+            for organisation in organisations {
+                let token = Credentials.newToken()
+                var credential = DomainEvents.credentialIssued(organisation: organisation.id, credential: "k1", tokenHash: Credentials.hash(token))
+                credential.expectedVersion = .exactly(1)
+                _ = try log.append([DomainEvents.organisationRegistered(organisation), credential])
+                tokens[organisation.id] = token
+            }
+            for plan in plans {
+                try ConvenerRules.check(plan.consultation)
+                _ = try log.append([DomainEvents.consultationOpened(plan.consultation)])
+            }
+        }
+
+        // Submissions: decided up front from the seed, then sent per organisation, pipelined.
+        var perOrganisation: [String: [(String, String, JSONValue)]] = [:]
+        var sent: [(organisation: String, consultation: String, key: String)] = []
+        let bigINGO = organisations.first { $0.type == "international_ngo" }!.id
+        for plan in plans {
+            for index in 0..<plan.volume {
+                // One large international NGO sends about a third of everything.
+                let organisation = random.next() % 3 == 0 ? bigINGO : organisations.randomElement(using: &random)!.id
+                let key = "\(plan.consultation.id)-\(String(format: "%04d", index))"
+                perOrganisation[organisation, default: []].append((plan.consultation.id, key, Self.body(plan, &random)))
+                sent.append((organisation, plan.consultation.id, key))
+            }
+        }
+        var failures = 0
+        for organisation in perOrganisation.keys.sorted() {
+            let items = perOrganisation[organisation]!
+            do {
+                let client = try LineClient(host: host, port: port)
+                guard try client.request("AUTH \(organisation) \(tokens[organisation]!)").hasPrefix("OK") else {
+                    fail("consultd refused the demo credential of \(organisation)")
+                }
+                let requests = items.map { "SUBMIT \($0.0) \($0.1) \($0.2.serialized)\n" }.joined()
+                let sender = Thread { try? client.send(bytes: Array(requests.utf8)) }
+                sender.start()
+                for _ in items {
+                    guard let reply = try client.readLine() else { fail("consultd closed the connection") }
+                    if !reply.hasPrefix("OK SUBMIT") { failures += 1 }
+                }
+                _ = try? client.request("QUIT")
+            } catch {
+                fail("cannot reach consultd at \(host):\(port): \(error)")
+            }
+        }
+        guard failures == 0 else { fail("\(failures) demo submissions were refused") }
+
+        // Feedback to part of them, and outcomes for some consultations.
+        oneLine {
+            var feedback: [NewEvent] = []
+            var outcomes: [NewEvent] = []
+            for plan in plans {
+                let mine = sent.filter { $0.consultation == plan.consultation.id }
+                for submission in mine where Double(random.next() % 1_000) / 1_000 < plan.feedbackShare {
+                    feedback.append(DomainEvents.feedbackGiven(
+                        organisation: submission.organisation, consultation: submission.consultation, key: submission.key,
+                        text: "Thank you: this was discussed in the working group and is reflected in the draft."))
+                }
+                if let share = plan.outcomeCiteShare {
+                    let cited = mine.filter { _ in Double(random.next() % 1_000) / 1_000 < share }.map { ($0.organisation, $0.key) }
+                    outcomes.append(DomainEvents.outcomePublished(
+                        consultation: plan.consultation.id, summary: "Outcome of \(plan.consultation.title)", cites: cited))
+                }
+            }
+            for chunk in stride(from: 0, to: feedback.count, by: 500) {
+                _ = try log.append(Array(feedback[chunk..<min(chunk + 500, feedback.count)]))
+            }
+            _ = try log.append(outcomes)
+        }
+        print("demo loaded: \(organisations.count) organisations, \(plans.count) consultations, \(sent.count) submissions")
+    }
+
+    static func plans(now: Date) -> [Plan] {
+        let day = 86_400.0
+        let opens = now.addingTimeInterval(-10 * day)
+        func consultation(_ id: String, _ title: String, _ convener: String, window: Double, stages: [String], languages: [String],
+                          baseline: [String: [String: Double]]) -> Consultation {
+            Consultation(id: id, title: title, convener: convener, opensAt: opens, closesAt: opens.addingTimeInterval(window * day),
+                         stages: stages, languages: languages, baseline: baseline)
+        }
+        let gender = ["female": 0.5, "male": 0.5]
+        let age = ["0-17": 0.45, "18-24": 0.15, "25-59": 0.35, "60+": 0.05]
+        return [
+            Plan(consultation: consultation("edu-jordan", "Access to secondary education", "UNHCR Jordan", window: 90,
+                 stages: ["design", "implementation", "monitoring"], languages: ["ar", "en"],
+                 baseline: ["country_of_origin": ["SYR": 0.85, "IRQ": 0.08, "YEM": 0.04, "SDN": 0.03], "gender": gender, "age": age]),
+                 volume: 1_200, feedbackShare: 0.8, outcomeCiteShare: 0.15,
+                 skew: ["country_of_origin": ["SYR": 20, "IRQ": 2, "YEM": 0.2, "SDN": 0.1], "age": ["25-59": 6, "18-24": 2, "0-17": 1, "60+": 0.05]]),
+            Plan(consultation: consultation("livelihoods-kenya", "Livelihoods in Kakuma and Kalobeyei", "County Government of Turkana", window: 60,
+                 stages: ["design", "implementation", "evaluation"], languages: ["en", "sw", "so"],
+                 baseline: ["country_of_origin": ["SSD": 0.5, "SOM": 0.3, "COD": 0.15, "BDI": 0.05], "gender": gender]),
+                 volume: 900, feedbackShare: 0.3, outcomeCiteShare: 0,
+                 skew: ["country_of_origin": ["SOM": 5, "SSD": 3, "COD": 1, "BDI": 0.1], "gender": ["male": 3, "female": 1]]),
+            Plan(consultation: consultation("health-colombia", "Primary health care for people from Venezuela", "Ministerio de Salud", window: 45,
+                 stages: ["monitoring", "evaluation"], languages: ["es"],
+                 baseline: ["gender": gender, "age": age]),
+                 volume: 600, feedbackShare: 0.05, outcomeCiteShare: nil, skew: ["age": ["25-59": 5, "60+": 0.5]]),
+            Plan(consultation: consultation("protection-europe", "Temporary protection: two years on", "Regional Protection Forum", window: 20,
+                 stages: ["design", "implementation", "monitoring", "evaluation"], languages: ["en", "uk", "ar", "fa"],
+                 baseline: ["country_of_origin": ["UKR": 0.6, "SYR": 0.15, "AFG": 0.15, "ERI": 0.1], "gender": gender]),
+                 volume: 500, feedbackShare: 0.95, outcomeCiteShare: 0.3, skew: ["country_of_origin": ["UKR": 4, "ERI": 0.1]]),
+        ]
+    }
+
+    static func organisations(_ random: inout SeededGenerator) -> [Organisation] {
+        var list = [Organisation(id: "global-aid-intl", name: "Global Aid International", type: "international_ngo", leadership: [], level: "global", country: "CHE")]
+        let countries = ["JOR", "KEN", "COL", "POL", "DEU", "UGA", "LBN", "TUR", "ETH", "MEX"]
+        let names = ["Voices", "Hope", "Bridges", "Sisters", "Youth", "Diaspora", "Rights", "Together", "Home", "Roots"]
+        for index in 1..<60 {
+            let roll = random.next() % 10
+            let type = ["community_based", "community_based", "community_based", "ngo", "ngo", "faith_based", "network", "academic", "trade_union", "local_authority"][Int(roll)]
+            var leadership: [String] = []
+            if type == "community_based" || random.next() % 4 == 0 {
+                leadership.append(["refugees", "refugees", "migrants", "diaspora", "stateless"][Int(random.next() % 5)])
+            }
+            if random.next() % 3 == 0 { leadership.append("women") }
+            if random.next() % 5 == 0 { leadership.append("youth") }
+            if random.next() % 12 == 0 { leadership.append("persons_with_disabilities") }
+            let level = type == "network" ? "regional" : ["local", "local", "national", "regional"][Int(random.next() % 4)]
+            let country = countries[Int(random.next() % UInt64(countries.count))]
+            list.append(Organisation(
+                id: "org-\(String(format: "%02d", index))", name: "\(names[index % names.count]) \(country) \(index)",
+                type: type, leadership: Array(Set(leadership)).sorted(), level: level, country: country))
+        }
+        return list
+    }
+
+    static func body(_ plan: Plan, _ random: inout SeededGenerator) -> JSONValue {
+        let consultation = plan.consultation
+        func pick(_ dimension: String) -> [String] {
+            let baseline = consultation.baseline[dimension]!
+            var options = baseline.keys.sorted().map { ($0, baseline[$0]! * (plan.skew[dimension]?[$0] ?? 1)) }
+            if dimension == "country_of_origin" { options.append(("STATELESS", 0.01)) }  // outside the baseline: "other"
+            let total = options.reduce(0) { $0 + $1.1 }
+            var chosen: [String] = []
+            for _ in 0..<(random.next() % 4 == 0 ? 2 : 1) {
+                var roll = Double(random.next() % 1_000_000) / 1_000_000 * total
+                for (group, weight) in options {
+                    roll -= weight
+                    if roll <= 0 { chosen.append(group); break }
+                }
+            }
+            return Array(Set(chosen)).sorted()
+        }
+        var represents: [(String, JSONValue)] = []
+        for dimension in consultation.dimensions where random.next() % 10 != 0 {
+            let groups = pick(dimension)
+            if !groups.isEmpty { represents.append((dimension, .array(groups.map(JSONValue.string)))) }
+        }
+        let stage = consultation.stages[Int(random.next() % UInt64(consultation.stages.count))]
+        let language = random.next() % 5 == 0 && consultation.languages.count > 1 ? consultation.languages[1] : consultation.languages[0]
+        let texts = [
+            "Families cannot afford transport to school; a stipend would keep girls enrolled.",
+            "Work permits take months; people end up in informal jobs without protection.",
+            "Clinics close before people finish work; evening hours would help.",
+            "Older people are rarely asked; home visits would reach them.",
+            "Information is only in one language; many of us cannot read it.",
+        ]
+        return .object([
+            ("stage", .string(stage)), ("language", .string(language)),
+            ("text", .string(texts[Int(random.next() % UInt64(texts.count))])),
+            ("represents", .object(represents)),
+            ("people_consulted", .number(String(random.next() % 200))),
+            ("topics", .array([.string(["education", "livelihoods", "health", "protection", "documentation"][Int(random.next() % 5)])])),
+        ])
+    }
+}

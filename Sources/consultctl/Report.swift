@@ -1,0 +1,267 @@
+import ArgumentParser
+import Domain
+import Foundation
+import LineProtocol
+import Metrics
+
+/// `consultctl report`: one file per consultation, in md, html, csv or json, written atomically.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write reports of consultations (metrics, audit, participation) to a folder.",
+        discussion: """
+            Each report states the log position it was computed at, the policy, and when it was made; the
+            same position gives the same file apart from that last line. Files are written to a temporary
+            name and renamed, so a reader never sees half a report.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case md, html, csv, json }
+
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "One consultation.") var consultation: String?
+    @Flag(help: "Every consultation.") var all = false
+    @Option var format: Format
+    @Option(help: "Folder to write into (created if missing).") var out: String
+    @Option(help: "A past log position (default: the head).") var asOf: Int64?
+    @Option(help: "Audit policy file (default: the shipped defaults).") var policy: String?
+
+    func run() {
+        guard all != (consultation != nil) else { fail("give either --consultation ID or --all") }
+        let (policy, policyName) = oneLine { () -> (Policy, String) in
+            guard let path = self.policy else { return (Policy(), "default (policy/default.json)") }
+            return (try Policy(json: try String(contentsOfFile: path, encoding: .utf8)), path)
+        }
+        let fold = oneLine { try Query.fold(Log(db).store, upTo: asOf) }
+        let ids = oneLine { () -> [String] in
+            if let consultation {
+                guard fold.registry.consultations[consultation] != nil else {
+                    throw ConvenerRules.Refusal("consultation: no consultation \(consultation) as of position \(fold.position)")
+                }
+                return [consultation]
+            }
+            return fold.registry.consultations.keys.sorted()
+        }
+        let folder = URL(fileURLWithPath: out)
+        oneLine { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        let made = Timestamps.format(Date())
+        for id in ids {
+            let consultation = fold.registry.consultations[id]!
+            let metrics = ConsultationMetrics(consultation: id, fold: fold, minRatio: policy.minRatio)!
+            let audit = Audit(metrics: metrics, consultation: consultation, policy: policy, now: fold.time)
+            let content = ReportContent(
+                consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName)
+            let text: String
+            switch format {
+            case .md: text = content.markdown(made: made)
+            case .html: text = content.html(made: made)
+            case .csv: text = content.csv(made: made)
+            case .json: text = content.json(made: made)
+            }
+            let target = folder.appendingPathComponent("\(id).\(format.rawValue)")
+            oneLine { try Self.writeAtomically(text, to: target) }
+            print(target.path)
+        }
+    }
+
+    /// Temp file in the same folder, then rename: the target is either the old file or the new one.
+    static func writeAtomically(_ text: String, to target: URL) throws {
+        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).tmp")
+        do {
+            try Data(text.utf8).write(to: temporary)
+            guard rename(temporary.path, target.path) == 0 else {
+                throw ConvenerRules.Refusal("cannot write \(target.path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+}
+
+/// What a report says, rendered four ways.
+struct ReportContent {
+    let consultation: Consultation
+    let metrics: ConsultationMetrics
+    let audit: Audit
+    let fold: LogFold
+    let policy: Policy
+    let policyName: String
+
+    let f = ConsultationMetrics.format
+    func show(_ value: Double?) -> String { value.map(f) ?? "n/a" }
+
+    var header: [String] {
+        [
+            "Consultation: \(consultation.title) (\(consultation.id)), convened by \(consultation.convener)",
+            "Window: \(Timestamps.format(consultation.opensAt)) to \(Timestamps.format(consultation.closesAt))",
+            "As of log position \(fold.position)",
+            "Policy: \(policyName)",
+        ]
+    }
+
+    /// Submissions and first feedback per day (log time), for the chart over time.
+    var daily: [(day: String, submissions: Int, feedback: Int)] {
+        let records = fold.activeSubmissions(of: consultation.id)
+        func day(_ date: Date) -> String { String(Timestamps.format(date).prefix(10)) }
+        var counts: [String: (Int, Int)] = [:]
+        for record in records {
+            counts[day(record.receivedAt), default: (0, 0)].0 += 1
+            if let feedback = record.firstFeedbackAt { counts[day(feedback), default: (0, 0)].1 += 1 }
+        }
+        return counts.keys.sorted().map { ($0, counts[$0]!.0, counts[$0]!.1) }
+    }
+
+    func markdown(made: String) -> String {
+        var lines = ["# Consultation report: \(consultation.title)", ""] + header.map { "- \($0)" }
+        lines += ["", "## Verdict: \(audit.verdict)", "", "| criterion | value | threshold | status | reason |", "| --- | --- | --- | --- | --- |"]
+        for criterion in audit.criteria {
+            lines.append("| \(criterion.name) | \(show(criterion.value)) | \(criterion.threshold) | \(criterion.status.rawValue) | \(criterion.reason) |")
+        }
+        lines += ["", "## Who was heard", "",
+                  "- Submissions: \(metrics.submissions) from \(metrics.organisations) organisations",
+                  "- Affected-led share: \(show(metrics.affectedLedShare)); local or national: \(show(metrics.localNationalShare))",
+                  "- Effective voices: \(show(metrics.effectiveVoices)) (concentration \(show(metrics.concentrationHHI)))",
+                  "- Feedback rate: \(show(metrics.feedbackRate)); median days to feedback: \(show(metrics.medianDaysToFeedback))",
+                  "- Influence rate: \(show(metrics.influenceRate)); stage coverage: \(show(metrics.stageCoverage)); language coverage: \(show(metrics.languageCoverage))"]
+        for dimension in metrics.dimensions {
+            lines += ["", "### \(dimension.name)", "",
+                      "Representativeness \(show(dimension.representativeness)), coverage \(show(dimension.coverage)), "
+                        + "\(dimension.respondents) submissions list a group. Underrepresented: "
+                        + (dimension.underrepresented.isEmpty ? "none" : dimension.underrepresented.joined(separator: ", ")) + ".",
+                      "", "| group | voice share | baseline | representation ratio |", "| --- | --- | --- | --- |"]
+            for group in groups(dimension) {
+                lines.append("| \(group) | \(show(dimension.voiceShare[group])) | \(show(dimension.baseline[group])) | \(show(dimension.representationRatio[group] ?? nil)) |")
+            }
+        }
+        lines += ["", "Report made \(made)"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func groups(_ dimension: ConsultationMetrics.Dimension) -> [String] {
+        dimension.baseline.keys.sorted() + (dimension.voiceShare["other"] != nil ? ["other"] : [])
+    }
+
+    func csv(made: String) -> String {
+        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value"])
+        for row in metrics.rows {
+            rows.append([
+                .string(row.consultation), .number(String(row.position)), .string(row.metric),
+                row.dimension.map(JSONValue.string) ?? .null, row.group.map(JSONValue.string) ?? .null,
+                row.value.map { .number(f($0)) } ?? .null,
+            ])
+        }
+        for criterion in audit.criteria {
+            rows.append([.string(consultation.id), .number(String(fold.position)), .string("audit:\(criterion.name)"), .null,
+                         .string(criterion.status.rawValue), criterion.value.map { .number(f($0)) } ?? .null])
+        }
+        rows.append([.string(consultation.id), .number(String(fold.position)), .string("verdict"), .null, .string(audit.verdict), .null])
+        return rows.render(.csv) + "# policy: \(policyName)\r\n# made: \(made)\r\n"
+    }
+
+    func json(made: String) -> String {
+        JSONValue.object([
+            ("consultation", .string(consultation.id)), ("title", .string(consultation.title)),
+            ("position", .number(String(fold.position))), ("policy", .string(policyName)),
+            ("metrics", metrics.json), ("audit", audit.json),
+        ]).serialized + "\n" + JSONValue.object([("made", .string(made))]).serialized + "\n"
+    }
+
+    // MARK: HTML
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    func html(made: String) -> String {
+        let e = Self.escape
+        var body = ["<h1>\(e(consultation.title))</h1>", "<ul>"] + header.map { "<li>\(e($0))</li>" } + ["</ul>"]
+        body.append("<h2>Verdict: <span class=\"verdict \(audit.verdict)\">\(audit.verdict)</span></h2>")
+        body.append("<table><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>status</th><th>reason</th></tr></thead><tbody>")
+        for criterion in audit.criteria {
+            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(criterion.name)</td><td>\(show(criterion.value))</td><td>\(e(criterion.threshold))</td><td>\(criterion.status.rawValue)</td><td>\(e(criterion.reason))</td></tr>")
+        }
+        body.append("</tbody></table>")
+        body.append("<p>\(metrics.submissions) submissions from \(metrics.organisations) organisations; affected-led share \(show(metrics.affectedLedShare)); effective voices \(show(metrics.effectiveVoices)); feedback rate \(show(metrics.feedbackRate)); influence rate \(show(metrics.influenceRate)).</p>")
+        for dimension in metrics.dimensions {
+            body.append("<h2>\(e(dimension.name))</h2>")
+            body.append("<p>Representativeness \(show(dimension.representativeness)), coverage \(show(dimension.coverage)); underrepresented: \(e(dimension.underrepresented.isEmpty ? "none" : dimension.underrepresented.joined(separator: ", "))).</p>")
+            body.append(voiceChart(dimension))
+            body.append(ratioChart(dimension))
+        }
+        body.append("<h2>Submissions and feedback over time</h2>")
+        body.append(timeChart())
+        let style = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}tr.fail td{background:#fde2e2}tr.pass td{background:#e3f6e3}tr.insufficient_data td{background:#f3f3f3}.verdict.tokenistic{color:#b00}.verdict.meaningful{color:#070}.verdict.partial{color:#a60}svg text{font-size:11px}"
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"/><title>\(e(consultation.title)): consultation report</title><style>\(style)</style></head>
+            <body>
+            \(body.joined(separator: "\n"))
+            <p class="made">Report made \(made)</p>
+            </body></html>
+
+            """
+    }
+
+    /// Voice share beside baseline, one pair of bars per group.
+    func voiceChart(_ dimension: ConsultationMetrics.Dimension) -> String {
+        let names = groups(dimension)
+        let width = 80 + names.count * 70
+        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Voice share beside baseline, \(Self.escape(dimension.name))\">",
+                     "<title>Voice share (dark) beside baseline (light): \(Self.escape(dimension.name))</title>",
+                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>"]
+        for (index, group) in names.enumerated() {
+            let x = 50 + index * 70
+            let voice = dimension.voiceShare[group] ?? 0
+            let base = dimension.baseline[group] ?? 0
+            parts.append("<rect x=\"\(x)\" y=\"\(170 - Int(voice * 150))\" width=\"25\" height=\"\(Int(voice * 150))\" fill=\"#1f5f99\"><title>\(Self.escape(group)) voice \(f(voice))</title></rect>")
+            parts.append("<rect x=\"\(x + 27)\" y=\"\(170 - Int(base * 150))\" width=\"25\" height=\"\(Int(base * 150))\" fill=\"#9cc3e6\"><title>\(Self.escape(group)) baseline \(f(base))</title></rect>")
+            parts.append("<text x=\"\(x)\" y=\"185\">\(Self.escape(String(group.prefix(10))))</text>")
+        }
+        parts.append("</svg>")
+        return parts.joined()
+    }
+
+    /// Representation ratios against the policy's line (0.5 by default): below it is underrepresented.
+    func ratioChart(_ dimension: ConsultationMetrics.Dimension) -> String {
+        let names = dimension.baseline.keys.sorted()
+        let width = 80 + names.count * 70
+        let top = max(2.0, names.compactMap { dimension.representationRatio[$0] ?? nil }.max() ?? 0)
+        func y(_ ratio: Double) -> Int { 170 - Int(ratio / top * 150) }
+        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Representation ratios, \(Self.escape(dimension.name))\">",
+                     "<title>Representation ratio per group against the \(f(policy.minRatio)) line: \(Self.escape(dimension.name))</title>",
+                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
+                     "<line x1=\"40\" y1=\"\(y(policy.minRatio))\" x2=\"\(width - 10)\" y2=\"\(y(policy.minRatio))\" stroke=\"#b00\" stroke-dasharray=\"4 3\"/>",
+                     "<line x1=\"40\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\"/>"]
+        for (index, group) in names.enumerated() {
+            let x = 50 + index * 70
+            let ratio = (dimension.representationRatio[group] ?? nil) ?? 0
+            let color = ratio < policy.minRatio ? "#b00" : "#1f5f99"
+            parts.append("<rect x=\"\(x)\" y=\"\(y(ratio))\" width=\"40\" height=\"\(170 - y(ratio))\" fill=\"\(color)\"><title>\(Self.escape(group)) ratio \(f(ratio))</title></rect>")
+            parts.append("<text x=\"\(x)\" y=\"185\">\(Self.escape(String(group.prefix(10))))</text>")
+        }
+        parts.append("</svg>")
+        return parts.joined()
+    }
+
+    /// Submissions and first feedback per day.
+    func timeChart() -> String {
+        let days = daily
+        let width = 80 + max(1, days.count) * 30
+        let top = max(1, days.map { max($0.submissions, $0.feedback) }.max() ?? 1)
+        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Submissions and feedback per day\">",
+                     "<title>Submissions (dark) and first feedback (orange) per day</title>",
+                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>"]
+        for (index, day) in days.enumerated() {
+            let x = 50 + index * 30
+            let s = day.submissions * 150 / top
+            let fb = day.feedback * 150 / top
+            parts.append("<rect x=\"\(x)\" y=\"\(170 - s)\" width=\"12\" height=\"\(s)\" fill=\"#1f5f99\"><title>\(day.day): \(day.submissions) submissions</title></rect>")
+            parts.append("<rect x=\"\(x + 13)\" y=\"\(170 - fb)\" width=\"12\" height=\"\(fb)\" fill=\"#e08a00\"><title>\(day.day): \(day.feedback) first feedback</title></rect>")
+        }
+        if let first = days.first, let last = days.last {
+            parts.append("<text x=\"40\" y=\"190\">\(first.day)</text><text x=\"\(width - 80)\" y=\"190\">\(last.day)</text>")
+        }
+        parts.append("</svg>")
+        return parts.joined()
+    }
+}
