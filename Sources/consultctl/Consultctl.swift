@@ -25,7 +25,9 @@ struct DatabaseOptions: ParsableArguments {
 
 /// Prints one line to stderr and exits non-zero: what cron and scripts expect of a failure.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("consultctl: \(message)\n".utf8))
+    // libpq's messages span lines; cron and scripts get one.
+    let line = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    FileHandle.standardError.write(Data("consultctl: \(line)\n".utf8))
     exit(1)
 }
 

@@ -134,7 +134,8 @@ struct Consultd: ParsableCommand {
     }
 
     static func exit(withOneLine message: String) -> Never {
-        FileHandle.standardError.write(Data("consultd: \(message)\n".utf8))
+        let line = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        FileHandle.standardError.write(Data("consultd: \(line)\n".utf8))
         Foundation.exit(1)
     }
 }

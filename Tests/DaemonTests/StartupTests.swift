@@ -19,6 +19,7 @@ final class StartupTests: XCTestCase {
             ["--database", "host=127.0.0.1 port=1 connect_timeout=1", "--connect-attempts", "2", "--log-level", "error"])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.hasPrefix("consultd: cannot reach the database after 2 attempts"), result.stderr)
+        XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)")
     }
 
     func testLogsReadyAndStopsCleanlyOnSIGTERM() throws {

@@ -1,0 +1,139 @@
+import Domain
+import Foundation
+import LineProtocol
+import TestSupport
+import XCTest
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The demo, the reports and the deployment files, as an operator and an analyst use them.
+final class ReportTests: XCTestCase {
+    static let demoConsultations = ["edu-jordan", "health-colombia", "livelihoods-kenya", "protection-europe"]
+
+    func consultctl(_ arguments: [String], _ fixture: Fixture) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestDatabase.run(try TestDatabase.executable("consultctl"), arguments + ["--database", fixture.conninfo])
+    }
+
+    /// The demo's metrics, without median_days_to_feedback (it measures log time, which differs per run).
+    func demoMetrics(_ fixture: Fixture) throws -> [JSONValue] {
+        var all: [JSONValue] = []
+        for id in Self.demoConsultations {
+            let result = try consultctl(["query", "metrics", "--consultation", id, "--format", "json"], fixture)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            guard case .array(let items) = try JSONParser().parse(result.stdout), case .object(let members) = items[0] else {
+                XCTFail("not a JSON array of objects")
+                continue
+            }
+            all.append(.object(members.filter { $0.0 != "median_days_to_feedback" }))
+        }
+        return all
+    }
+
+    func testDemoIsDeterministicAndItsNumbersAreTheOnesPlanned() throws {
+        let first = try Fixture()
+        let second = try Fixture()
+        for fixture in [first, second] {
+            let loaded = try consultctl(["demo", "--seed", "7", "--port", String(fixture.daemon.port)], fixture)
+            XCTAssertEqual(loaded.status, 0, loaded.stderr)
+            XCTAssertEqual(loaded.stdout, "demo loaded: 60 organisations, 4 consultations, 3200 submissions\n")
+        }
+        let metrics = try demoMetrics(first)
+        XCTAssertEqual(metrics, try demoMetrics(second), "the same seed gives the same metrics")
+
+        // A few numbers checked by hand against the plan in Demo.swift.
+        let submissions = metrics.map { $0["submissions"] }
+        XCTAssertEqual(submissions, [.number("1200"), .number("600"), .number("900"), .number("500")])
+        XCTAssertEqual(metrics[0]["stage_coverage"], .number("1"))
+        // Sudanese refugees are 3 % of the Jordan baseline but weighted 0.1 in the plan: barely heard.
+        guard case .array(let worst)? = metrics[0]["underrepresented"]?["country_of_origin"] else { return XCTFail("no list") }
+        XCTAssertTrue(worst.contains(.string("SDN")), "\(worst)")
+        // Kenya's outcome cites nothing: influence 0.
+        XCTAssertEqual(metrics[2]["influence_rate"], .number("0"))
+        let refusedTwice = try consultctl(["demo", "--seed", "7", "--port", String(first.daemon.port)], first)
+        XCTAssertEqual(refusedTwice.status, 1)
+        XCTAssertEqual(refusedTwice.stderr, "consultctl: the demo data is already loaded in this database\n")
+    }
+
+    func testEveryReportFormatSaysWhatAnAnalystNeedsAndIsStableAtAPosition() throws {
+        let fixture = try Fixture()
+        XCTAssertEqual(try consultctl(["demo", "--port", String(fixture.daemon.port)], fixture).status, 0)
+        let position = try fixture.store.headPosition()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        var firstRun: [String: String] = [:]
+        for run in 0..<2 {
+            for format in ["md", "html", "csv", "json"] {
+                let result = try consultctl(
+                    ["report", "--consultation", "edu-jordan", "--format", format, "--out", folder.path, "--as-of", String(position)], fixture)
+                XCTAssertEqual(result.status, 0, result.stderr)
+                let text = try String(contentsOf: folder.appendingPathComponent("edu-jordan.\(format)"), encoding: .utf8)
+                XCTAssertTrue(text.contains("\(position)"), "\(format) states the position")
+                XCTAssertTrue(text.contains("partial"), "\(format) states the verdict")
+                XCTAssertTrue(text.contains("policy") || text.contains("Policy"), "\(format) states the policy")
+                if run == 0 {
+                    firstRun[format] = text
+                } else {
+                    // Only the line that says when the report was made may differ.
+                    let before = firstRun[format]!.split(separator: "\n", omittingEmptySubsequences: false)
+                    let after = text.split(separator: "\n", omittingEmptySubsequences: false)
+                    XCTAssertEqual(before.count, after.count)
+                    let differing = zip(before, after).filter { $0 != $1 }
+                    XCTAssertLessThanOrEqual(differing.count, 1, "\(format): \(differing)")
+                    XCTAssertTrue(differing.allSatisfy { $0.0.contains("made") }, "\(format): \(differing)")
+                }
+            }
+        }
+        let markdown = firstRun["md"]!
+        XCTAssertTrue(markdown.contains("## Verdict: partial"), markdown)
+        XCTAssertTrue(markdown.contains("| SYR |"), "a representation ratio row")
+        guard case .object = try JSONParser().parse(String(firstRun["json"]!.split(separator: "\n")[0])) else {
+            return XCTFail("the JSON report's first line is one object")
+        }
+        XCTAssertTrue(firstRun["csv"]!.contains("edu-jordan,\(position),verdict,,partial,"), firstRun["csv"]!)
+
+        // The HTML is well-formed XML, with one <svg> per chart: two per dimension (3) and one over time.
+        let html = firstRun["html"]!
+        let parser = XMLParser(data: Data(html.utf8))
+        XCTAssertTrue(parser.parse(), "well-formed: \(String(describing: parser.parserError))")
+        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, 2 * 3 + 1)
+        XCTAssertFalse(html.contains("<script"), "no script needed")
+        XCTAssertFalse(html.contains("http://") && html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"),
+                       "nothing fetched from the network")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        XCTAssertEqual(Set(files), ["edu-jordan.md", "edu-jordan.html", "edu-jordan.csv", "edu-jordan.json"], "no temporary files left")
+    }
+
+    func testReportFailsWithOneLineAndLeavesNoFile() throws {
+        let fixture = try Fixture()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let unknown = try consultctl(["report", "--consultation", "nope", "--format", "html", "--out", folder.path], fixture)
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertEqual(unknown.stderr, "consultctl: consultation: no consultation nope as of position \(try fixture.store.headPosition())\n")
+        let down = try TestDatabase.run(
+            try TestDatabase.executable("consultctl"),
+            ["report", "--all", "--format", "md", "--out", folder.path, "--database", "host=127.0.0.1 port=1 connect_timeout=2"])
+        XCTAssertEqual(down.status, 1)
+        XCTAssertTrue(down.stderr.hasPrefix("consultctl: cannot reach the database:"), down.stderr)
+        XCTAssertEqual(down.stderr.filter { $0 == "\n" }.count, 1, down.stderr)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        XCTAssertEqual(files, [])
+    }
+
+    func testSystemdUnitsVerify() throws {
+        let candidates = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        guard let analyze = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw XCTSkip("systemd-analyze is not installed here, so the unit files were not verified")
+        }
+        let folder = TestDatabase.repositoryRoot.appendingPathComponent("deploy/systemd")
+        let units = ["consultd.service", "consultd-report.service", "consultd-report.timer"].map { folder.appendingPathComponent($0).path }
+        let result = try TestDatabase.run(analyze, ["verify"] + units)
+        // Missing binaries and users on a build machine are reported but are not syntax errors.
+        let problems = result.stderr.split(separator: "\n").filter {
+            !$0.contains("is not executable") && !$0.contains("No such file") && !$0.contains("not found") && !$0.contains("Failed to resolve")
+        }
+        XCTAssertTrue(problems.isEmpty, result.stderr)
+    }
+}
