@@ -205,10 +205,13 @@ struct ReportContent {
     /// Voice share beside baseline, one pair of bars per group.
     func voiceChart(_ dimension: ConsultationMetrics.Dimension) -> String {
         let names = groups(dimension)
-        let width = 80 + names.count * 70
+        let width = max(420, 80 + names.count * 70)
         var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Voice share beside baseline, \(Self.escape(dimension.name))\">",
                      "<title>Voice share (dark) beside baseline (light): \(Self.escape(dimension.name))</title>",
-                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>"]
+                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
+                     "<text x=\"45\" y=\"12\">dark: voice share, light: population baseline</text>",
+                     "<text x=\"2\" y=\"24\">100%</text><text x=\"2\" y=\"173\">0</text>",
+                     "<line x1=\"40\" y1=\"20\" x2=\"\(width - 10)\" y2=\"20\" stroke=\"#eee\"/>"]
         for (index, group) in names.enumerated() {
             let x = 50 + index * 70
             let voice = dimension.voiceShare[group] ?? 0
@@ -224,14 +227,16 @@ struct ReportContent {
     /// Representation ratios against the policy's line (0.5 by default): below it is underrepresented.
     func ratioChart(_ dimension: ConsultationMetrics.Dimension) -> String {
         let names = dimension.baseline.keys.sorted()
-        let width = 80 + names.count * 70
+        let width = max(420, 80 + names.count * 70)
         let top = max(2.0, names.compactMap { dimension.representationRatio[$0] ?? nil }.max() ?? 0)
         func y(_ ratio: Double) -> Int { 170 - Int(ratio / top * 150) }
         var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Representation ratios, \(Self.escape(dimension.name))\">",
                      "<title>Representation ratio per group against the \(f(policy.minRatio)) line: \(Self.escape(dimension.name))</title>",
                      "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
                      "<line x1=\"40\" y1=\"\(y(policy.minRatio))\" x2=\"\(width - 10)\" y2=\"\(y(policy.minRatio))\" stroke=\"#b00\" stroke-dasharray=\"4 3\"/>",
-                     "<line x1=\"40\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\"/>"]
+                     "<line x1=\"40\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\"/>",
+                     "<text x=\"45\" y=\"12\">ratio to baseline; under the red line (\(f(policy.minRatio))): underrepresented</text>",
+                     "<text x=\"2\" y=\"\(y(1) + 4)\">1</text><text x=\"2\" y=\"\(y(policy.minRatio) + 4)\">\(f(policy.minRatio))</text>"]
         for (index, group) in names.enumerated() {
             let x = 50 + index * 70
             let ratio = (dimension.representationRatio[group] ?? nil) ?? 0
@@ -246,7 +251,7 @@ struct ReportContent {
     /// Submissions and first feedback per day.
     func timeChart() -> String {
         let days = daily
-        let width = 80 + max(1, days.count) * 30
+        let width = max(420, 80 + days.count * 30)
         let top = max(1, days.map { max($0.submissions, $0.feedback) }.max() ?? 1)
         var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Submissions and feedback per day\">",
                      "<title>Submissions (dark) and first feedback (orange) per day</title>",
@@ -258,8 +263,10 @@ struct ReportContent {
             parts.append("<rect x=\"\(x)\" y=\"\(170 - s)\" width=\"12\" height=\"\(s)\" fill=\"#1f5f99\"><title>\(day.day): \(day.submissions) submissions</title></rect>")
             parts.append("<rect x=\"\(x + 13)\" y=\"\(170 - fb)\" width=\"12\" height=\"\(fb)\" fill=\"#e08a00\"><title>\(day.day): \(day.feedback) first feedback</title></rect>")
         }
+        parts.append("<text x=\"45\" y=\"12\">dark: submissions, orange: first feedback, per day (most: \(top))</text>")
         if let first = days.first, let last = days.last {
-            parts.append("<text x=\"40\" y=\"190\">\(first.day)</text><text x=\"\(width - 80)\" y=\"190\">\(last.day)</text>")
+            parts.append("<text x=\"40\" y=\"190\">\(first.day)</text>")
+            if days.count > 1 { parts.append("<text x=\"\(width - 80)\" y=\"190\">\(last.day)</text>") }
         }
         parts.append("</svg>")
         return parts.joined()
