@@ -20,13 +20,6 @@ public struct Registry: Sendable {
 
     private static let relevant = Set(eventTypes)
 
-    private static let parser: JSONParser = {
-        var parser = JSONParser()
-        parser.maxDepth = 64
-        parser.maxNumberLength = 400
-        return parser
-    }()
-
     public init() {}
 
     /// Applies one event; events at or before `position` are ignored, so overlapping catch-ups are harmless.
@@ -34,7 +27,7 @@ public struct Registry: Sendable {
         guard event.position > position else { return }
         position = event.position
         // Most of the log is submissions: skip their parsing here (the registry does not need them).
-        guard Self.relevant.contains(event.type), let data = try? Self.parser.parse(event.data) else { return }
+        guard Self.relevant.contains(event.type), let data = try? JSONParser.eventData.parse(event.data) else { return }
         switch event.type {
         case EventType.organisationRegistered:
             if let organisation = Organisation(json: data) { organisations[organisation.id] = organisation }
@@ -85,4 +78,14 @@ public struct Registry: Sendable {
     public func openConsultations(at now: Date) -> [Consultation] {
         consultations.values.filter { $0.isOpen(at: now) }.sorted { $0.id < $1.id }
     }
+}
+
+extension JSONParser {
+    /// For event data read back from the log: already checked on the way in, so the bounds are looser.
+    public static let eventData: JSONParser = {
+        var parser = JSONParser()
+        parser.maxDepth = 64
+        parser.maxNumberLength = 400
+        return parser
+    }()
 }

@@ -37,6 +37,18 @@ public struct Policy: Equatable, Sendable {
         }
     }
 
+    /// The policy in the file at `path`, or the shipped defaults when `path` is nil.
+    public static func load(_ path: String?) throws -> Policy {
+        guard let path else { return Policy() }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw PolicyError("policy: cannot read \(path)")
+        }
+        do { return try Policy(json: text) } catch let error as PolicyError { throw PolicyError("policy \(path): \(error)") }
+    }
+
+    /// How reports name the policy they used.
+    public static func name(_ path: String?) -> String { path ?? "default (policy/default.json)" }
+
     public struct PolicyError: Error, CustomStringConvertible {
         public let description: String
         init(_ description: String) { self.description = description }

@@ -31,13 +31,6 @@ public struct LogFold: Sendable {
     /// The latest published outcome's citations per consultation, as "organisation/key".
     public private(set) var outcomes: [String: Set<String>] = [:]
 
-    private static let parser: JSONParser = {
-        var parser = JSONParser()
-        parser.maxDepth = 64
-        parser.maxNumberLength = 400
-        return parser
-    }()
-
     public init() {}
 
     static func id(_ organisation: String, _ consultation: String, _ key: String) -> String {
@@ -52,7 +45,7 @@ public struct LogFold: Sendable {
         registry.apply(event)
         position = event.position
         time = event.recordedAt
-        guard let data = try? Self.parser.parse(event.data) else { return nil }
+        guard let data = try? JSONParser.eventData.parse(event.data) else { return nil }
         if event.type == EventType.consultationOpened || event.type == EventType.consultationClosed {
             return data["id"]?.stringValue
         }

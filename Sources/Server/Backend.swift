@@ -336,7 +336,7 @@ final class Reader: @unchecked Sendable {
             return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
         }
         let withdrawn = history.contains { $0.type == EventType.submissionWithdrawn }
-        let parser = JSONParser()
+        let parser = JSONParser.eventData
         let feedback = try store.read(stream: Streams.feedback(organisation: organisation, consultation: consultation, key: key))
             .filter { $0.type == EventType.feedbackGiven }
             .map { event -> JSONValue in

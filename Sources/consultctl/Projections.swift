@@ -16,10 +16,7 @@ struct ProjectionsCommand: ParsableCommand {
         @Option(help: "Audit policy file (default: the shipped defaults).") var policy: String?
 
         func run() {
-            let policy = oneLine { () -> Policy in
-                guard let path = self.policy else { return Policy() }
-                return try Policy(json: try String(contentsOfFile: path, encoding: .utf8))
-            }
+            let policy = oneLine { try Policy.load(self.policy) }
             let log = Log(db)
             let started = Date()
             let position = oneLine { () -> Int64 in

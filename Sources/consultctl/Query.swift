@@ -26,23 +26,9 @@ struct Query: ParsableCommand {
     @Option(help: "Audit policy file (default: the shipped defaults, policy/default.json).") var policy: String?
 
     func run() {
-        let policy = oneLine { () -> Policy in
-            guard let path = self.policy else { return Policy() }
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConvenerRules.Refusal("policy: cannot read \(path)")
-            }
-            return try Policy(json: text)
-        }
+        let policy = oneLine { try Policy.load(self.policy) }
         let fold = oneLine { try Self.fold(Log(db).store, upTo: asOf) }
-        let ids = oneLine { () -> [String] in
-            if let consultation {
-                guard fold.registry.consultations[consultation] != nil else {
-                    throw ConvenerRules.Refusal("consultation: no consultation \(consultation) as of position \(fold.position)")
-                }
-                return [consultation]
-            }
-            return fold.registry.consultations.keys.sorted()
-        }
+        let ids = oneLine { try Self.consultations(consultation, in: fold) }
         let metrics = ids.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: policy.minRatio) }
         let rows: Rows
         switch subject {
@@ -79,6 +65,15 @@ struct Query: ParsableCommand {
         }
         if format == .table { print("as of log position \(fold.position)") }
         print(rows.render(format), terminator: "")
+    }
+
+    /// `only` if the fold knows it, else every consultation, by id.
+    static func consultations(_ only: String?, in fold: LogFold) throws -> [String] {
+        guard let only else { return fold.registry.consultations.keys.sorted() }
+        guard fold.registry.consultations[only] != nil else {
+            throw ConvenerRules.Refusal("consultation: no consultation \(only) as of position \(fold.position)")
+        }
+        return [only]
     }
 
     /// Folds the log from the start up to `position` (or its head), reading in pages.

@@ -26,20 +26,10 @@ struct Report: ParsableCommand {
 
     func run() {
         guard all != (consultation != nil) else { fail("give either --consultation ID or --all") }
-        let (policy, policyName) = oneLine { () -> (Policy, String) in
-            guard let path = self.policy else { return (Policy(), "default (policy/default.json)") }
-            return (try Policy(json: try String(contentsOfFile: path, encoding: .utf8)), path)
-        }
+        let policy = oneLine { try Policy.load(self.policy) }
+        let policyName = Policy.name(self.policy)
         let fold = oneLine { try Query.fold(Log(db).store, upTo: asOf) }
-        let ids = oneLine { () -> [String] in
-            if let consultation {
-                guard fold.registry.consultations[consultation] != nil else {
-                    throw ConvenerRules.Refusal("consultation: no consultation \(consultation) as of position \(fold.position)")
-                }
-                return [consultation]
-            }
-            return fold.registry.consultations.keys.sorted()
-        }
+        let ids = oneLine { try Query.consultations(consultation, in: fold) }
         let folder = URL(fileURLWithPath: out)
         oneLine { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
         let made = Timestamps.format(Date())

@@ -72,13 +72,8 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "--max-line, --max-connections, --idle-timeout and --batch-size must be positive")
         }
         let server = Server(config: config, logger: logger)
-        var auditPolicy = Policy()
-        if let policy {
-            guard let text = try? String(contentsOfFile: policy, encoding: .utf8) else {
-                Self.exit(withOneLine: "cannot read the policy file \(policy)")
-            }
-            do { auditPolicy = try Policy(json: text) } catch { Self.exit(withOneLine: "policy \(policy): \(error)") }
-        }
+        let auditPolicy: Policy
+        do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
 
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
         // before anything else so that a SIGTERM during start-up stops the daemon too. A closing
