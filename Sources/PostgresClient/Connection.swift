@@ -222,6 +222,61 @@ public final class Connection {
         return outcomes.map { $0 ?? .failure(PostgresError(.misuse, message: "no result for a pipelined statement")) }
     }
 
+    // MARK: COPY
+
+    /// Streams rows into `COPY <table> (<columns>) FROM STDIN` in text format, in one statement.
+    /// `copySQL` is fixed text from the caller's code (it takes no parameters); each row's fields are
+    /// escaped here (backslash, tab, newline, carriage return), nil is NULL. Returns the rows copied.
+    @discardableResult
+    public func copy(_ copySQL: String, rows: [[String?]]) throws -> Int {
+        let conn = try ready()
+        guard let start = PQexec(conn, copySQL) else { throw connectionError(conn, .connectionLost) }
+        let status = PQresultStatus(start)
+        if status != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            throw error(from: start, conn)
+        }
+        PQclear(start)
+        var buffer = ""
+        func flush() throws {
+            guard !buffer.isEmpty else { return }
+            let sent = buffer.withCString { PQputCopyData(conn, $0, Int32(strlen($0))) }
+            guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        for row in rows {
+            buffer += row.map { field in
+                guard let field else { return "\\N" }
+                var escaped = ""
+                for character in field.unicodeScalars {
+                    switch character {
+                    case "\\": escaped += "\\\\"
+                    case "\t": escaped += "\\t"
+                    case "\n": escaped += "\\n"
+                    case "\r": escaped += "\\r"
+                    default: escaped.unicodeScalars.append(character)
+                    }
+                }
+                return escaped
+            }.joined(separator: "\t") + "\n"
+            if buffer.utf8.count > 1 << 20 { try flush() }
+        }
+        try flush()
+        guard PQputCopyEnd(conn, nil) == 1 else { throw connectionError(conn, .connectionLost) }
+        var copied = 0
+        var failure: PostgresError?
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                copied = Int(String(cString: PQcmdTuples(result))) ?? 0
+            } else if failure == nil {
+                failure = error(from: result, conn)
+            }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+        return copied
+    }
+
     // MARK: LISTEN / NOTIFY
 
     /// Starts listening on `channel` (a plain lower-case identifier); kept across reconnects.

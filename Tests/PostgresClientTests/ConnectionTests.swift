@@ -114,6 +114,21 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 0)
     }
 
+    func testCopyStreamsRowsWithAnyText() throws {
+        let connection = try Connection(conninfo)
+        try connection.execute("CREATE TABLE t (id int, body text)")
+        let awkward = "tab\there, newline\nthere, back\\slash, \\N, quote \" and é"
+        let rows: [[String?]] = (1...5_000).map { [String($0), $0 == 2 ? nil : awkward] }
+        XCTAssertEqual(try connection.copy("COPY t (id, body) FROM STDIN", rows: rows), 5_000)
+        let row = try XCTUnwrap(connection.execute("SELECT body FROM t WHERE id = 1").first)
+        XCTAssertEqual(try row.get("body", as: String.self), awkward)
+        XCTAssertNil(try connection.execute("SELECT body FROM t WHERE id = 2").first?.optional("body", as: String.self))
+        XCTAssertThrowsError(try connection.copy("COPY t (id, body) FROM STDIN", rows: [["not a number", "x"]])) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "22P02")
+        }
+        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 5_000)
+    }
+
     func testListenNotify() throws {
         let listener = try Connection(conninfo)
         let sender = try Connection(conninfo)
