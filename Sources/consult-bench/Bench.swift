@@ -1,0 +1,369 @@
+import ArgumentParser
+import Domain
+import EventLog
+import Foundation
+import Histogram
+import LineClient
+import LineProtocol
+import Logging
+import Metrics
+import Migrations
+import PostgresClient
+import Projections
+
+/// `consult-bench`: ingest and projection speed beside PostgreSQL's own limits, in one run.
+/// Run it through `scripts/bench`, which builds in release mode and starts a throwaway PostgreSQL
+/// (fsync and synchronous_commit on). Every figure comes from this one run on this one machine.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consult-bench", abstract: "Measure COPY, naive INSERTs, consultd end to end, rebuild and queries.")
+
+    @Option(help: "Events for the COPY bound.") var copyEvents = 200_000
+    @Option(help: "Events for the naive one-INSERT-per-commit runs (each of 1 and 16 connections).") var naiveEvents = 3_000
+    @Option(help: "Submissions through consultd for each of 1, 16 and 64 connections.") var submissions = 20_000
+    @Option(help: "Seconds of paced load for each latency run.") var latencySeconds = 10.0
+    @Option(help: "Idle authenticated connections for the memory figure.") var idleConnections = 1_000
+    @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
+    @Option(help: "Where to write the JSON results.") var out = "bench/results"
+    @Option(help: "The commit measured (for the file name).") var commit = "unknown"
+
+    func run() throws {
+        let admin = try Connection("dbname=postgres")
+        let database = "bench_\(UInt32.random(in: 0...UInt32.max))"
+        try admin.executeScript("CREATE DATABASE \(database)")  // generated name: digits only
+        let conninfo = "dbname=\(database)"
+        guard let schema = Schema.locateDirectory() else { throw ValidationError("no schema folder found") }
+        let connection = try Connection(conninfo)
+        try Migrator(directory: schema).migrate(connection)
+        let store = EventStore(connection: connection)
+        var figures: [(String, Double, String)] = []
+        func report(_ name: String, _ value: Double, _ unit: String) {
+            figures.append((name, value, unit))
+            FileHandle.standardError.write(Data("  \(name): \(ConsultationMetrics.format(value)) \(unit)\n".utf8))
+        }
+
+        // The bodies: realistic submissions of about 400 bytes.
+        let body = Self.body
+        FileHandle.standardError.write(Data("bench: body \(body.utf8.count) bytes; database \(database)\n".utf8))
+
+        // 1. The physical bound: COPY into a table with the log's columns and indexes (no triggers).
+        try connection.execute("CREATE TABLE bench_copy (LIKE consult.events INCLUDING ALL)")
+        let now = Timestamps.format(Date())
+        let rows: [[String?]] = (1...copyEvents).map { index in
+            let data = #"{"organisation":"o1","consultation":"c1","key":"k\#(index)","submission":\#(body)}"#
+            return [String(index), UUID().uuidString, "submission-o1/c1/k\(index)", "1", "SubmissionReceived", data, "{}", now,
+                    "submission-o1/c1/k\(index)"]
+        }
+        var started = Date()
+        try connection.copy("COPY bench_copy FROM STDIN", rows: rows)
+        let copyRate = Double(copyEvents) / Date().timeIntervalSince(started)
+        report("copy_events_per_s", copyRate, "events/s")
+
+        // 2. The naive way: one append, one commit, per event.
+        try store.append(DomainEvents.consultationOpened(Self.consultation("c1")))
+        let naive1 = try Self.naive(conninfo, connections: 1, events: naiveEvents, prefix: "n1")
+        report("naive_1_events_per_s", naive1, "events/s")
+        let naive16 = try Self.naive(conninfo, connections: 16, events: naiveEvents, prefix: "n16")
+        report("naive_16_events_per_s", naive16, "events/s")
+
+        // 3. consultd end to end.
+        var tokens: [String] = []
+        for index in 1...64 {
+            let token = Credentials.newToken()
+            try store.append(batch: [
+                DomainEvents.organisationRegistered(Organisation(
+                    id: "o\(index)", name: "O\(index)", type: "ngo", leadership: index % 3 == 0 ? ["refugees"] : [], level: "local", country: "JOR")),
+                DomainEvents.credentialIssued(organisation: "o\(index)", credential: "k1", tokenHash: Credentials.hash(token)),
+            ])
+            tokens.append(token)
+        }
+        let daemon = try DaemonProcess(conninfo: conninfo)
+        var best = 0.0
+        for connections in [1, 16, 64] {
+            let rate = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: connections,
+                                         submissions: submissions, prefix: "e\(connections)")
+            report("consultd_\(connections)_submissions_per_s", rate, "submissions/s")
+            best = max(best, rate)
+        }
+        for (label, rate) in [("highest", best), ("half", best / 2)] {
+            let latency = try Self.paced(port: daemon.port, tokens: tokens, rate: rate, seconds: latencySeconds, prefix: "l\(label)")
+            report("ack_latency_\(label)_rate", rate, "submissions/s offered")
+            report("ack_latency_\(label)_p50_ms", latency.p50, "ms")
+            report("ack_latency_\(label)_p99_ms", latency.p99, "ms")
+            report("ack_latency_\(label)_p999_ms", latency.p999, "ms")
+        }
+        report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
+        let idle = try (0..<idleConnections).map { index -> LineClient in
+            let client = try LineClient(port: daemon.port)
+            _ = try client.request("AUTH o\(index % 64 + 1) \(tokens[index % 64])")
+            return client
+        }
+        report("consultd_rss_idle_connections_mib", daemon.memory("VmRSS") / 1024, "MiB")
+        withExtendedLifetime(idle) {}
+        daemon.stop()
+
+        // 4. Projection rebuild from 0 over a large log: one consultation with most of the events.
+        try store.append(DomainEvents.consultationOpened(Self.consultation("c-big")))
+        let existing = try store.headPosition()
+        let toLoad = max(0, rebuildEvents - Int(existing))
+        started = Date()
+        try connection.execute(
+            """
+            INSERT INTO consult.events (event_id, stream, version, type, data, metadata, idempotency_key)
+            SELECT gen_random_uuid(), 'submission-o' || (i % 64 + 1) || '/c-big/b' || i, 1, 'SubmissionReceived',
+                   jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', 'b' || i,
+                                      'submission', $1::jsonb),
+                   '{}', 'submission-o' || (i % 64 + 1) || '/c-big/b' || i
+              FROM generate_series(1, $2) AS i
+            """, [JSONText(body), toLoad])
+        FileHandle.standardError.write(Data("bench: loaded \(toLoad) events in \(Int(Date().timeIntervalSince(started))) s\n".utf8))
+        let head = try store.headPosition()
+        started = Date()
+        var fold = LogFold()
+        try connection.transaction { connection in
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", [Projector.writeLockKey])
+            while fold.position < head {
+                for event in try store.read(after: fold.position, limit: 10_000) { fold.apply(event) }
+            }
+            try Projector.replace(fold, consultations: nil, policy: Policy(), connection)
+        }
+        report("rebuild_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
+
+        // 5. Queries on the big consultation: from the projection, and as of a middle position (the fold).
+        started = Date()
+        let rowsRead = try connection.execute("SELECT * FROM analytics.metrics WHERE consultation = 'c-big'").rows.count
+        report("query_metrics_s", Date().timeIntervalSince(started), "s")
+        precondition(rowsRead > 0)
+        started = Date()
+        var middle = LogFold()
+        while middle.position < head / 2 {
+            for event in try store.read(after: middle.position, limit: 10_000) where event.position <= head / 2 { middle.apply(event) }
+        }
+        _ = ConsultationMetrics(consultation: "c-big", fold: middle, minRatio: 0.5)
+        report("as_of_fold_s", Date().timeIntervalSince(started), "s")
+        report("as_of_fold_events", Double(head / 2), "events")
+
+        let value = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })
+        let ratios = [
+            ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
+            ("consultd_over_naive_1", best / naive1),
+        ]
+        print(Self.table(figures, ratios: ratios))
+        try Self.write(figures, ratios: ratios, commit: commit, folder: out)
+    }
+
+    static let body = JSONValue.object([
+        ("stage", .string("design")), ("language", .string("ar")),
+        ("text", .string("Girls in our camp leave school at fourteen because the bus to the secondary school costs too much and families need them at home; a small stipend and a safe route would keep hundreds of them enrolled.")),
+        ("represents", .object([("gender", .array([.string("female")])), ("age", .array([.string("18-24")]))])),
+        ("people_consulted", .number("120")), ("topics", .array([.string("education"), .string("transport")])),
+    ]).serialized
+
+    static func consultation(_ id: String) -> Consultation {
+        Consultation(
+            id: id, title: "Benchmark \(id)", convener: "bench", opensAt: Date().addingTimeInterval(-86_400),
+            closesAt: Date().addingTimeInterval(365 * 86_400), stages: ["design", "implementation"], languages: ["ar", "en"],
+            baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["18-24": 0.3, "25-59": 0.6, "60+": 0.1]])
+    }
+
+    /// One `consult.append` per event, each in its own transaction, from `connections` threads.
+    static func naive(_ conninfo: String, connections: Int, events: Int, prefix: String) throws -> Double {
+        let stores = try (0..<connections).map { _ in EventStore(connection: try Connection(conninfo)) }
+        let perConnection = events / connections
+        let errors = LockedCount()
+        let started = Date()
+        parallel(connections) { index in
+            for event in 0..<perConnection {
+                let key = "\(prefix)-\(index)-\(event)"
+                do {
+                    try stores[index].append(DomainEvents.submissionReceived(
+                        organisation: "o1", consultation: "c1", key: key, body: try! JSONParser().parse(body), metadata: .object([])))
+                } catch {
+                    errors.add()
+                }
+            }
+        }
+        guard errors.value == 0 else { throw ValidationError("\(errors.value) naive appends failed") }
+        return Double(perConnection * connections) / Date().timeIntervalSince(started)
+    }
+
+    /// Each connection pipelines its share of SUBMITs; counted when its OK arrives.
+    static func endToEnd(port: UInt16, tokens: [String], connections: Int, submissions: Int, prefix: String) throws -> Double {
+        let clients = try (0..<connections).map { index -> LineClient in
+            let client = try LineClient(port: port)
+            _ = try client.request("AUTH o\(index + 1) \(tokens[index])")
+            return client
+        }
+        let perConnection = submissions / connections
+        let failures = LockedCount()
+        let started = Date()
+        parallel(connections) { index in
+            let client = clients[index]
+            let request = (0..<perConnection).map { "SUBMIT c1 \(prefix)-\($0) \(body)\n" }.joined()
+            Thread { try? client.send(bytes: Array(request.utf8)) }.start()
+            for _ in 0..<perConnection {
+                guard let reply = try? client.readLine(), reply.hasPrefix("OK SUBMIT") else {
+                    failures.add()
+                    return
+                }
+            }
+        }
+        guard failures.value == 0 else { throw ValidationError("\(failures.value) connections saw a failed SUBMIT") }
+        return Double(perConnection * connections) / Date().timeIntervalSince(started)
+    }
+
+    /// Open-loop: 16 connections send at fixed times adding up to `rate`; latency is measured from the
+    /// time each request was due, so a stall counts against every request it delayed.
+    static func paced(port: UInt16, tokens: [String], rate: Double, seconds: Double, prefix: String) throws
+        -> (p50: Double, p99: Double, p999: Double)
+    {
+        let connections = 16
+        let perConnection = Int(rate / Double(connections) * seconds)
+        let interval = Double(connections) / rate
+        let histograms = LockedHistogram()
+        let clients = try (0..<connections).map { index -> LineClient in
+            let client = try LineClient(port: port)
+            _ = try client.request("AUTH o\(index + 1) \(tokens[index])")
+            return client
+        }
+        let start = Date().addingTimeInterval(0.2)
+        parallel(connections) { index in
+            let client = clients[index]
+            Thread {
+                for n in 0..<perConnection {
+                    let due = start.addingTimeInterval(Double(n) * interval)
+                    let wait = due.timeIntervalSinceNow
+                    if wait > 0 { Thread.sleep(forTimeInterval: wait) }  // pacing is the method, not a synchronisation
+                    try? client.send("SUBMIT c1 \(prefix)-\(index)-\(n) \(body)")
+                }
+            }.start()
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            for n in 0..<perConnection {
+                guard (try? client.readLine()) != nil else { break }
+                let due = start.addingTimeInterval(Double(n) * interval)
+                _ = histogram.record(UInt64(max(1, Date().timeIntervalSince(due) * 1_000_000)))
+            }
+            histograms.add(histogram)
+        }
+        let merged = histograms.merged
+        return (Double(merged.valueAtPercentile(50)) / 1_000, Double(merged.valueAtPercentile(99)) / 1_000,
+                Double(merged.valueAtPercentile(99.9)) / 1_000)
+    }
+
+    static func table(_ figures: [(String, Double, String)], ratios: [(String, Double)]) -> String {
+        let width = figures.map(\.0.count).max() ?? 10
+        var lines = ["figure".padding(toLength: width, withPad: " ", startingAt: 0) + "  value"]
+        for (name, value, unit) in figures {
+            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(ConsultationMetrics.format(value)) \(unit)")
+        }
+        for (name, value) in ratios {
+            lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(ConsultationMetrics.format(value))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], commit: String, folder: String) throws {
+        let date = String(Timestamps.format(Date()).prefix(10))
+        let json = JSONValue.object([
+            ("date", .string(date)), ("commit", .string(commit)), ("cores", .number(String(ProcessInfo.processInfo.activeProcessorCount))),
+            ("durability", .string("fsync=on, synchronous_commit=on")),
+            ("figures", .object(figures.map { ($0.0, .object([("value", .number(ConsultationMetrics.format($0.1))), ("unit", .string($0.2))])) })),
+            ("ratios", .object(ratios.map { ($0.0, .number(ConsultationMetrics.format($0.1))) })),
+        ])
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = "\(folder)/\(date)-\(commit).json"
+        try Data((json.serialized + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        FileHandle.standardError.write(Data("bench: wrote \(path)\n".utf8))
+    }
+}
+
+/// A counter shared by worker threads.
+final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
+
+/// Histograms recorded per thread, merged at the end.
+final class LockedHistogram: @unchecked Sendable {
+    private let lock = NSLock()
+    private var all = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    func add(_ histogram: Histogram<UInt64>) { lock.lock(); all.add(histogram); lock.unlock() }
+    var merged: Histogram<UInt64> { lock.lock(); defer { lock.unlock() }; return all }
+}
+
+/// The release `consultd` beside this executable, on a free port.
+final class DaemonProcess {
+    let pid: pid_t
+    let port: UInt16
+
+    init(conninfo: String) throws {
+        let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("consultd").path
+        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning"]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child: pid_t = 0
+        guard posix_spawn(&child, path, nil, nil, argv, envp) == 0 else { throw ValidationError("cannot start \(path)") }
+        pid = child
+        // The daemon logs its port at info level, which --log-level warning hides: find it from /proc.
+        var found: UInt16?
+        for _ in 0..<300 where found == nil {
+            found = Self.listeningPort(of: child)
+            if found == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        guard let found else { throw ValidationError("consultd did not start listening") }
+        port = found
+    }
+
+    /// The TCP port the process listens on, from /proc/net/tcp and its file descriptors.
+    static func listeningPort(of pid: pid_t) -> UInt16? {
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        let inodes = Set(descriptors.compactMap { fd -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst(8).dropLast())
+        })
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let table = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            for line in table.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", inodes.contains(String(fields[9])) else { continue }
+                return UInt16(fields[1].split(separator: ":").last ?? "", radix: 16)
+            }
+        }
+        return nil
+    }
+
+    /// A memory figure from /proc/PID/status, in KiB.
+    func memory(_ field: String) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    func stop() {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}
+
+/// Runs `body` on `count` threads of its own at once (concurrentPerform would run only as many
+/// at a time as there are cores, which turns concurrent clients into queued ones) and waits for all.
+func parallel(_ count: Int, _ body: @escaping (Int) -> Void) {
+    let done = DispatchGroup()
+    for index in 0..<count {
+        done.enter()
+        let thread = Thread {
+            body(index)
+            done.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    done.wait()
+}
