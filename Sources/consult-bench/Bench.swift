@@ -94,14 +94,19 @@ struct Bench: ParsableCommand {
             report("ack_latency_\(label)_p999_ms", latency.p999, "ms")
         }
         report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
+        daemon.stop()
+
+        // Idle connections on a fresh daemon, so the figure is theirs and not the load's high-water mark.
+        let fresh = try DaemonProcess(conninfo: conninfo)
+        report("consultd_rss_fresh_mib", fresh.memory("VmRSS") / 1024, "MiB")
         let idle = try (0..<idleConnections).map { index -> LineClient in
-            let client = try LineClient(port: daemon.port)
+            let client = try LineClient(port: fresh.port)
             _ = try client.request("AUTH o\(index % 64 + 1) \(tokens[index % 64])")
             return client
         }
-        report("consultd_rss_idle_connections_mib", daemon.memory("VmRSS") / 1024, "MiB")
+        report("consultd_rss_idle_connections_mib", fresh.memory("VmRSS") / 1024, "MiB")
         withExtendedLifetime(idle) {}
-        daemon.stop()
+        fresh.stop()
 
         // 4. Projection rebuild from 0 over a large log: one consultation with most of the events.
         try store.append(DomainEvents.consultationOpened(Self.consultation("c-big")))
