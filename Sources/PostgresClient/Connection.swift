@@ -118,10 +118,15 @@ public final class Connection {
             try execute("COMMIT")
             return value
         } catch {
-            if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
-                _ = try? execute("ROLLBACK")
-            }
+            rollbackIfOpen()
             throw error
+        }
+    }
+
+    /// Ends a transaction left open (or aborted) by a failure, if the connection still works.
+    private func rollbackIfOpen() {
+        if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
+            _ = try? execute("ROLLBACK")
         }
     }
 
@@ -133,9 +138,7 @@ public final class Connection {
         let all = [Statement("BEGIN")] + statements + [Statement("COMMIT")]
         let results = try pipeline(all)
         if let failed = results.firstIndex(where: { if case .failure = $0 { return true } else { return false } }) {
-            if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
-                _ = try? execute("ROLLBACK")
-            }
+            rollbackIfOpen()
             // The first failure is the real one: libpq aborts every statement after it. A failing
             // BEGIN or COMMIT is reported against the first or last statement.
             guard case .failure(let error) = results[failed] else { fatalError("unreachable") }
