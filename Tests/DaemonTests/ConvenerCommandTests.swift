@@ -112,4 +112,16 @@ final class ConvenerCommandTests: XCTestCase {
         XCTAssertTrue(try ctl(["query", "metrics", "--consultation", "nope"], expectFailure: true).contains("no consultation nope"))
         XCTAssertTrue(try ctl(["query", "metrics", "--as-of", "99999"], expectFailure: true).contains("not in the log"))
     }
+
+    func testVerifyPassesOnAHealthyLogAndNamesWhatIsWrong() throws {
+        XCTAssertTrue(try fixture.client().request("SUBMIT c1 v1 \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        let healthy = try ctl(["verify"])
+        XCTAssertEqual(healthy.split(separator: "\n").count, 5)
+        XCTAssertFalse(healthy.contains("FAIL"), healthy)
+
+        // The owner disables a guard: verify notices.
+        try fixture.store.connection.execute("ALTER TABLE consult.events DISABLE TRIGGER events_no_delete")
+        let broken = try ctl(["verify"], expectFailure: true)
+        XCTAssertEqual(broken, "consultctl: the log failed 1 check(s): the append-only triggers are in place and enabled\n")
+    }
 }

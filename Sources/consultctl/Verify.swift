@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import PostgresClient
+
+/// `consultctl verify`: checks the log's integrity, e.g. after a restore.
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the log: contiguous positions, contiguous stream versions, its guards in place.",
+        discussion: "Prints one line per check; exits 1 if any fails (one line on stderr says which).")
+
+    @OptionGroup var db: DatabaseOptions
+
+    func run() {
+        let connection = oneLine { try Connection(db.conninfo) }
+        // Each check is one query answering (ok, detail).
+        let checks: [(String, String)] = [
+            ("positions run 1, 2, 3, … without a gap",
+             """
+             SELECT count(*) = coalesce(max(position), 0) AND coalesce(min(position), 1) = 1 AS ok,
+                    count(*) || ' events, last position ' || coalesce(max(position), 0) AS detail
+               FROM consult.events
+             """),
+            ("every stream's versions run 1, 2, 3, … without a gap",
+             """
+             SELECT count(*) = 0 AS ok, count(*) || ' streams out of step' AS detail
+               FROM (SELECT stream FROM consult.events GROUP BY stream
+                      HAVING count(*) <> max(version) OR min(version) <> 1) broken
+             """),
+            ("recorded_at never goes back more than a second as positions go forward",
+             """
+             SELECT count(*) = 0 AS ok, count(*) || ' events recorded earlier than the one before' AS detail
+               FROM (SELECT recorded_at < lag(recorded_at) OVER (ORDER BY position) - interval '1 second' AS back
+                       FROM consult.events) ordered WHERE back
+             """),
+            ("the append-only triggers are in place and enabled",
+             """
+             SELECT count(*) = 4 AS ok, count(*) || ' of 4 enabled' AS detail
+               FROM pg_trigger
+              WHERE tgrelid = 'consult.events'::regclass AND tgenabled = 'O'
+                AND tgname IN ('events_assign_position', 'events_no_update', 'events_no_delete', 'events_no_truncate')
+             """),
+            ("consult_app may not update, delete or truncate the log",
+             """
+             SELECT NOT (has_table_privilege('consult_app', 'consult.events', 'UPDATE')
+                      OR has_table_privilege('consult_app', 'consult.events', 'DELETE')
+                      OR has_table_privilege('consult_app', 'consult.events', 'TRUNCATE')) AS ok,
+                    'privileges of consult_app on consult.events' AS detail
+             """),
+        ]
+        var failed: [String] = []
+        for (name, sql) in checks {
+            let row = oneLine { try connection.execute(sql).first! }
+            let ok = oneLine { try row.get("ok", as: Bool.self) }
+            let detail: String = oneLine { try row.get("detail") }
+            print("\(ok ? "ok  " : "FAIL") \(name) (\(detail))")
+            if !ok { failed.append(name) }
+        }
+        if !failed.isEmpty { fail("the log failed \(failed.count) check(s): \(failed.joined(separator: "; "))") }
+    }
+}
