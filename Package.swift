@@ -58,6 +58,7 @@ let package = Package(
             name: "consult-bench",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
+                "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -84,10 +84,7 @@ extension DomainEvents {
             stream: Streams.feedback(organisation: organisation, consultation: consultation, key: key),
             type: EventType.feedbackGiven,
             data: JSONText(
-                JSONValue.object([
-                    ("organisation", .string(organisation)), ("consultation", .string(consultation)),
-                    ("key", .string(key)), ("text", .string(text)),
-                ]).serialized))
+                JSONValue.object(submissionFields(organisation, consultation, key) + [("text", .string(text))]).serialized))
     }
 
     /// The published outcome of a consultation and the submissions it cites.

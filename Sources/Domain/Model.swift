@@ -202,6 +202,11 @@ public enum DomainEvents {
             data: JSONText(JSONValue.object([("id", .string(id)), ("closed_at", .string(Timestamps.format(date)))]).serialized))
     }
 
+    /// The fields every event about one submission carries: whose, in which consultation, which key.
+    static func submissionFields(_ organisation: String, _ consultation: String, _ key: String) -> [(String, JSONValue)] {
+        [("organisation", .string(organisation)), ("consultation", .string(consultation)), ("key", .string(key))]
+    }
+
     /// The submission as stored; its idempotency key is (organisation, consultation, key), and a
     /// retry is a duplicate exactly when the body has the same JSON value.
     public static func submissionReceived(
@@ -211,10 +216,7 @@ public enum DomainEvents {
         return NewEvent(
             stream: stream, type: EventType.submissionReceived,
             data: JSONText(
-                JSONValue.object([
-                    ("organisation", .string(organisation)), ("consultation", .string(consultation)),
-                    ("key", .string(key)), ("submission", body),
-                ]).serialized),
+                JSONValue.object(submissionFields(organisation, consultation, key) + [("submission", body)]).serialized),
             metadata: JSONText(metadata.serialized), idempotencyKey: stream)
     }
 
@@ -227,10 +229,9 @@ public enum DomainEvents {
         return NewEvent(
             stream: stream, type: EventType.submissionWithdrawn,
             data: JSONText(
-                JSONValue.object([
-                    ("organisation", .string(organisation)), ("consultation", .string(consultation)),
-                    ("key", .string(key)), ("reason", reason.map(JSONValue.string) ?? .null),
-                ]).serialized),
+                JSONValue.object(
+                    submissionFields(organisation, consultation, key) + [("reason", reason.map(JSONValue.string) ?? .null)]
+                ).serialized),
             metadata: JSONText(metadata.serialized), expectedVersion: .exactly(1), idempotencyKey: stream + "#withdrawn")
     }
 }

@@ -10,6 +10,7 @@ import Metrics
 import Migrations
 import PostgresClient
 import Projections
+import Server
 
 /// `consult-bench`: ingest and projection speed beside PostgreSQL's own limits, in one run.
 /// Run it through `scripts/bench`, which builds in release mode and starts a throwaway PostgreSQL
@@ -176,7 +177,7 @@ struct Bench: ParsableCommand {
     static func naive(_ conninfo: String, connections: Int, events: Int, prefix: String) throws -> Double {
         let stores = try (0..<connections).map { _ in EventStore(connection: try Connection(conninfo)) }
         let perConnection = events / connections
-        let errors = LockedCount()
+        let errors = Locked(0)
         let started = Date()
         parallel(connections) { index in
             for event in 0..<perConnection {
@@ -185,11 +186,11 @@ struct Bench: ParsableCommand {
                     try stores[index].append(DomainEvents.submissionReceived(
                         organisation: "o1", consultation: "c1", key: key, body: try! JSONParser().parse(body), metadata: .object([])))
                 } catch {
-                    errors.add()
+                    errors.withLock { $0 += 1 }
                 }
             }
         }
-        guard errors.value == 0 else { throw ValidationError("\(errors.value) naive appends failed") }
+        guard errors.current == 0 else { throw ValidationError("\(errors.current) naive appends failed") }
         return Double(perConnection * connections) / Date().timeIntervalSince(started)
     }
 
@@ -201,7 +202,7 @@ struct Bench: ParsableCommand {
             return client
         }
         let perConnection = submissions / connections
-        let failures = LockedCount()
+        let failures = Locked(0)
         let started = Date()
         parallel(connections) { index in
             let client = clients[index]
@@ -209,12 +210,12 @@ struct Bench: ParsableCommand {
             Thread { try? client.send(bytes: Array(request.utf8)) }.start()
             for _ in 0..<perConnection {
                 guard let reply = try? client.readLine(), reply.hasPrefix("OK SUBMIT") else {
-                    failures.add()
+                    failures.withLock { $0 += 1 }
                     return
                 }
             }
         }
-        guard failures.value == 0 else { throw ValidationError("\(failures.value) connections saw a failed SUBMIT") }
+        guard failures.current == 0 else { throw ValidationError("\(failures.current) connections saw a failed SUBMIT") }
         return Double(perConnection * connections) / Date().timeIntervalSince(started)
     }
 
@@ -226,7 +227,7 @@ struct Bench: ParsableCommand {
         let connections = 16
         let perConnection = Int(rate / Double(connections) * seconds)
         let interval = Double(connections) / rate
-        let histograms = LockedHistogram()
+        let histograms = Locked(Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three))
         let clients = try (0..<connections).map { index -> LineClient in
             let client = try LineClient(port: port)
             _ = try client.request("AUTH o\(index + 1) \(tokens[index])")
@@ -249,9 +250,9 @@ struct Bench: ParsableCommand {
                 let due = start.addingTimeInterval(Double(n) * interval)
                 _ = histogram.record(UInt64(max(1, Date().timeIntervalSince(due) * 1_000_000)))
             }
-            histograms.add(histogram)
+            histograms.withLock { $0.add(histogram) }
         }
-        let merged = histograms.merged
+        let merged = histograms.current
         return (Double(merged.valueAtPercentile(50)) / 1_000, Double(merged.valueAtPercentile(99)) / 1_000,
                 Double(merged.valueAtPercentile(99.9)) / 1_000)
     }
@@ -281,22 +282,6 @@ struct Bench: ParsableCommand {
         try Data((json.serialized + "\n").utf8).write(to: URL(fileURLWithPath: path))
         FileHandle.standardError.write(Data("bench: wrote \(path)\n".utf8))
     }
-}
-
-/// A counter shared by worker threads.
-final class LockedCount: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func add() { lock.lock(); count += 1; lock.unlock() }
-    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-}
-
-/// Histograms recorded per thread, merged at the end.
-final class LockedHistogram: @unchecked Sendable {
-    private let lock = NSLock()
-    private var all = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-    func add(_ histogram: Histogram<UInt64>) { lock.lock(); all.add(histogram); lock.unlock() }
-    var merged: Histogram<UInt64> { lock.lock(); defer { lock.unlock() }; return all }
 }
 
 /// The release `consultd` beside this executable, on a free port.

@@ -192,15 +192,26 @@ struct ReportContent {
             """
     }
 
+    /// The start every chart shares: the svg element with its accessible label and title, the x axis
+    /// and the legend line. The caller appends the marks and closes with `</svg>`.
+    func chartStart(width: Int, label: String, title: String, legend: String) -> [String] {
+        [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"\(Self.escape(label))\">",
+            "<title>\(Self.escape(title))</title>",
+            "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
+            "<text x=\"45\" y=\"12\">\(Self.escape(legend))</text>",
+        ]
+    }
+
     /// Voice share beside baseline, one pair of bars per group.
     func voiceChart(_ dimension: ConsultationMetrics.Dimension) -> String {
         let names = groups(dimension)
         let width = max(420, 80 + names.count * 70)
-        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Voice share beside baseline, \(Self.escape(dimension.name))\">",
-                     "<title>Voice share (dark) beside baseline (light): \(Self.escape(dimension.name))</title>",
-                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
-                     "<text x=\"45\" y=\"12\">dark: voice share, light: population baseline</text>",
-                     "<text x=\"2\" y=\"24\">100%</text><text x=\"2\" y=\"173\">0</text>",
+        var parts = chartStart(
+            width: width, label: "Voice share beside baseline, \(dimension.name)",
+            title: "Voice share (dark) beside baseline (light): \(dimension.name)",
+            legend: "dark: voice share, light: population baseline")
+        parts += ["<text x=\"2\" y=\"24\">100%</text><text x=\"2\" y=\"173\">0</text>",
                      "<line x1=\"40\" y1=\"20\" x2=\"\(width - 10)\" y2=\"20\" stroke=\"#eee\"/>"]
         for (index, group) in names.enumerated() {
             let x = 50 + index * 70
@@ -220,12 +231,12 @@ struct ReportContent {
         let width = max(420, 80 + names.count * 70)
         let top = max(2.0, names.compactMap { dimension.representationRatio[$0] ?? nil }.max() ?? 0)
         func y(_ ratio: Double) -> Int { 170 - Int(ratio / top * 150) }
-        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Representation ratios, \(Self.escape(dimension.name))\">",
-                     "<title>Representation ratio per group against the \(f(policy.minRatio)) line: \(Self.escape(dimension.name))</title>",
-                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>",
-                     "<line x1=\"40\" y1=\"\(y(policy.minRatio))\" x2=\"\(width - 10)\" y2=\"\(y(policy.minRatio))\" stroke=\"#b00\" stroke-dasharray=\"4 3\"/>",
+        var parts = chartStart(
+            width: width, label: "Representation ratios, \(dimension.name)",
+            title: "Representation ratio per group against the \(f(policy.minRatio)) line: \(dimension.name)",
+            legend: "ratio to baseline; under the red line (\(f(policy.minRatio))): underrepresented")
+        parts += ["<line x1=\"40\" y1=\"\(y(policy.minRatio))\" x2=\"\(width - 10)\" y2=\"\(y(policy.minRatio))\" stroke=\"#b00\" stroke-dasharray=\"4 3\"/>",
                      "<line x1=\"40\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\"/>",
-                     "<text x=\"45\" y=\"12\">ratio to baseline; under the red line (\(f(policy.minRatio))): underrepresented</text>",
                      "<text x=\"2\" y=\"\(y(1) + 4)\">1</text><text x=\"2\" y=\"\(y(policy.minRatio) + 4)\">\(f(policy.minRatio))</text>"]
         for (index, group) in names.enumerated() {
             let x = 50 + index * 70
@@ -243,9 +254,10 @@ struct ReportContent {
         let days = daily
         let width = max(420, 80 + days.count * 30)
         let top = max(1, days.map { max($0.submissions, $0.feedback) }.max() ?? 1)
-        var parts = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"200\" role=\"img\" aria-label=\"Submissions and feedback per day\">",
-                     "<title>Submissions (dark) and first feedback (orange) per day</title>",
-                     "<line x1=\"40\" y1=\"170\" x2=\"\(width - 10)\" y2=\"170\" stroke=\"#333\"/>"]
+        var parts = chartStart(
+            width: width, label: "Submissions and feedback per day",
+            title: "Submissions (dark) and first feedback (orange) per day",
+            legend: "dark: submissions, orange: first feedback, per day (most: \(top))")
         for (index, day) in days.enumerated() {
             let x = 50 + index * 30
             let s = day.submissions * 150 / top
@@ -253,7 +265,6 @@ struct ReportContent {
             parts.append("<rect x=\"\(x)\" y=\"\(170 - s)\" width=\"12\" height=\"\(s)\" fill=\"#1f5f99\"><title>\(day.day): \(day.submissions) submissions</title></rect>")
             parts.append("<rect x=\"\(x + 13)\" y=\"\(170 - fb)\" width=\"12\" height=\"\(fb)\" fill=\"#e08a00\"><title>\(day.day): \(day.feedback) first feedback</title></rect>")
         }
-        parts.append("<text x=\"45\" y=\"12\">dark: submissions, orange: first feedback, per day (most: \(top))</text>")
         if let first = days.first, let last = days.last {
             parts.append("<text x=\"40\" y=\"190\">\(first.day)</text>")
             if days.count > 1 { parts.append("<text x=\"\(width - 80)\" y=\"190\">\(last.day)</text>") }
