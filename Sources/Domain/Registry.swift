@@ -24,11 +24,17 @@ public struct Registry: Sendable {
 
     /// Applies one event; events at or before `position` are ignored, so overlapping catch-ups are harmless.
     public mutating func apply(_ event: RecordedEvent) {
-        guard event.position > position else { return }
-        position = event.position
         // Most of the log is submissions: skip their parsing here (the registry does not need them).
-        guard Self.relevant.contains(event.type), let data = try? JSONParser.eventData.parse(event.data) else { return }
-        switch event.type {
+        let data = Self.relevant.contains(event.type) ? try? JSONParser.eventData.parse(event.data) : nil
+        apply(position: event.position, type: event.type, data: data, recordedAt: event.recordedAt)
+    }
+
+    /// Applies one event given its parsed data (nil for the types the registry does not fold).
+    public mutating func apply(position: Int64, type: String, data: JSONValue?, recordedAt: Date) {
+        guard position > self.position else { return }
+        self.position = position
+        guard let data else { return }
+        switch type {
         case EventType.organisationRegistered:
             if let organisation = Organisation(json: data) { organisations[organisation.id] = organisation }
         case EventType.organisationProfileChanged:
@@ -49,7 +55,7 @@ public struct Registry: Sendable {
             if let consultation = Consultation(json: data) { consultations[consultation.id] = consultation }
         case EventType.consultationClosed:
             if let id = data["id"]?.stringValue {
-                consultations[id]?.closedAt = data["closed_at"]?.stringValue.flatMap(Timestamps.parse) ?? event.recordedAt
+                consultations[id]?.closedAt = data["closed_at"]?.stringValue.flatMap(Timestamps.parse) ?? recordedAt
             }
         default:
             break

@@ -258,14 +258,15 @@ public struct JSONParser {
 
         mutating func string() throws -> String {
             index += 1  // opening quote
-            var scalars = String.UnicodeScalarView()
+            // Unescaped runs are validated and appended whole: most strings are one run, no copying per scalar.
+            var text = ""
             var runStart = index
             func flushRun() throws {
                 guard runStart < index else { return }
                 guard let run = String(validating: bytes[runStart..<index], as: UTF8.self) else {
                     throw error("invalid UTF-8 in string")
                 }
-                scalars.append(contentsOf: run.unicodeScalars)
+                text += run
             }
             while true {
                 guard let byte = peek else { throw error("unterminated string") }
@@ -273,21 +274,21 @@ public struct JSONParser {
                 case UInt8(ascii: "\""):
                     try flushRun()
                     index += 1
-                    return String(scalars)
+                    return text
                 case UInt8(ascii: "\\"):
                     try flushRun()
                     index += 1
                     guard let escape = peek else { throw error("unterminated string") }
                     index += 1
                     switch escape {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "\""): text += "\""
+                    case UInt8(ascii: "\\"): text += "\\"
+                    case UInt8(ascii: "/"): text += "/"
+                    case UInt8(ascii: "b"): text += "\u{08}"
+                    case UInt8(ascii: "f"): text += "\u{0C}"
+                    case UInt8(ascii: "n"): text += "\n"
+                    case UInt8(ascii: "r"): text += "\r"
+                    case UInt8(ascii: "t"): text += "\t"
                     case UInt8(ascii: "u"):
                         var code = try hex4()
                         if (0xD800...0xDBFF).contains(code) {
@@ -303,7 +304,7 @@ public struct JSONParser {
                         guard code != 0, let scalar = Unicode.Scalar(code) else {
                             throw error(code == 0 ? "\\u0000 is not allowed" : "unpaired surrogate")
                         }
-                        scalars.append(scalar)
+                        text.unicodeScalars.append(scalar)
                     default: throw error("invalid escape")
                     }
                     runStart = index

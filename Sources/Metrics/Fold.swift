@@ -3,6 +3,73 @@ import EventLog
 import Foundation
 import LineProtocol
 
+/// What the fold needs of one event. Read straight from the log with only these fields extracted
+/// (see `LogReader` in Projections), or made from a whole `RecordedEvent`; both give the same value.
+public struct FoldEvent: Sendable {
+    public var position: Int64
+    public var type: String
+    public var recordedAt: Date
+    /// `data.organisation`, `data.consultation`, `data.key` (submissions, withdrawals, feedback).
+    public var organisation: String?
+    public var consultation: String?
+    public var key: String?
+    /// `data.submission.stage`, `.language` (submissions).
+    public var stage: String?
+    public var language: String?
+    /// `data.submission.represents`: dimension → the groups listed, each once (see `groups(_:)`).
+    public var represents: [String: [String]]
+    /// The whole data, only for the types in `LogFold.wholeDataTypes` (rare: registry events, outcomes).
+    public var data: JSONValue?
+
+    public init(
+        position: Int64, type: String, recordedAt: Date, organisation: String? = nil, consultation: String? = nil,
+        key: String? = nil, stage: String? = nil, language: String? = nil, represents: [String: [String]] = [:],
+        data: JSONValue? = nil
+    ) {
+        self.position = position
+        self.type = type
+        self.recordedAt = recordedAt
+        self.organisation = organisation
+        self.consultation = consultation
+        self.key = key
+        self.stage = stage
+        self.language = language
+        self.represents = represents
+        self.data = data
+    }
+
+    /// The fold's view of a whole recorded event.
+    public init(_ event: RecordedEvent) {
+        let data = try? JSONParser.eventData.parse(event.data)
+        let submission = data?["submission"]
+        self.init(
+            position: event.position, type: event.type, recordedAt: event.recordedAt,
+            organisation: data?["organisation"]?.stringValue, consultation: data?["consultation"]?.stringValue,
+            key: data?["key"]?.stringValue, stage: submission?["stage"]?.stringValue,
+            language: submission?["language"]?.stringValue, represents: Self.groups(submission?["represents"]),
+            data: LogFold.wholeDataTypes.contains(event.type) ? data : nil)
+    }
+
+    /// A submission's `represents` as dimension → groups; a group listed twice counts once, and
+    /// anything that is not a list of strings counts as no group.
+    public static func groups(_ represents: JSONValue?) -> [String: [String]] {
+        guard case .object(let dimensions)? = represents else { return [:] }
+        var result: [String: [String]] = [:]
+        for (dimension, groups) in dimensions {
+            var seen = Set<String>()
+            result[dimension] = (groups.stringArray ?? []).filter { seen.insert($0).inserted }
+        }
+        return result
+    }
+}
+
+/// Identifies a submission: its organisation, consultation and key.
+public struct SubmissionID: Hashable, Sendable {
+    public let organisation: String
+    public let consultation: String
+    public let key: String
+}
+
 /// One submission as the metrics see it, with its organisation's profile as it stood when it was made.
 public struct SubmissionRecord: Equatable, Sendable {
     public let organisation: String
@@ -14,9 +81,78 @@ public struct SubmissionRecord: Equatable, Sendable {
     public let profile: Organisation?
     public let stage: String
     public let language: String
+    /// Dimension → the groups listed, each once.
     public let represents: [String: [String]]
     public var withdrawn = false
     public var firstFeedbackAt: Date?
+}
+
+/// Running totals of one consultation's submissions that count (not withdrawn): the metrics are
+/// computed from these in time independent of the number of submissions, so the projector's work
+/// per write does not grow with the log.
+struct Tally: Sendable {
+    struct PerOrganisation: Sendable {
+        var active = 0
+        var withdrawn = 0
+        var withFeedback = 0
+        var cited = 0
+    }
+
+    var active = 0
+    var organisations: [String: PerOrganisation] = [:]
+    var affectedLed = 0
+    var localNational = 0
+    /// Dimension → submissions listing at least one group.
+    var respondents: [String: Int] = [:]
+    /// Submissions that listed a group of a dimension among n groups (each weighs 1/n). Integer
+    /// counts keep the weights exact whatever the order of additions and withdrawals.
+    var listings: [Listing: Int] = [:]
+    var stages: [String: Int] = [:]
+    /// By language tag as given (coverage compares primary subtags, see `ConsultationMetrics`).
+    var languages: [String: Int] = [:]
+
+    struct Listing: Hashable, Sendable {
+        let dimension: String
+        let group: String
+        let among: Int
+    }
+    var withFeedback = 0
+    var feedbackDays: [Double] = []
+    var cited = 0
+
+    /// Adds (`sign` 1) or removes (`sign` -1) an active submission.
+    mutating func count(_ record: SubmissionRecord, cited isCited: Bool, sign: Int) {
+        active += sign
+        organisations[record.organisation, default: PerOrganisation()].active += sign
+        if let profile = record.profile {
+            if profile.leadership.contains(where: ConsultationMetrics.affectedLeadership.contains) { affectedLed += sign }
+            if profile.level == "local" || profile.level == "national" { localNational += sign }
+        }
+        for (dimension, groups) in record.represents where !groups.isEmpty {
+            respondents[dimension, default: 0] += sign
+            for group in groups { listings[Listing(dimension: dimension, group: group, among: groups.count), default: 0] += sign }
+        }
+        stages[record.stage, default: 0] += sign
+        languages[record.language, default: 0] += sign
+        if let feedback = record.firstFeedbackAt { countFeedback(record, at: feedback, sign: sign) }
+        if isCited { countCitation(record, sign: sign) }
+    }
+
+    mutating func countFeedback(_ record: SubmissionRecord, at time: Date, sign: Int) {
+        withFeedback += sign
+        organisations[record.organisation, default: PerOrganisation()].withFeedback += sign
+        let days = time.timeIntervalSince(record.receivedAt) / 86_400
+        if sign > 0 {
+            feedbackDays.append(days)
+        } else if let index = feedbackDays.firstIndex(of: days) {
+            feedbackDays.remove(at: index)
+        }
+    }
+
+    mutating func countCitation(_ record: SubmissionRecord, sign: Int) {
+        cited += sign
+        organisations[record.organisation, default: PerOrganisation()].cited += sign
+    }
 }
 
 /// The state of the log folded up to a position: everything the metrics are computed from.
@@ -26,59 +162,93 @@ public struct LogFold: Sendable {
     /// The time of the last event folded: the "now" of every judgement made as of this position.
     public private(set) var time = Date(timeIntervalSince1970: 0)
     public private(set) var registry = Registry()
-    /// By "organisation/consultation/key".
-    public private(set) var submissions: [String: SubmissionRecord] = [:]
+    public private(set) var submissions: [SubmissionID: SubmissionRecord] = [:]
     /// The latest published outcome's citations per consultation, as "organisation/key".
     public private(set) var outcomes: [String: Set<String>] = [:]
+    /// Per consultation.
+    private(set) var tallies: [String: Tally] = [:]
+
+    /// The event types whose whole data the fold reads; of the rest it needs only the fields of `FoldEvent`.
+    public static let wholeDataTypes = Set(Registry.eventTypes + [EventType.outcomePublished])
 
     public init() {}
 
-    static func id(_ organisation: String, _ consultation: String, _ key: String) -> String {
-        "\(organisation)/\(consultation)/\(key)"
+    /// Makes room for `count` more submissions at once (the fold of a large log then never rehashes).
+    public mutating func reserveCapacity(_ count: Int) {
+        submissions.reserveCapacity(submissions.count + count)
+    }
+
+    /// Folds one whole recorded event (see `apply(_: FoldEvent)`).
+    @discardableResult
+    public mutating func apply(_ event: RecordedEvent) -> String? {
+        guard event.position > position else { return nil }
+        return apply(FoldEvent(event))
     }
 
     /// Folds events in position order; events at or before `position` are ignored. Returns the
     /// consultation whose numbers the event may change, if any.
     @discardableResult
-    public mutating func apply(_ event: RecordedEvent) -> String? {
+    public mutating func apply(_ event: FoldEvent) -> String? {
         guard event.position > position else { return nil }
-        registry.apply(event)
+        registry.apply(position: event.position, type: event.type, data: event.data, recordedAt: event.recordedAt)
         position = event.position
         time = event.recordedAt
-        guard let data = try? JSONParser.eventData.parse(event.data) else { return nil }
         if event.type == EventType.consultationOpened || event.type == EventType.consultationClosed {
-            return data["id"]?.stringValue
+            return event.data?["id"]?.stringValue
         }
-        guard let consultation = data["consultation"]?.stringValue else { return nil }
-        let organisation = data["organisation"]?.stringValue ?? ""
-        let key = data["key"]?.stringValue ?? ""
-        let id = Self.id(organisation, consultation, key)
+        if event.type == EventType.outcomePublished {
+            return publish(event)
+        }
+        guard let consultation = event.consultation else { return nil }
+        let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
         switch event.type {
         case EventType.submissionReceived:
-            guard submissions[id] == nil, let body = data["submission"] else { return nil }
-            var represents: [String: [String]] = [:]
-            if case .object(let dimensions)? = body["represents"] {
-                for (dimension, groups) in dimensions { represents[dimension] = groups.stringArray ?? [] }
-            }
-            submissions[id] = SubmissionRecord(
-                organisation: organisation, consultation: consultation, key: key, position: event.position,
-                receivedAt: event.recordedAt, profile: registry.organisations[organisation],
-                stage: body["stage"]?.stringValue ?? "", language: body["language"]?.stringValue ?? "",
-                represents: represents)
+            guard submissions[id] == nil else { return nil }
+            let record = SubmissionRecord(
+                organisation: id.organisation, consultation: consultation, key: id.key, position: event.position,
+                receivedAt: event.recordedAt, profile: registry.organisations[id.organisation],
+                stage: event.stage ?? "", language: event.language ?? "", represents: event.represents)
+            submissions[id] = record
+            tallies[consultation, default: Tally()].count(record, cited: isCited(record), sign: 1)
         case EventType.submissionWithdrawn:
-            submissions[id]?.withdrawn = true
+            guard let record = submissions[id], !record.withdrawn else { return nil }
+            submissions[id]!.withdrawn = true
+            tallies[consultation]!.count(record, cited: isCited(record), sign: -1)
+            tallies[consultation]!.organisations[id.organisation]!.withdrawn += 1
         case EventType.feedbackGiven:
-            if submissions[id] != nil && submissions[id]?.firstFeedbackAt == nil {
-                submissions[id]?.firstFeedbackAt = event.recordedAt
-            }
-        case EventType.outcomePublished:
-            guard case .array(let cites)? = data["cites"] else { return nil }
-            outcomes[consultation] = Set(cites.compactMap { cite in
-                guard let organisation = cite["organisation"]?.stringValue, let key = cite["key"]?.stringValue else { return nil }
-                return "\(organisation)/\(key)"
-            })
+            guard let record = submissions[id], record.firstFeedbackAt == nil else { return nil }
+            submissions[id]!.firstFeedbackAt = event.recordedAt
+            if !record.withdrawn { tallies[consultation]!.countFeedback(record, at: event.recordedAt, sign: 1) }
         default:
             return nil
+        }
+        return consultation
+    }
+
+    func isCited(_ record: SubmissionRecord) -> Bool {
+        outcomes[record.consultation]?.contains("\(record.organisation)/\(record.key)") ?? false
+    }
+
+    /// The latest outcome replaces the citations of the one before.
+    private mutating func publish(_ event: FoldEvent) -> String? {
+        guard let consultation = event.data?["consultation"]?.stringValue ?? event.consultation,
+            case .array(let cites)? = event.data?["cites"]
+        else { return nil }
+        let cited = Set(cites.compactMap { cite -> String? in
+            guard let organisation = cite["organisation"]?.stringValue, let key = cite["key"]?.stringValue else { return nil }
+            return "\(organisation)/\(key)"
+        })
+        let before = outcomes[consultation] ?? []
+        outcomes[consultation] = cited
+        for (citations, sign) in [(before.subtracting(cited), -1), (cited.subtracting(before), 1)] {
+            for citation in citations {
+                guard let slash = citation.firstIndex(of: "/") else { continue }
+                let id = SubmissionID(
+                    organisation: String(citation[..<slash]), consultation: consultation,
+                    key: String(citation[citation.index(after: slash)...]))
+                guard let record = submissions[id], !record.withdrawn else { continue }
+                tallies[consultation]!.countCitation(record, sign: sign)
+            }
         }
         return consultation
     }

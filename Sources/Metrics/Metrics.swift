@@ -38,40 +38,45 @@ public struct ConsultationMetrics: Equatable, Sendable {
 
     public static let affectedLeadership: Set<String> = ["refugees", "migrants", "stateless", "diaspora"]
 
-    /// Computes the metrics of `consultation` from `fold` (nil when the consultation is unknown there).
+    /// Computes the metrics of `consultation` from `fold` (nil when the consultation is unknown there),
+    /// in time independent of its number of submissions.
     public init?(consultation id: String, fold: LogFold, minRatio: Double) {
         guard let consultation = fold.registry.consultations[id] else { return nil }
-        let active = fold.activeSubmissions(of: id)
-        let n = active.count
+        let tally = fold.tallies[id] ?? Tally()
+        let n = tally.active
         func share(_ count: Int, of total: Int) -> Double? { total == 0 ? nil : Double(count) / Double(total) }
 
         self.consultation = id
         position = fold.position
         submissions = n
-        let perOrganisation = Dictionary(grouping: active, by: \.organisation).mapValues(\.count)
+        // Sorted, so that sums of floating-point terms are added in one order on every run.
+        let perOrganisation = tally.organisations.filter { $0.value.active > 0 }.sorted { $0.key < $1.key }.map(\.value.active)
         organisations = perOrganisation.count
-        affectedLedShare = share(
-            active.filter { !Self.affectedLeadership.isDisjoint(with: $0.profile?.leadership ?? []) }.count, of: n)
-        localNationalShare = share(active.filter { ["local", "national"].contains($0.profile?.level ?? "") }.count, of: n)
+        affectedLedShare = share(tally.affectedLed, of: n)
+        localNationalShare = share(tally.localNational, of: n)
 
+        var listings: [String: [String: [Int: Int]]] = [:]
+        for (listing, count) in tally.listings where count > 0 {
+            listings[listing.dimension, default: [:]][listing.group, default: [:]][listing.among] = count
+        }
         dimensions = consultation.dimensions.map { name in
-            Self.dimension(name, baseline: consultation.baseline[name]!, submissions: active, minRatio: minRatio)
+            Self.dimension(
+                name, baseline: consultation.baseline[name]!, respondents: tally.respondents[name] ?? 0,
+                listings: listings[name] ?? [:], minRatio: minRatio)
         }
 
         if n > 0 {
-            let hhi = perOrganisation.values.reduce(0.0) { $0 + pow(Double($1) / Double(n), 2) }
+            let hhi = perOrganisation.reduce(0.0) { $0 + pow(Double($1) / Double(n), 2) }
             concentrationHHI = hhi
             effectiveVoices = 1 / hhi
         }
-        let withFeedback = active.filter { $0.firstFeedbackAt != nil }
-        feedbackRate = share(withFeedback.count, of: n)
-        medianDaysToFeedback = Self.median(withFeedback.map { $0.firstFeedbackAt!.timeIntervalSince($0.receivedAt) / 86_400 })
-        if let cited = fold.outcomes[id] {
-            influenceRate = share(active.filter { cited.contains("\($0.organisation)/\($0.key)") }.count, of: n)
+        feedbackRate = share(tally.withFeedback, of: n)
+        medianDaysToFeedback = Self.median(tally.feedbackDays)
+        if fold.outcomes[id] != nil {
+            influenceRate = share(tally.cited, of: n)
         }
-        let stagesUsed = Set(active.map(\.stage))
-        stageCoverage = share(consultation.stages.filter(stagesUsed.contains).count, of: consultation.stages.count)
-        let languagesUsed = Set(active.map { Self.primaryLanguage($0.language) })
+        stageCoverage = share(consultation.stages.filter { (tally.stages[$0] ?? 0) > 0 }.count, of: consultation.stages.count)
+        let languagesUsed = Set(tally.languages.filter { $0.value > 0 }.keys.map(Self.primaryLanguage))
         languageCoverage = share(
             consultation.languages.filter { languagesUsed.contains(Self.primaryLanguage($0)) }.count,
             of: consultation.languages.count)
@@ -82,18 +87,14 @@ public struct ConsultationMetrics: Equatable, Sendable {
         String(tag.split(separator: "-").first ?? "").lowercased()
     }
 
-    static func dimension(_ name: String, baseline: [String: Double], submissions: [SubmissionRecord], minRatio: Double)
-        -> Dimension
-    {
+    /// One dimension's figures from its listings: group → n → submissions listing it among n groups.
+    static func dimension(
+        _ name: String, baseline: [String: Double], respondents: Int, listings: [String: [Int: Int]], minRatio: Double
+    ) -> Dimension {
         var weights: [String: Double] = [:]
-        var respondents = 0
-        for submission in submissions {
-            let groups = Array(Set(submission.represents[name] ?? []))
-            guard !groups.isEmpty else { continue }
-            respondents += 1
-            for group in groups {
-                weights[baseline[group] != nil ? group : "other", default: 0] += 1 / Double(groups.count)
-            }
+        for group in listings.keys.sorted() {
+            let weight = listings[group]!.sorted { $0.key < $1.key }.reduce(0.0) { $0 + Double($1.value) / Double($1.key) }
+            weights[baseline[group] != nil ? group : "other", default: 0] += weight
         }
         var result = Dimension(
             name: name, respondents: respondents, voiceShare: [:], baseline: baseline, representationRatio: [:],
@@ -105,7 +106,7 @@ public struct ConsultationMetrics: Equatable, Sendable {
         for (group, share) in baseline {
             result.representationRatio[group] = share == 0 ? .some(nil) : .some(result.voiceShare[group]! / share)
         }
-        let dissimilarity = 0.5 * result.voiceShare.reduce(0.0) { sum, entry in sum + abs(entry.value - (baseline[entry.key] ?? 0)) }
+        let dissimilarity = 0.5 * result.voiceShare.sorted { $0.key < $1.key }.reduce(0.0) { sum, entry in sum + abs(entry.value - (baseline[entry.key] ?? 0)) }
         result.dissimilarity = dissimilarity
         result.representativeness = 1 - dissimilarity
         result.coverage = Double(baseline.keys.filter { result.voiceShare[$0]! > 0 }.count) / Double(baseline.count)

@@ -57,16 +57,13 @@ extension LogFold {
     /// Per consultation × organisation, for the given consultations.
     public func participation(of consultations: [String]) -> [ParticipationRow] {
         consultations.flatMap { id -> [ParticipationRow] in
-            let all = submissions.values.filter { $0.consultation == id }
-            let cited = outcomes[id] ?? []
-            return Dictionary(grouping: all, by: \.organisation).sorted { $0.key < $1.key }.map { organisation, records in
-                let active = records.filter { !$0.withdrawn }
-                return ParticipationRow(
-                    consultation: id, organisation: organisation, submissions: active.count,
-                    withdrawn: records.count - active.count,
-                    withFeedback: active.filter { $0.firstFeedbackAt != nil }.count,
-                    cited: active.filter { cited.contains("\($0.organisation)/\($0.key)") }.count, position: position)
-            }
+            (tallies[id]?.organisations ?? [:]).filter { $0.value.active + $0.value.withdrawn > 0 }
+                .sorted { $0.key < $1.key }
+                .map { organisation, counts in
+                    ParticipationRow(
+                        consultation: id, organisation: organisation, submissions: counts.active, withdrawn: counts.withdrawn,
+                        withFeedback: counts.withFeedback, cited: counts.cited, position: position)
+                }
         }
     }
 }

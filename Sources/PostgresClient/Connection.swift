@@ -225,6 +225,50 @@ public final class Connection {
         return outcomes.map { $0 ?? .failure(PostgresError(.misuse, message: "no result for a pipelined statement")) }
     }
 
+    // MARK: Streaming
+
+    /// Runs one query and hands its rows to `body` one at a time as they arrive (libpq's single-row
+    /// mode), so the server produces the next rows while this process works on the last: a large
+    /// read costs neither a full copy in memory nor a wait for the whole result. A row is valid only
+    /// during its call. If `body` throws, the session is closed (the rest of the result is not
+    /// drained) and the next call opens a fresh one. Returns the number of rows.
+    @discardableResult
+    public func stream(_ sql: String, _ parameters: [PostgresEncodable?] = [], row body: (StreamedRow) throws -> Void) throws -> Int {
+        let conn = try ready()
+        let texts = try parameterTexts(parameters)
+        let sent = withCStrings(texts) { values in
+            PQsendQueryParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+        guard PQsetSingleRowMode(conn) == 1 else {
+            close()
+            throw PostgresError(.misuse, message: "single-row mode refused; session dropped")
+        }
+        var count = 0
+        var failure: PostgresError?
+        while let result = PQgetResult(conn) {
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_SINGLE_TUPLE where failure == nil:
+                do {
+                    try body(StreamedRow(result: result))
+                } catch {
+                    close()
+                    throw error
+                }
+                count += 1
+            case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+                break
+            default:
+                if failure == nil { failure = self.error(from: result, conn) }
+            }
+        }
+        if let failure { throw failure }
+        if PQstatus(conn) != CONNECTION_OK { throw connectionError(conn, .connectionLost) }
+        collectNotifications(conn)
+        return count
+    }
+
     // MARK: COPY
 
     /// Streams rows into `COPY <table> (<columns>) FROM STDIN` in text format, in one statement.

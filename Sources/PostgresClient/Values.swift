@@ -91,11 +91,12 @@ enum TimestampText {
     }
 
     /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]`, the server's ISO output.
-    static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        var index = 0
+    static func parse(_ text: String) -> Date? { parse(Array(text.utf8)) }
+
+    static func parse<Bytes: RandomAccessCollection>(_ bytes: Bytes) -> Date? where Bytes.Element == UInt8, Bytes.Index == Int {
+        var index = bytes.startIndex
         func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
+            guard index + digits <= bytes.endIndex else { return nil }
             var value = 0
             for _ in 0..<digits {
                 let byte = bytes[index]
@@ -106,7 +107,7 @@ enum TimestampText {
             return value
         }
         func expect(_ char: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == char else { return false }
+            guard index < bytes.endIndex, bytes[index] == char else { return false }
             index += 1
             return true
         }
@@ -117,14 +118,14 @@ enum TimestampText {
         var fraction = 0.0
         if expect(46) {
             var scale = 0.1
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+            while index < bytes.endIndex, bytes[index] >= 48, bytes[index] <= 57 {
                 fraction += Double(bytes[index] - 48) * scale
                 scale /= 10
                 index += 1
             }
         }
         var offset = 0
-        if index < bytes.count {
+        if index < bytes.endIndex {
             let sign = bytes[index] == 45 ? -1 : 1
             guard bytes[index] == 43 || bytes[index] == 45 else { return nil }
             index += 1
@@ -133,16 +134,22 @@ enum TimestampText {
             if expect(58) { offsetMinutes = number(2) ?? 0 }
             offset = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
-        guard index == bytes.count else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = timegm(&parts)
+        guard index == bytes.endIndex else { return nil }
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let epoch = daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, by arithmetic (what
+    /// `timegm` computes, without its cost per call): years are counted from March, so that the
+    /// leap day falls at the end of a year, in 400-year eras of 146,097 days.
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let marchYear = month <= 2 ? year - 1 : year
+        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
+        let yearOfEra = marchYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -21,6 +21,8 @@ public final class Projector: @unchecked Sendable {
     public static let writeLockKey: Int64 = 0x636F_6E73_7772_6974
     /// Notified with the new checkpoint after each write.
     public static let channel = "consult_projection"
+    /// Events folded before a write when behind: large enough that catching up writes seldom.
+    static let page = 50_000
 
     let conninfo: String
     let policy: Policy
@@ -75,15 +77,12 @@ public final class Projector: @unchecked Sendable {
         while !shouldStop() {
             // Losing the leader session loses the lock: stop writing at once.
             try leader.execute("SELECT 1")
-            let page = try store.read(after: fold.position, limit: 5_000)
-            for event in page {
-                if let consultation = fold.apply(event) { touched.insert(consultation) }
-            }
-            if page.isEmpty && written == fold.position {
+            let read = try LogReader.fold(store.connection, into: &fold, limit: Self.page) { touched.insert($0) }
+            if read == 0 && written == fold.position {
                 _ = try store.connection.waitForNotifications(timeout: 1)
                 continue
             }
-            if page.count == 5_000 { continue }  // catch up further before writing
+            if read == Self.page { continue }  // catch up further before writing
             do {
                 try write(fold, consultations: written == nil ? nil : touched, expected: written, store.connection)
                 written = fold.position

@@ -129,9 +129,7 @@ struct Bench: ParsableCommand {
         var fold = LogFold()
         try connection.transaction { connection in
             try connection.execute("SELECT pg_advisory_xact_lock($1)", [Projector.writeLockKey])
-            while fold.position < head {
-                for event in try store.read(after: fold.position, limit: 10_000) { fold.apply(event) }
-            }
+            try LogReader.fold(connection, into: &fold, through: head)
             try Projector.replace(fold, consultations: nil, policy: Policy(), connection)
         }
         report("rebuild_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
@@ -143,9 +141,7 @@ struct Bench: ParsableCommand {
         precondition(rowsRead > 0)
         started = Date()
         var middle = LogFold()
-        while middle.position < head / 2 {
-            for event in try store.read(after: middle.position, limit: 10_000) where event.position <= head / 2 { middle.apply(event) }
-        }
+        try LogReader.fold(connection, into: &middle, through: head / 2)
         _ = ConsultationMetrics(consultation: "c-big", fold: middle, minRatio: 0.5)
         report("as_of_fold_s", Date().timeIntervalSince(started), "s")
         report("as_of_fold_events", Double(head / 2), "events")

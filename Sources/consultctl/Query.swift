@@ -4,6 +4,7 @@ import EventLog
 import Foundation
 import LineProtocol
 import Metrics
+import Projections
 
 /// `consultctl query`: metrics, the audit, participation and organisations, as of any log position.
 struct Query: ParsableCommand {
@@ -76,20 +77,14 @@ struct Query: ParsableCommand {
         return [only]
     }
 
-    /// Folds the log from the start up to `position` (or its head), reading in pages.
+    /// Folds the log from the start up to `position` (or its head), in one streamed read.
     static func fold(_ store: EventStore, upTo position: Int64?) throws -> LogFold {
         var fold = LogFold()
         let head = try store.headPosition()
         if let position, position > head || position < 0 {
             throw ConvenerRules.Refusal("as-of: position \(position) is not in the log (its head is \(head))")
         }
-        let end = position ?? head
-        while fold.position < end {
-            let page = try store.read(after: fold.position, limit: 10_000)
-            if page.isEmpty { break }
-            for event in page where event.position <= end { fold.apply(event) }
-            if page.last!.position >= end { break }
-        }
+        try LogReader.fold(store.connection, into: &fold, through: position ?? head)
         return fold
     }
 

@@ -177,4 +177,36 @@ final class ConnectionTests: XCTestCase {
             XCTAssertTrue((error as? PostgresError)?.isConnectionProblem ?? false)
         }
     }
+
+    /// Streamed rows are the rows `execute` returns, one at a time; a failure part way through is the
+    /// server's error and leaves the connection usable; a callback that throws drops the session only.
+    func testStreamingRows() throws {
+        let connection = try Connection(conninfo)
+        let sql = "SELECT i, 'row ' || i AS label, CASE WHEN i % 3 = 0 THEN NULL ELSE now() END AS at FROM generate_series(1, $1::int) AS i"
+        let expected = try connection.execute(sql, [50_000]).rows
+        var seen: [(Int64, String, Bool)] = []
+        let count = try connection.stream(sql, [50_000]) { row in
+            seen.append((try row.int64(0)!, try row.get(1), try row.date(2) == nil))
+        }
+        XCTAssertEqual(count, 50_000)
+        XCTAssertEqual(seen.map(\.0), try expected.map { try $0.get("i", as: Int64.self) })
+        XCTAssertEqual(seen.map(\.1), try expected.map { try $0.get("label", as: String.self) })
+        XCTAssertEqual(seen.map(\.2), try expected.map { try $0.optional("at", as: Date.self) == nil })
+
+        var before = 0
+        XCTAssertThrowsError(try connection.stream("SELECT 10 / (1000 - i) FROM generate_series(1, 2000) AS i") { _ in before += 1 }) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "22012")
+        }
+        XCTAssertLessThan(before, 1000)
+        XCTAssertEqual(try connection.execute("SELECT 1 AS one").first?.get("one", as: Int.self), 1)
+
+        struct Stop: Error {}
+        var taken = 0
+        XCTAssertThrowsError(try connection.stream("SELECT i FROM generate_series(1, 100000) AS i") { _ in
+            taken += 1
+            if taken == 10 { throw Stop() }
+        }) { XCTAssertTrue($0 is Stop) }
+        XCTAssertEqual(try connection.execute("SELECT 2 AS two").first?.get("two", as: Int.self), 2)
+        XCTAssertThrowsError(try connection.stream("SELECT 'x'::text AS t") { row in _ = try row.int64(0) })
+    }
 }
