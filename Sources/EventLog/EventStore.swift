@@ -30,6 +30,10 @@ public final class EventStore {
         guard let row = result.first else {
             throw PostgresError(.decoding, message: "consult.append returned no row")
         }
+        return try outcome(row: row, for: event)
+    }
+
+    private static func outcome(row: Row, for event: NewEvent) throws -> Result<Appended, AppendError> {
         let outcome: String = try row.get("outcome")
         switch outcome {
         case "appended", "duplicate":
@@ -54,13 +58,25 @@ public final class EventStore {
         return try Self.outcome(connection.execute(statement.sql, statement.parameters), for: event).get()
     }
 
-    /// Appends `events` in one transaction, sent in one pipelined round trip. Refusals (version or
-    /// key conflicts) are per event and do not stop the others; any other failure stores nothing
-    /// and throws `PipelineFailure`. Returns once the transaction is committed.
+    private static let appendBatchSQL = """
+        SELECT outcome, log_position, stream_version
+          FROM consult.append_batch($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[])
+        """
+
+    /// Appends `events` in one transaction: one statement, one round trip, one commit. Refusals
+    /// (version or key conflicts) are per event and do not stop the others; any other failure
+    /// stores nothing and throws `PostgresError`. Returns once the transaction is committed.
     public func append(batch events: [NewEvent]) throws -> [Result<Appended, AppendError>] {
         guard !events.isEmpty else { return [] }
-        let results = try connection.pipelinedTransaction(events.map(Self.statement))
-        return try zip(results, events).map { try Self.outcome($0, for: $1) }
+        let result = try connection.execute(
+            Self.appendBatchSQL,
+            [TextArray(events.map { $0.eventID.uuidString }), TextArray(events.map(\.stream)), TextArray(events.map(\.type)),
+             TextArray(events.map(\.data.text)), TextArray(events.map(\.metadata.text)),
+             TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey))])
+        guard result.rows.count == events.count else {
+            throw PostgresError(.decoding, message: "consult.append_batch returned \(result.rows.count) rows for \(events.count) events")
+        }
+        return try zip(result.rows, events).map { try Self.outcome(row: $0, for: $1) }
     }
 
     /// Up to `limit` events with position greater than `position`, in position order.

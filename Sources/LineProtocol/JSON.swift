@@ -75,6 +75,12 @@ public enum JSONValue: Equatable, Sendable {
 
     static func writeString(_ text: String, to out: inout String) {
         out += "\""
+        // Most strings need no escape: copy them whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -91,7 +91,9 @@ struct WriteRequest {
     let organisation: String
     let consultation: String
     let key: String
-    let metadata: JSONValue
+    /// The event to append if the request passes the checks against the consultation. Built (and
+    /// serialised) on the connection's queue, so the committer, which everyone waits on, does not.
+    let event: NewEvent
     /// Called once, from the committer's thread, after the outcome is known (committed or not).
     let complete: (Reply) -> Void
 }
@@ -212,7 +214,6 @@ final class GroupCommitter: @unchecked Sendable {
     /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
     /// submission text stays out of logs.
     static func describe(_ error: Error) -> Logger.Metadata {
-        if let failure = error as? PipelineFailure { return describe(failure.error) }
         guard let error = error as? PostgresError else { return ["error": "\(type(of: error))"] }
         return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
     }
@@ -227,15 +228,9 @@ final class GroupCommitter: @unchecked Sendable {
                 return .failure(RequestError(.closed, "consultation \(consultation.id) is not open for submissions now"))
             }
             if let error = SubmissionRules.validate(body, for: consultation) { return .failure(error) }
-            return .success(
-                DomainEvents.submissionReceived(
-                    organisation: request.organisation, consultation: request.consultation, key: request.key,
-                    body: body, metadata: request.metadata))
-        case .withdraw(let reason):
-            return .success(
-                DomainEvents.submissionWithdrawn(
-                    organisation: request.organisation, consultation: request.consultation, key: request.key,
-                    reason: reason, metadata: request.metadata))
+            return .success(request.event)
+        case .withdraw:
+            return .success(request.event)
         }
     }
 
@@ -245,8 +240,8 @@ final class GroupCommitter: @unchecked Sendable {
     private func append(_ events: [NewEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
         do {
             return try store.append(batch: events).map { .success($0) }
-        } catch let failure as PipelineFailure where !failure.error.isConnectionProblem {
-            logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure.error))
+        } catch let failure as PostgresError where !failure.isConnectionProblem {
+            logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
             return try events.map { event in
                 do {
                     return .success(.success(try store.append(event)))

@@ -1,4 +1,6 @@
 import Dispatch
+import Domain
+import EventLog
 import Foundation
 import LineProtocol
 import Logging
@@ -222,8 +224,17 @@ final class ClientConnection: @unchecked Sendable {
         let metadata = JSONValue.object([
             ("protocol", .string("consultd-line/1")), ("remote", .string(remote)), ("connection", .number(String(id))),
         ])
+        let event: NewEvent
+        switch kind {
+        case .submit(let body):
+            event = DomainEvents.submissionReceived(
+                organisation: organisation!, consultation: consultation, key: key, body: body, metadata: metadata)
+        case .withdraw(let reason):
+            event = DomainEvents.submissionWithdrawn(
+                organisation: organisation!, consultation: consultation, key: key, reason: reason, metadata: metadata)
+        }
         let request = WriteRequest(
-            kind: kind, organisation: organisation!, consultation: consultation, key: key, metadata: metadata
+            kind: kind, organisation: organisation!, consultation: consultation, key: key, event: event
         ) { [self] reply in
             queue.async { [self] in writeFinished(sequence, reply) }
         }

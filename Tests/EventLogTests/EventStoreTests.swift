@@ -109,11 +109,39 @@ final class EventStoreTests: XCTestCase {
             NewEvent(stream: "s-3", type: "C", data: JSONText("[1, 2]")),
         ]
         XCTAssertThrowsError(try store.append(batch: bad)) { error in
-            XCTAssertEqual((error as? PipelineFailure)?.index, 1)
-            XCTAssertEqual((error as? PipelineFailure)?.error.sqlState, SQLState.checkViolation)
+            XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.checkViolation)
+        }
+        XCTAssertThrowsError(try store.append(batch: [bad[0], NewEvent(stream: "s-4", type: "C", data: JSONText("[1]"))])) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.checkViolation)
         }
         XCTAssertEqual(try store.headPosition(), 2)
         // Positions stay contiguous after the rolled-back batch.
         XCTAssertEqual(try store.append(NewEvent(stream: "s-3", type: "C", data: JSONText("{}"))).position, 3)
+    }
+
+    /// A batch of independent events (one per stream, keys distinct) is decided in one statement:
+    /// the same outcomes as one by one, positions in the order given.
+    func testBatchOfIndependentEventsHasTheSameOutcomes() throws {
+        try store.append(NewEvent(stream: "s-1", type: "A", data: JSONText(#"{"n": 1}"#), idempotencyKey: "k1"))
+        try store.append(NewEvent(stream: "s-2", type: "A", data: JSONText(#"{"n": 2}"#), idempotencyKey: "k2"))
+        let events = [
+            NewEvent(stream: "s-3", type: "A", data: JSONText(#"{"n": 3}"#), expectedVersion: .noStream, idempotencyKey: "k3"),
+            NewEvent(stream: "s-1", type: "A", data: JSONText(#"{"n": 1}"#), idempotencyKey: "k1"),  // duplicate
+            NewEvent(stream: "s-2", type: "A", data: JSONText(#"{"n": 9}"#), idempotencyKey: "k2"),  // key conflict
+            NewEvent(stream: "s-4", type: "A", data: JSONText(#"{"n": 4}"#), expectedVersion: .exactly(1)),  // no such version
+            NewEvent(stream: "s-5", type: "A", data: JSONText(#"{"n": 5}"#)),
+            NewEvent(stream: "s-6", type: "A", data: JSONText(#"{"n": 6}"#), expectedVersion: .noStream),
+        ]
+        let results = try store.append(batch: events)
+        XCTAssertEqual(try results[0].get(), Appended(position: 3, version: 1, duplicate: false))
+        XCTAssertEqual(try results[1].get(), Appended(position: 1, version: 1, duplicate: true))
+        XCTAssertEqual(results[2], .failure(.idempotencyConflict(key: "k2", position: 2)))
+        XCTAssertEqual(results[3], .failure(.versionConflict(stream: "s-4", expected: .exactly(1), actual: 0)))
+        XCTAssertEqual(try results[4].get(), Appended(position: 4, version: 1, duplicate: false))
+        XCTAssertEqual(try results[5].get(), Appended(position: 5, version: 1, duplicate: false))
+        let stored = try store.read(after: 2)
+        XCTAssertEqual(stored.map(\.stream), ["s-3", "s-5", "s-6"])
+        XCTAssertEqual(stored.map(\.eventID), [events[0].eventID, events[4].eventID, events[5].eventID])
+        XCTAssertEqual(try store.append(batch: []).count, 0)
     }
 }

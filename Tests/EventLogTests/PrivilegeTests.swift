@@ -79,6 +79,7 @@ final class PrivilegeTests: XCTestCase {
             "SELECT * FROM consult.events",
             "SELECT * FROM consult.schema_migrations",
             "SELECT consult.append(gen_random_uuid(), 's-9', 'X', '{}', '{}', NULL, NULL)",
+            "SELECT consult.append_batch(ARRAY[gen_random_uuid()], '{s-9}', '{X}', '{\"{}\"}', '{\"{}\"}', '{NULL}', '{NULL}')",
             "INSERT INTO consult.events (event_id, stream, version, type, data) VALUES (gen_random_uuid(), 's-9', 1, 'X', '{}')",
             "CREATE TABLE analytics.mine (x int)",
             "CREATE TABLE public.mine (x int)",

@@ -209,4 +209,16 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT 2 AS two").first?.get("two", as: Int.self), 2)
         XCTAssertThrowsError(try connection.stream("SELECT 'x'::text AS t") { row in _ = try row.int64(0) })
     }
+
+    /// Any text travels intact as an element of a `text[]` parameter, NULL included.
+    func testTextArrayRoundTrip() throws {
+        let connection = try Connection(conninfo)
+        let elements: [String?] = [
+            "plain", "", "NULL", nil, #"{"a": "b\\c"}"#, "comma, {brace}", "tab\tnew\nline", "quote \" and \\", "ünï ✓ 🚀", " spaced ",
+        ]
+        let rows = try connection.execute(
+            "SELECT e, n FROM unnest($1::text[]) WITH ORDINALITY AS u(e, n) ORDER BY n", [TextArray(elements)]
+        ).rows
+        XCTAssertEqual(try rows.map { try $0.optional("e", as: String.self) }, elements)
+    }
 }
