@@ -20,7 +20,16 @@ public struct LineFramer {
     /// Bytes held for a line not yet complete.
     public var bufferedByteCount: Int { partial.count }
 
+    /// The daemon's case, specialised here (a generic call from another module would not be).
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) -> [Frame] {
+        frames(of: bytes)
+    }
+
     public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [Frame] where Bytes.Element == UInt8 {
+        frames(of: bytes)
+    }
+
+    private mutating func frames<Bytes: Collection>(of bytes: Bytes) -> [Frame] where Bytes.Element == UInt8 {
         var frames: [Frame] = []
         var rest = bytes[...]
         while !rest.isEmpty {

@@ -87,6 +87,19 @@ public struct SubmissionRecord: Equatable, Sendable {
     public var firstFeedbackAt: Date?
 }
 
+/// A submission as the fold keeps it (see `LogFold.stored`).
+struct StoredSubmission: Sendable {
+    let position: Int64
+    let receivedAt: Date
+    /// Index into `LogFold.profiles`; -1 when the organisation was not registered.
+    let profile: Int32
+    let stage: String
+    let language: String
+    let represents: [String: [String]]
+    var withdrawn = false
+    var firstFeedbackAt: Date?
+}
+
 /// Running totals of one consultation's submissions that count (not withdrawn): the metrics are
 /// computed from these in time independent of the number of submissions, so the projector's work
 /// per write does not grow with the log.
@@ -162,7 +175,12 @@ public struct LogFold: Sendable {
     /// The time of the last event folded: the "now" of every judgement made as of this position.
     public private(set) var time = Date(timeIntervalSince1970: 0)
     public private(set) var registry = Registry()
-    public private(set) var submissions: [SubmissionID: SubmissionRecord] = [:]
+    /// Every submission, compact: organisation, consultation and key are in the key, the profile is
+    /// an index into `profiles` (a large log holds millions of these).
+    private(set) var stored: [SubmissionID: StoredSubmission] = [:]
+    /// Each organisation profile as registered or changed, once; `currentProfile` indexes the latest.
+    private var profiles: [Organisation] = []
+    private var currentProfile: [String: Int32] = [:]
     /// The latest published outcome's citations per consultation, as "organisation/key".
     public private(set) var outcomes: [String: Set<String>] = [:]
     /// Per consultation.
@@ -175,7 +193,7 @@ public struct LogFold: Sendable {
 
     /// Makes room for `count` more submissions at once (the fold of a large log then never rehashes).
     public mutating func reserveCapacity(_ count: Int) {
-        submissions.reserveCapacity(submissions.count + count)
+        stored.reserveCapacity(stored.count + count)
     }
 
     /// Folds one whole recorded event (see `apply(_: FoldEvent)`).
@@ -191,6 +209,13 @@ public struct LogFold: Sendable {
     public mutating func apply(_ event: FoldEvent) -> String? {
         guard event.position > position else { return nil }
         registry.apply(position: event.position, type: event.type, data: event.data, recordedAt: event.recordedAt)
+        if event.type == EventType.organisationRegistered || event.type == EventType.organisationProfileChanged,
+            let id = event.data?["id"]?.stringValue, let profile = registry.organisations[id],
+            currentProfile[id].map({ profiles[Int($0)] }) != profile
+        {
+            currentProfile[id] = Int32(profiles.count)
+            profiles.append(profile)
+        }
         position = event.position
         time = event.recordedAt
         if event.type == EventType.consultationOpened || event.type == EventType.consultationClosed {
@@ -203,22 +228,23 @@ public struct LogFold: Sendable {
         let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
         switch event.type {
         case EventType.submissionReceived:
-            guard submissions[id] == nil else { return nil }
-            let record = SubmissionRecord(
-                organisation: id.organisation, consultation: consultation, key: id.key, position: event.position,
-                receivedAt: event.recordedAt, profile: registry.organisations[id.organisation],
+            guard stored[id] == nil else { return nil }
+            let submission = StoredSubmission(
+                position: event.position, receivedAt: event.recordedAt, profile: currentProfile[id.organisation] ?? -1,
                 stage: event.stage ?? "", language: event.language ?? "", represents: event.represents)
-            submissions[id] = record
+            stored[id] = submission
+            let record = record(id, submission)
             tallies[consultation, default: Tally()].count(record, cited: isCited(record), sign: 1)
         case EventType.submissionWithdrawn:
-            guard let record = submissions[id], !record.withdrawn else { return nil }
-            submissions[id]!.withdrawn = true
+            guard let submission = stored[id], !submission.withdrawn else { return nil }
+            stored[id]!.withdrawn = true
+            let record = record(id, submission)
             tallies[consultation]!.count(record, cited: isCited(record), sign: -1)
             tallies[consultation]!.organisations[id.organisation]!.withdrawn += 1
         case EventType.feedbackGiven:
-            guard let record = submissions[id], record.firstFeedbackAt == nil else { return nil }
-            submissions[id]!.firstFeedbackAt = event.recordedAt
-            if !record.withdrawn { tallies[consultation]!.countFeedback(record, at: event.recordedAt, sign: 1) }
+            guard let submission = stored[id], submission.firstFeedbackAt == nil else { return nil }
+            stored[id]!.firstFeedbackAt = event.recordedAt
+            if !submission.withdrawn { tallies[consultation]!.countFeedback(record(id, submission), at: event.recordedAt, sign: 1) }
         default:
             return nil
         }
@@ -246,15 +272,29 @@ public struct LogFold: Sendable {
                 let id = SubmissionID(
                     organisation: String(citation[..<slash]), consultation: consultation,
                     key: String(citation[citation.index(after: slash)...]))
-                guard let record = submissions[id], !record.withdrawn else { continue }
-                tallies[consultation]!.countCitation(record, sign: sign)
+                guard let submission = stored[id], !submission.withdrawn else { continue }
+                tallies[consultation]!.countCitation(record(id, submission), sign: sign)
             }
         }
         return consultation
     }
 
+    func record(_ id: SubmissionID, _ submission: StoredSubmission) -> SubmissionRecord {
+        SubmissionRecord(
+            organisation: id.organisation, consultation: id.consultation, key: id.key, position: submission.position,
+            receivedAt: submission.receivedAt, profile: submission.profile < 0 ? nil : profiles[Int(submission.profile)],
+            stage: submission.stage, language: submission.language, represents: submission.represents,
+            withdrawn: submission.withdrawn, firstFeedbackAt: submission.firstFeedbackAt)
+    }
+
+    /// Every submission folded, withdrawn ones included (built on demand: for reports and queries).
+    public var submissions: [SubmissionRecord] {
+        stored.map { record($0.key, $0.value) }.sorted { $0.position < $1.position }
+    }
+
     /// The submissions of `consultation` that count: not withdrawn.
     public func activeSubmissions(of consultation: String) -> [SubmissionRecord] {
-        submissions.values.filter { $0.consultation == consultation && !$0.withdrawn }.sorted { $0.position < $1.position }
+        stored.filter { $0.key.consultation == consultation && !$0.value.withdrawn }.map { record($0.key, $0.value) }
+            .sorted { $0.position < $1.position }
     }
 }

@@ -28,12 +28,15 @@ public final class Projector: @unchecked Sendable {
     let policy: Policy
     let logger: Logger
     let standbyRetry: Double
+    /// The shortest time between two writes of the projection tables (how stale they may be under load).
+    let writeInterval: Double
 
-    public init(conninfo: String, policy: Policy, logger: Logger, standbyRetry: Double = 1) {
+    public init(conninfo: String, policy: Policy, logger: Logger, standbyRetry: Double = 1, writeInterval: Double = 0.25) {
         self.conninfo = conninfo
         self.policy = policy
         self.logger = logger
         self.standbyRetry = standbyRetry
+        self.writeInterval = writeInterval
     }
 
     struct Resync: Error {}
@@ -74,6 +77,7 @@ public final class Projector: @unchecked Sendable {
         var fold = LogFold()
         var written: Int64? = nil  // nil: nothing written by this fold yet (a full rewrite is due)
         var touched = Set<String>()
+        var lastWrite = Date.distantPast
         while !shouldStop() {
             // Losing the leader session loses the lock: stop writing at once.
             try leader.execute("SELECT 1")
@@ -83,9 +87,18 @@ public final class Projector: @unchecked Sendable {
                 continue
             }
             if read == Self.page { continue }  // catch up further before writing
+            // Under a steady load every commit notifies: write at most every `writeInterval`, folding
+            // what arrives meanwhile, so the projection's own commits (each one an fsync) do not
+            // compete with ingestion hundreds of times a second.
+            let wait = lastWrite.addingTimeInterval(writeInterval).timeIntervalSinceNow
+            if wait > 0 {
+                _ = try store.connection.waitForNotifications(timeout: wait)
+                continue
+            }
             do {
                 try write(fold, consultations: written == nil ? nil : touched, expected: written, store.connection)
                 written = fold.position
+                lastWrite = Date()
                 touched.removeAll()
             } catch is Resync {
                 logger.info("projection checkpoint moved (rebuilt?): folding the log again from 0")

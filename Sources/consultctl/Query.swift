@@ -119,7 +119,7 @@ struct Query: ParsableCommand {
             "organisation", "type", "leadership", "level", "consultations", "submissions", "feedback_rate", "cited_rate",
         ])
         let wanted = Set(ids)
-        let active = fold.submissions.values.filter { !$0.withdrawn && wanted.contains($0.consultation) }
+        let active = fold.submissions.filter { !$0.withdrawn && wanted.contains($0.consultation) }
         let byOrganisation = Dictionary(grouping: active, by: \.organisation)
         for organisation in fold.registry.organisations.values.sorted(by: { $0.id < $1.id }) {
             let records = byOrganisation[organisation.id] ?? []
