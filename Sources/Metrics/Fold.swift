@@ -87,17 +87,18 @@ public struct SubmissionRecord: Equatable, Sendable {
     public var firstFeedbackAt: Date?
 }
 
-/// A submission as the fold keeps it (see `LogFold.stored`).
+/// A submission as the fold keeps it (see `LogFold.stored`): 56 bytes, texts by number.
 struct StoredSubmission: Sendable {
     let position: Int64
     let receivedAt: Date
+    let represents: [String: [String]]
+    var firstFeedbackAt: Date?
     /// Index into `LogFold.profiles`; -1 when the organisation was not registered.
     let profile: Int32
-    let stage: String
-    let language: String
-    let represents: [String: [String]]
+    /// Indexes into `LogFold.words`.
+    let stage: Int32
+    let language: Int32
     var withdrawn = false
-    var firstFeedbackAt: Date?
 }
 
 /// Running totals of one consultation's submissions that count (not withdrawn): the metrics are
@@ -175,9 +176,12 @@ public struct LogFold: Sendable {
     /// The time of the last event folded: the "now" of every judgement made as of this position.
     public private(set) var time = Date(timeIntervalSince1970: 0)
     public private(set) var registry = Registry()
-    /// Every submission, compact: organisation, consultation and key are in the key, the profile is
-    /// an index into `profiles` (a large log holds millions of these).
-    private(set) var stored: [SubmissionID: StoredSubmission] = [:]
+    /// Every submission, compact (a large log holds millions): `index` finds one in `stored`;
+    /// organisation, consultation and key are in the index's key, texts are numbered in `words`.
+    private var index: [SubmissionID: Int32] = [:]
+    private var stored: ContiguousArray<StoredSubmission> = []
+    private var words: [String] = []
+    private var wordNumbers: [String: Int32] = [:]
     /// Each organisation profile as registered or changed, once; `currentProfile` indexes the latest.
     private var profiles: [Organisation] = []
     private var currentProfile: [String: Int32] = [:]
@@ -193,6 +197,7 @@ public struct LogFold: Sendable {
 
     /// Makes room for `count` more submissions at once (the fold of a large log then never rehashes).
     public mutating func reserveCapacity(_ count: Int) {
+        index.reserveCapacity(index.count + count)
         stored.reserveCapacity(stored.count + count)
     }
 
@@ -228,22 +233,25 @@ public struct LogFold: Sendable {
         let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
         switch event.type {
         case EventType.submissionReceived:
-            guard stored[id] == nil else { return nil }
+            guard index[id] == nil else { return nil }
             let submission = StoredSubmission(
-                position: event.position, receivedAt: event.recordedAt, profile: currentProfile[id.organisation] ?? -1,
-                stage: event.stage ?? "", language: event.language ?? "", represents: event.represents)
-            stored[id] = submission
+                position: event.position, receivedAt: event.recordedAt, represents: event.represents,
+                profile: currentProfile[id.organisation] ?? -1, stage: number(event.stage ?? ""), language: number(event.language ?? ""))
+            index[id] = Int32(stored.count)
+            stored.append(submission)
             let record = record(id, submission)
             tallies[consultation, default: Tally()].count(record, cited: isCited(record), sign: 1)
         case EventType.submissionWithdrawn:
-            guard let submission = stored[id], !submission.withdrawn else { return nil }
-            stored[id]!.withdrawn = true
+            guard let at = index[id].map(Int.init), !stored[at].withdrawn else { return nil }
+            let submission = stored[at]
+            stored[at].withdrawn = true
             let record = record(id, submission)
             tallies[consultation]!.count(record, cited: isCited(record), sign: -1)
             tallies[consultation]!.organisations[id.organisation]!.withdrawn += 1
         case EventType.feedbackGiven:
-            guard let submission = stored[id], submission.firstFeedbackAt == nil else { return nil }
-            stored[id]!.firstFeedbackAt = event.recordedAt
+            guard let at = index[id].map(Int.init), stored[at].firstFeedbackAt == nil else { return nil }
+            let submission = stored[at]
+            stored[at].firstFeedbackAt = event.recordedAt
             if !submission.withdrawn { tallies[consultation]!.countFeedback(record(id, submission), at: event.recordedAt, sign: 1) }
         default:
             return nil
@@ -272,8 +280,8 @@ public struct LogFold: Sendable {
                 let id = SubmissionID(
                     organisation: String(citation[..<slash]), consultation: consultation,
                     key: String(citation[citation.index(after: slash)...]))
-                guard let submission = stored[id], !submission.withdrawn else { continue }
-                tallies[consultation]!.countCitation(record(id, submission), sign: sign)
+                guard let at = index[id].map(Int.init), !stored[at].withdrawn else { continue }
+                tallies[consultation]!.countCitation(record(id, stored[at]), sign: sign)
             }
         }
         return consultation
@@ -283,18 +291,28 @@ public struct LogFold: Sendable {
         SubmissionRecord(
             organisation: id.organisation, consultation: id.consultation, key: id.key, position: submission.position,
             receivedAt: submission.receivedAt, profile: submission.profile < 0 ? nil : profiles[Int(submission.profile)],
-            stage: submission.stage, language: submission.language, represents: submission.represents,
+            stage: words[Int(submission.stage)], language: words[Int(submission.language)], represents: submission.represents,
             withdrawn: submission.withdrawn, firstFeedbackAt: submission.firstFeedbackAt)
     }
 
     /// Every submission folded, withdrawn ones included (built on demand: for reports and queries).
     public var submissions: [SubmissionRecord] {
-        stored.map { record($0.key, $0.value) }.sorted { $0.position < $1.position }
+        index.map { record($0.key, stored[Int($0.value)]) }.sorted { $0.position < $1.position }
     }
 
     /// The submissions of `consultation` that count: not withdrawn.
     public func activeSubmissions(of consultation: String) -> [SubmissionRecord] {
-        stored.filter { $0.key.consultation == consultation && !$0.value.withdrawn }.map { record($0.key, $0.value) }
+        index.filter { $0.key.consultation == consultation && !stored[Int($0.value)].withdrawn }
+            .map { record($0.key, stored[Int($0.value)]) }
             .sorted { $0.position < $1.position }
+    }
+
+    /// The number of a stage or language tag (few distinct ones: numbers are smaller than strings).
+    private mutating func number(_ word: String) -> Int32 {
+        if let known = wordNumbers[word] { return known }
+        let next = Int32(words.count)
+        words.append(word)
+        wordNumbers[word] = next
+        return next
     }
 }

@@ -88,6 +88,11 @@ struct Bench: ParsableCommand {
             best = max(best, rate)
         }
         for (label, rate) in [("highest", best), ("half", best / 2)] {
+            // Each run starts from a quiet database: the runs before it left the projector, autovacuum
+            // and the checkpointer work to do, which would otherwise land in this run's tail.
+            try Self.waitForProjection(conninfo, head: try store.headPosition())
+            try connection.execute("VACUUM ANALYZE consult.events")
+            try connection.execute("CHECKPOINT")
             let latency = try Self.paced(port: daemon.port, tokens: tokens, rate: rate, seconds: latencySeconds, prefix: "l\(label)")
             report("ack_latency_\(label)_rate", rate, "submissions/s offered")
             report("ack_latency_\(label)_p50_ms", latency.p50, "ms")
@@ -99,6 +104,8 @@ struct Bench: ParsableCommand {
 
         // Idle connections on a fresh daemon, so the figure is theirs and not the load's high-water mark.
         let fresh = try DaemonProcess(conninfo: conninfo)
+        // Its projector first folds the whole log (memory that grows with the log, not with connections).
+        try Self.waitForProjection(conninfo, head: try store.headPosition())
         report("consultd_rss_fresh_mib", fresh.memory("VmRSS") / 1024, "MiB")
         let idle = try (0..<idleConnections).map { index -> LineClient in
             let client = try LineClient(port: fresh.port)
@@ -153,6 +160,19 @@ struct Bench: ParsableCommand {
         ]
         print(Self.table(figures, ratios: ratios))
         try Self.write(figures, ratios: ratios, commit: commit, folder: out)
+    }
+
+    /// Returns once the projection checkpoint reached `head`, woken by the projector's notifications.
+    static func waitForProjection(_ conninfo: String, head: Int64) throws {
+        let listener = try Connection(conninfo)
+        try listener.listen(Projector.channel)
+        let deadline = Date().addingTimeInterval(600)
+        while try listener.execute("SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!
+            .get("position", as: Int64.self) < head
+        {
+            guard Date() < deadline else { throw ValidationError("the projection did not reach position \(head)") }
+            _ = try listener.waitForNotifications(timeout: 1)
+        }
     }
 
     static let body = JSONValue.object([
@@ -331,11 +351,18 @@ final class DaemonProcess {
         return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 
+    private var stopped = false
+
     func stop() {
+        guard !stopped else { return }
+        stopped = true
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
+
+    /// A benchmark that fails part way must not leave a daemon running.
+    deinit { stop() }
 }
 
 /// Runs `body` on `count` threads of its own at once (concurrentPerform would run only as many
