@@ -1,9 +1,53 @@
 -- 003 — appending a batch in one statement.
 --
--- consult.append costs a function call, two lookups and a notification per event; a group commit of
--- a few hundred events paid that a few hundred times. consult.append_batch decides every event of a
--- batch with two joins and stores the appended ones with one INSERT, under the same log lock and
--- with the same outcomes, one row per event in the order given.
+-- consult.append costs a function call, two lookups and a notification per event, and the position
+-- trigger a PL/pgSQL call per row; a group commit of a few hundred events paid that a few hundred
+-- times. consult.append_batch decides every event of a batch with two joins and stores the appended
+-- ones with one INSERT whose positions it numbers itself, under the same log lock, with the same
+-- outcomes, one row per event in the order given. The guarantees move from each row to each
+-- statement: whoever numbers the rows, one check per INSERT proves they continue the log.
+
+-- Rows that come with a position skip the per-row numbering ...
+DROP TRIGGER events_assign_position ON consult.events;
+CREATE TRIGGER events_assign_position BEFORE INSERT ON consult.events
+    FOR EACH ROW WHEN (NEW.position IS NULL) EXECUTE FUNCTION consult.assign_position();
+
+-- ... and every INSERT, numbered here or by the trigger, must continue the log: its positions are
+-- contiguous, follow the last one before them and nothing lies beyond, checked while holding the log
+-- lock with a fresh snapshot, so a writer that numbered rows without the lock fails instead of leaving
+-- a gap. Log time must be the time of writing (between the transaction's start and now). The
+-- transaction's position counter moves past the rows, so a later insert in it numbers on from them.
+CREATE FUNCTION consult.check_positions() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    first   bigint;
+    last    bigint;
+    size    bigint;
+    bad_time boolean;
+    before  bigint;
+BEGIN
+    SELECT min(position), max(position), count(*), bool_or(recorded_at < now() OR recorded_at > clock_timestamp())
+      INTO first, last, size, bad_time FROM inserted_events;
+    IF size = 0 THEN
+        RETURN NULL;
+    END IF;
+    PERFORM consult.lock_log();
+    SELECT coalesce(max(e.position), 0) INTO before FROM consult.events e WHERE e.position < first;
+    IF last - first + 1 <> size OR before <> first - 1 OR EXISTS (SELECT FROM consult.events e WHERE e.position > last) THEN
+        RAISE EXCEPTION 'consult.events: positions % to % do not continue the log (last before them: %)', first, last, before
+            USING ERRCODE = 'CL002', HINT = 'Leave position empty: the database numbers events.';
+    END IF;
+    IF bad_time THEN
+        RAISE EXCEPTION 'consult.events: recorded_at must be the time of writing'
+            USING ERRCODE = 'CL002', HINT = 'Leave recorded_at empty: the database sets it.';
+    END IF;
+    PERFORM set_config('consult.last_position', txid_current()::text || ':' || last, true);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER events_check_positions AFTER INSERT ON consult.events
+    REFERENCING NEW TABLE AS inserted_events FOR EACH STATEMENT EXECUTE FUNCTION consult.check_positions();
+REVOKE ALL ON FUNCTION consult.check_positions() FROM PUBLIC;
 
 -- Appends events given as parallel arrays (element i of each array is event i). Same checks and
 -- outcomes as consult.append. When events of the batch depend on each other (two for one stream, or
@@ -16,6 +60,7 @@ CREATE FUNCTION consult.append_batch(
 LANGUAGE plpgsql AS $$
 DECLARE
     size int := coalesce(cardinality(streams), 0);
+    head bigint;
 BEGIN
     IF size = 0 THEN
         RETURN;
@@ -37,6 +82,7 @@ BEGIN
         RETURN;
     END IF;
 
+    SELECT coalesce(max(e.position), 0) INTO head FROM consult.events e;
     RETURN QUERY
     WITH input AS (
         SELECT * FROM unnest(event_ids, streams, types, datas, metadatas, expected_versions, idempotency_keys)
@@ -56,9 +102,10 @@ BEGIN
               SELECT max(e.version) AS version FROM consult.events e WHERE e.stream = i.stream
           ) head ON true
     ), inserted AS (
-        INSERT INTO consult.events AS e (event_id, stream, version, type, data, metadata, idempotency_key)
-        SELECT d.event_id, d.stream, d.current_version + 1, d.type, d.data, coalesce(d.metadata, '{}'), d.key
-          FROM decided d WHERE d.outcome = 'appended' ORDER BY d.n
+        INSERT INTO consult.events AS e (position, recorded_at, event_id, stream, version, type, data, metadata, idempotency_key)
+        SELECT head + row_number() OVER (ORDER BY d.n), clock_timestamp(), d.event_id, d.stream, d.current_version + 1,
+               d.type, d.data, coalesce(d.metadata, '{}'), d.key
+          FROM decided d WHERE d.outcome = 'appended'
         RETURNING e.stream, e.position, e.version
     )
     SELECT d.outcome,

@@ -63,4 +63,6 @@ public enum SQLState {
     public static let adminShutdown = "57P01"
     /// Raised by the log's trigger when something tries to change or remove an event.
     public static let immutableLog = "CL001"
+    /// An insert whose positions would not continue the log (a gap, a reordering) or whose log time is not now.
+    public static let logOrder = "CL002"
 }

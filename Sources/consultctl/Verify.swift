@@ -32,12 +32,13 @@ struct Verify: ParsableCommand {
                FROM (SELECT recorded_at < lag(recorded_at) OVER (ORDER BY position) - interval '1 second' AS back
                        FROM consult.events) ordered WHERE back
              """),
-            ("the append-only triggers are in place and enabled",
+            ("the log's triggers (numbering, order check, append-only) are in place and enabled",
              """
-             SELECT count(*) = 4 AS ok, count(*) || ' of 4 enabled' AS detail
+             SELECT count(*) = 5 AS ok, count(*) || ' of 5 enabled' AS detail
                FROM pg_trigger
               WHERE tgrelid = 'consult.events'::regclass AND tgenabled = 'O'
-                AND tgname IN ('events_assign_position', 'events_no_update', 'events_no_delete', 'events_no_truncate')
+                AND tgname IN ('events_assign_position', 'events_check_positions', 'events_no_update', 'events_no_delete',
+                               'events_no_truncate')
              """),
             ("consult_app may not update, delete or truncate the log",
              """

@@ -122,6 +122,6 @@ final class ConvenerCommandTests: XCTestCase {
         // The owner disables a guard: verify notices.
         try fixture.store.connection.execute("ALTER TABLE consult.events DISABLE TRIGGER events_no_delete")
         let broken = try ctl(["verify"], expectFailure: true)
-        XCTAssertEqual(broken, "consultctl: the log failed 1 check(s): the append-only triggers are in place and enabled\n")
+        XCTAssertEqual(broken, "consultctl: the log failed 1 check(s): the log's triggers (numbering, order check, append-only) are in place and enabled\n")
     }
 }

@@ -13,7 +13,7 @@ final class FollowerTests: XCTestCase {
         var stop = false
     }
 
-    /// 8 writers append concurrently, each event in its own transaction, while a follower reads.
+    /// 8 writers append concurrently, half of them an event per transaction, half in batches, while a follower reads.
     /// With a plain sequence this loses events: a reader sees position 7 committed before 6 and moves
     /// past 6. The follower must see every position exactly once, in increasing order.
     func testFollowerSeesEveryEventOnceInOrderUnderConcurrentWriters() throws {
@@ -45,12 +45,23 @@ final class FollowerTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: writers) { writer in
             do {
                 let store = EventStore(connection: try Connection(conninfo))
-                for n in 0..<perWriter {
-                    let event = NewEvent(
-                        stream: "writer-\(writer)", type: "Tick", data: JSONText(#"{"n": \#(n)}"#),
-                        expectedVersion: .exactly(Int64(n)))
-                    try store.append(event)
-                    appendedIDs.withLock { _ = $0.insert(event.eventID) }
+                if writer % 2 == 0 {
+                    for n in 0..<perWriter {
+                        let event = NewEvent(
+                            stream: "writer-\(writer)", type: "Tick", data: JSONText(#"{"n": \#(n)}"#),
+                            expectedVersion: .exactly(Int64(n)))
+                        try store.append(event)
+                        appendedIDs.withLock { _ = $0.insert(event.eventID) }
+                    }
+                } else {
+                    // The other writers append batches of 10, numbered by consult.append_batch itself.
+                    for batch in 0..<(perWriter / 10) {
+                        let events = (0..<10).map { n in
+                            NewEvent(stream: "writer-\(writer)-\(batch)-\(n)", type: "Tick", data: JSONText("{}"), expectedVersion: .noStream)
+                        }
+                        for outcome in try store.append(batch: events) { _ = try outcome.get() }
+                        appendedIDs.withLock { $0.formUnion(events.map(\.eventID)) }
+                    }
                 }
             } catch {
                 writerErrors.withLock { $0.append(error) }

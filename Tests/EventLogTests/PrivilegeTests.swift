@@ -50,11 +50,16 @@ final class PrivilegeTests: XCTestCase {
 
     func testAppRoleCanAppendAndReadButNotChange() throws {
         try owner.execute("SET ROLE consult_app")
-        // Appending through the function and by plain INSERT both work; the database assigns positions.
+        // Appending through the function and by plain INSERT both work; the database assigns positions,
+        // and refuses ones that would leave a gap, and a log time that is not the time of writing.
         try EventStore(connection: owner).append(NewEvent(stream: "s-2", type: "B", data: JSONText("{}")))
-        try owner.execute(
+        assertRefused(
             "INSERT INTO consult.events (position, event_id, stream, version, type, data, recorded_at) "
-                + "VALUES (999, gen_random_uuid(), 's-3', 1, 'C', '{}', now())")
+                + "VALUES (999, gen_random_uuid(), 's-3', 1, 'C', '{}', now())", on: owner, states: [SQLState.logOrder])
+        assertRefused(
+            "INSERT INTO consult.events (position, event_id, stream, version, type, data, recorded_at) "
+                + "VALUES (3, gen_random_uuid(), 's-3', 1, 'C', '{}', now() - interval '1 day')", on: owner, states: [SQLState.logOrder])
+        try owner.execute("INSERT INTO consult.events (event_id, stream, version, type, data) VALUES (gen_random_uuid(), 's-3', 1, 'C', '{}')")
         XCTAssertEqual(
             try owner.execute("SELECT array_agg(position ORDER BY position)::text AS p FROM consult.events").first?.get("p", as: String.self),
             "{1,2,3}")
