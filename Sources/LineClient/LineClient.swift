@@ -10,6 +10,10 @@ public struct ClientError: Error, CustomStringConvertible {
 public final class LineClient {
     public let fd: Int32
     private var buffer: [UInt8] = []
+    /// Where the unread part of `buffer` starts: lines are taken by moving it, not by shifting the
+    /// bytes after them (a 64 KiB read holds thousands of replies).
+    private var head = 0
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     /// Connects to `host` (an IPv4 address) and `port` and, unless told not to, reads the greeting.
     public init(host: String = "127.0.0.1", port: UInt16, readGreeting: Bool = true, timeout: Double = 30) throws {
@@ -56,12 +60,19 @@ public final class LineClient {
     /// The next reply line without its newline; nil when the server closed the connection.
     public func readLine() throws -> String? {
         while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
+            if let newline = buffer[head...].firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[head..<newline], as: UTF8.self)
+                head = newline + 1
+                if head == buffer.count {
+                    buffer.removeAll(keepingCapacity: true)
+                    head = 0
+                }
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 65_536)
+            if head > 0 {
+                buffer.removeFirst(head)
+                head = 0
+            }
             let count = recv(fd, &chunk, chunk.count, 0)
             if count == 0 { return nil }
             if count < 0 {

@@ -197,8 +197,13 @@ public struct LogFold: Sendable {
 
     /// Makes room for `count` more submissions at once (the fold of a large log then never rehashes).
     public mutating func reserveCapacity(_ count: Int) {
-        index.reserveCapacity(index.count + count)
-        stored.reserveCapacity(stored.count + count)
+        // Grown geometrically: the projector calls this on every wake-up with a few events, and an
+        // exact reservation would copy the whole array each time.
+        let needed = stored.count + count
+        guard needed > stored.capacity else { return }
+        let capacity = max(needed, stored.capacity * 2)
+        index.reserveCapacity(capacity)
+        stored.reserveCapacity(capacity)
     }
 
     /// Folds one whole recorded event (see `apply(_: FoldEvent)`).

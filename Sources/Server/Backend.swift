@@ -94,8 +94,15 @@ struct WriteRequest {
     /// The event to append if the request passes the checks against the consultation. Built (and
     /// serialised) on the connection's queue, so the committer, which everyone waits on, does not.
     let event: NewEvent
-    /// Called once, from the committer's thread, after the outcome is known (committed or not).
-    let complete: (Reply) -> Void
+    /// Told the outcome once it is known (committed or not), with the request's `sequence`.
+    let owner: WriteOwner
+    let sequence: Int
+}
+
+/// Whoever sent writes: told their outcomes together, once per batch (one wake-up, one socket write).
+protocol WriteOwner: AnyObject {
+    /// Called from the committer's thread, with replies in the order the writes were queued.
+    func writesFinished(_ replies: [(sequence: Int, reply: Reply)])
 }
 
 /// Group commit: writes from all connections are gathered into one transaction, bounded in size,
@@ -206,9 +213,14 @@ final class GroupCommitter: @unchecked Sendable {
                 replies[index] = .error(.internal, "the server could not store this; nothing was stored, retry later")
             }
         }
+        var byOwner: [ObjectIdentifier: [(sequence: Int, reply: Reply)]] = [:]
+        var owners: [WriteOwner] = []
         for (request, reply) in zip(batch, replies) {
-            request.complete(reply ?? Self.busy)
+            let id = ObjectIdentifier(request.owner)
+            if byOwner[id] == nil { owners.append(request.owner) }
+            byOwner[id, default: []].append((request.sequence, reply ?? Self.busy))
         }
+        for owner in owners { owner.writesFinished(byOwner[ObjectIdentifier(owner)]!) }
     }
 
     /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and

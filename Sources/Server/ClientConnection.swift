@@ -20,7 +20,7 @@ protocol ConnectionHost: AnyObject {
 /// (a STATUS before a batch commit), and only the contiguous prefix is written. Reading pauses while
 /// too many requests are unanswered or too many reply bytes wait for a slow reader, so no client can
 /// make the daemon grow without bound. The socket is closed only in the last source's cancel handler.
-final class ClientConnection: @unchecked Sendable {
+final class ClientConnection: WriteOwner, @unchecked Sendable {
     let id: Int
     let remote: String
     private let fd: Int32
@@ -234,19 +234,21 @@ final class ClientConnection: @unchecked Sendable {
                 organisation: organisation!, consultation: consultation, key: key, reason: reason, metadata: metadata)
         }
         let request = WriteRequest(
-            kind: kind, organisation: organisation!, consultation: consultation, key: key, event: event
-        ) { [self] reply in
-            queue.async { [self] in writeFinished(sequence, reply) }
-        }
+            kind: kind, organisation: organisation!, consultation: consultation, key: key, event: event, owner: self,
+            sequence: sequence)
         pendingWrites += 1
         if !host.committer.enqueue(request) {
-            writeFinished(sequence, GroupCommitter.busy)
+            finishWrites([(sequence, GroupCommitter.busy)])
         }
     }
 
-    private func writeFinished(_ sequence: Int, _ reply: Reply) {
-        pendingWrites -= 1
-        answer(sequence, reply)
+    func writesFinished(_ replies: [(sequence: Int, reply: Reply)]) {
+        queue.async { [self] in finishWrites(replies) }
+    }
+
+    private func finishWrites(_ replies: [(sequence: Int, reply: Reply)]) {
+        pendingWrites -= replies.count
+        answer(replies)
         if pendingWrites == 0 && awaitingWrites {
             awaitingWrites = false
             processFrames()
@@ -258,8 +260,13 @@ final class ClientConnection: @unchecked Sendable {
     // MARK: Writing
 
     private func answer(_ sequence: Int, _ reply: Reply) {
+        answer([(sequence, reply)])
+    }
+
+    /// Records replies and sends, in one write, every reply that is next in order.
+    private func answer(_ replies: [(sequence: Int, reply: Reply)]) {
         guard !closed else { return }
-        finished[sequence] = reply
+        for (sequence, reply) in replies { finished[sequence] = reply }
         var ready: [UInt8] = []
         while let reply = finished.removeValue(forKey: nextToWrite) {
             ready.append(contentsOf: reply.line.utf8)
