@@ -90,9 +90,12 @@ public final class Projector: @unchecked Sendable {
             // Under a steady load every commit notifies: write at most every `writeInterval`, folding
             // what arrives meanwhile, so the projection's own commits (each one an fsync) do not
             // compete with ingestion hundreds of times a second.
-            let wait = lastWrite.addingTimeInterval(writeInterval).timeIntervalSinceNow
-            if wait > 0 {
-                _ = try store.connection.waitForNotifications(timeout: wait)
+            let due = lastWrite.addingTimeInterval(writeInterval)
+            if due.timeIntervalSinceNow > 0 {
+                // Not woken by each commit meanwhile: the read at `due` takes in all of them at once.
+                while due.timeIntervalSinceNow > 0 && !shouldStop() {
+                    _ = try store.connection.waitForNotifications(timeout: due.timeIntervalSinceNow)
+                }
                 continue
             }
             do {
