@@ -31,6 +31,9 @@ public final class LineClient {
             close(fd)
             throw ClientError("cannot connect to consultd at \(host):\(port): \(String(cString: strerror(errno)))")
         }
+        // Requests are small and each waits for its reply: send them at once, not after the last ACK.
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         if readGreeting {
             let greeting = try readLine()
             guard greeting == "OK consultd 1 ready" else {

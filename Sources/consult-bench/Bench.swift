@@ -25,6 +25,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Submissions through consultd for each of 1, 16 and 64 connections.") var submissions = 20_000
     @Option(help: "Seconds of paced load for each latency run.") var latencySeconds = 10.0
     @Option(help: "Idle authenticated connections for the memory figure.") var idleConnections = 1_000
+    @Option(help: "More offered rates (submissions/s, comma-separated) to measure latency at, after the highest and half.")
+    var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
     @Option(help: "Where to write the JSON results.") var out = "bench/results"
     @Option(help: "The commit measured (for the file name).") var commit = "unknown"
@@ -90,7 +92,8 @@ struct Bench: ParsableCommand {
         // Latency over 16 connections (many organisations at once, as in a real consultation); a single
         // connection's requests are parsed on its one serial queue, which makes it the slower path here.
         let pacedConnections = 16
-        for (label, rate) in [("highest", best), ("half", best / 2)] {
+        let extra = latencyRates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        for (label, rate) in [("highest", best), ("half", best / 2)] + extra.map { ("at_\(Int($0))", $0) } {
             // Each run starts once the daemon's projector has caught up with the runs before it.
             try Self.waitForProjection(conninfo, head: try store.headPosition())
             let latency = try Self.paced(
