@@ -92,7 +92,11 @@ struct Bench: ParsableCommand {
         // Latency over 16 connections (many organisations at once, as in a real consultation); a single
         // connection's requests are parsed on its one serial queue, which makes it the slower path here.
         let pacedConnections = 16
-        let extra = latencyRates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        var extra: [Double] = []
+        for rate in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) })
+        where rate > 0 && !extra.contains(rate) {
+            extra.append(rate)
+        }
         for (label, rate) in [("highest", best), ("half", best / 2)] + extra.map { ("at_\(Int($0))", $0) } {
             // Each run starts once the daemon's projector has caught up with the runs before it.
             try Self.waitForProjection(conninfo, head: try store.headPosition())
