@@ -19,13 +19,6 @@ public final class EventStore {
     private static let appendSQL =
         "SELECT outcome, log_position, stream_version FROM consult.append($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)"
 
-    private static func statement(_ event: NewEvent) -> Statement {
-        Statement(
-            appendSQL,
-            [event.eventID, event.stream, event.type, event.data, event.metadata,
-             event.expectedVersion.parameter, event.idempotencyKey])
-    }
-
     private static func outcome(_ result: QueryResult, for event: NewEvent) throws -> Result<Appended, AppendError> {
         guard let row = result.first else {
             throw PostgresError(.decoding, message: "consult.append returned no row")
@@ -54,8 +47,11 @@ public final class EventStore {
     /// Appends one event in its own transaction; returns once it is committed.
     @discardableResult
     public func append(_ event: NewEvent) throws -> Appended {
-        let statement = Self.statement(event)
-        return try Self.outcome(connection.execute(statement.sql, statement.parameters), for: event).get()
+        let result = try connection.execute(
+            Self.appendSQL,
+            [event.eventID, event.stream, event.type, event.data, event.metadata, event.expectedVersion.parameter,
+             event.idempotencyKey])
+        return try Self.outcome(result, for: event).get()
     }
 
     private static let appendBatchSQL = """

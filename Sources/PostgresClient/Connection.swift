@@ -1,30 +1,12 @@
 import CLibPQ
 import Foundation
 
-/// One statement with its parameters, for pipelines.
-public struct Statement {
-    public let sql: String
-    public let parameters: [PostgresEncodable?]
-    public init(_ sql: String, _ parameters: [PostgresEncodable?] = []) {
-        self.sql = sql
-        self.parameters = parameters
-    }
-}
-
 /// A notification received on a channel the connection listens to.
 public struct Notification: Equatable, Sendable {
     public let channel: String
     public let payload: String
     /// The server process that sent it.
     public let processID: Int32
-}
-
-/// A statement of a pipelined transaction failed; nothing of the transaction was committed.
-public struct PipelineFailure: Error, CustomStringConvertible {
-    /// Index of the failing statement in the list given.
-    public let index: Int
-    public let error: PostgresError
-    public var description: String { "statement \(index): \(error)" }
 }
 
 /// A connection to PostgreSQL through libpq: the one door to the database that the rest of the code uses.
@@ -128,101 +110,6 @@ public final class Connection {
         if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
             _ = try? execute("ROLLBACK")
         }
-    }
-
-    /// Sends `statements` as one transaction in libpq's pipeline mode: one round trip for the lot.
-    /// All or nothing: if any statement fails, nothing is committed and `PipelineFailure` names it;
-    /// a connection problem is thrown as the `PostgresError` it is (the outcome is then unknown).
-    public func pipelinedTransaction(_ statements: [Statement]) throws -> [QueryResult] {
-        precondition(!inTransaction, "pipelinedTransaction runs its own transaction")
-        let all = [Statement("BEGIN")] + statements + [Statement("COMMIT")]
-        let results = try pipeline(all)
-        if let failed = results.firstIndex(where: { if case .failure = $0 { return true } else { return false } }) {
-            rollbackIfOpen()
-            // The first failure is the real one: libpq aborts every statement after it. A failing
-            // BEGIN or COMMIT is reported against the first or last statement.
-            guard case .failure(let error) = results[failed] else { fatalError("unreachable") }
-            // A lost connection is not the fault of any statement: callers treat it like any other.
-            if error.isConnectionProblem { throw error }
-            throw PipelineFailure(index: max(0, min(statements.count - 1, failed - 1)), error: error)
-        }
-        return results.dropFirst().dropLast().map { try! $0.get() }
-    }
-
-    /// Sends every statement before reading any reply, then one Sync. Returns each statement's
-    /// outcome; statements after a failure come back as failures too (libpq aborts the rest).
-    /// Throws only when the connection itself fails.
-    public func pipeline(_ statements: [Statement]) throws -> [Result<QueryResult, PostgresError>] {
-        let conn = try ready()
-        let allTexts = try statements.map { try parameterTexts($0.parameters) }
-        guard PQsetnonblocking(conn, 1) == 0, PQenterPipelineMode(conn) == 1 else {
-            let error = connectionError(conn, .connectionLost)
-            close()
-            throw error
-        }
-        var completed = false
-        defer {
-            // A pipeline cut short leaves libpq with results owed: such a session cannot be trusted
-            // for the next call, so it is closed and the next call opens a fresh one.
-            if !completed || PQexitPipelineMode(conn) != 1 || PQsetnonblocking(conn, 0) != 0 {
-                close()
-            }
-        }
-        for (statement, texts) in zip(statements, allTexts) {
-            let sent = withCStrings(texts) { values in
-                PQsendQueryParams(conn, statement.sql, Int32(values.count), nil, values, nil, nil, 0)
-            }
-            // Nonblocking: libpq buffers what the socket does not take now; the loop below flushes it.
-            guard sent == 1 else { throw connectionError(conn, .connectionLost) }
-        }
-        guard PQpipelineSync(conn) == 1 else { throw connectionError(conn, .connectionLost) }
-
-        var outcomes: [Result<QueryResult, PostgresError>?] = Array(repeating: nil, count: statements.count)
-        var current = 0
-        var synced = false
-        // Flush and read in one loop: waiting for the whole request to leave before reading would
-        // deadlock once the server's replies fill the socket buffer while it waits for us to read.
-        while !synced {
-            let flush = PQflush(conn)
-            guard flush >= 0, PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
-            var progressed = false
-            while !synced && PQisBusy(conn) == 0 {
-                progressed = true
-                guard let result = PQgetResult(conn) else {
-                    // A NULL ends one statement's results.
-                    current += 1
-                    guard current <= statements.count else {
-                        // Only a session the server broke off (e.g. a FATAL mid-pipeline) gets here.
-                        throw PostgresError(.connectionLost, message: "pipeline out of step with the server; session dropped")
-                    }
-                    continue
-                }
-                defer { PQclear(result) }
-                let status = PQresultStatus(result)
-                if status == PGRES_PIPELINE_SYNC {
-                    synced = true
-                } else if current < statements.count, outcomes[current] == nil {
-                    switch status {
-                    case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-                        outcomes[current] = .success(QueryResult(copying: result))
-                    case PGRES_PIPELINE_ABORTED:
-                        outcomes[current] = .failure(
-                            PostgresError(.server, message: "not run: an earlier statement in the pipeline failed"))
-                    default:
-                        outcomes[current] = .failure(error(from: result, conn))
-                    }
-                }
-            }
-            if PQstatus(conn) != CONNECTION_OK { throw connectionError(conn, .connectionLost) }
-            if !synced && !progressed {
-                var events = Int16(POLLIN)
-                if flush == 1 { events |= Int16(POLLOUT) }
-                var descriptor = pollfd(fd: PQsocket(conn), events: events, revents: 0)
-                _ = poll(&descriptor, 1, -1)
-            }
-        }
-        completed = true
-        return outcomes.map { $0 ?? .failure(PostgresError(.misuse, message: "no result for a pipelined statement")) }
     }
 
     // MARK: Streaming
@@ -373,7 +260,7 @@ public final class Connection {
     /// A cheap check of an idle connection, without a round trip: the socket is readable only if the
     /// server sent something (a notification, or a FATAL message before closing) or closed it.
     private func isAlive(_ conn: OpaquePointer) -> Bool {
-        guard PQstatus(conn) == CONNECTION_OK, PQpipelineStatus(conn) == PQ_PIPELINE_OFF else { return false }
+        guard PQstatus(conn) == CONNECTION_OK else { return false }
         guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return true }
         for _ in 0..<8 {
             guard PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK else { return false }

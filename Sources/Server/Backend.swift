@@ -246,7 +246,7 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// One pipelined transaction for the batch. If the database refuses one event outright (not a
+    /// One statement and one transaction for the batch. If the database refuses one event outright (not a
     /// version or key conflict, which come back per event), each event is retried alone, so that
     /// one bad submission does not fail the others.
     private func append(_ events: [NewEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {

@@ -76,44 +76,6 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT array_agg(v)::text AS v FROM t").first?.get("v", as: String.self), "{1}")
     }
 
-    func testPipelinedTransactionIsOneUnitAndHandlesLargeBatches() throws {
-        let connection = try Connection(conninfo)
-        try connection.execute("CREATE TABLE t (v int PRIMARY KEY, padding text)")
-        // Large enough that requests and replies both overflow the socket buffers: a client that
-        // wrote everything before reading anything would deadlock here.
-        let padding = String(repeating: "x", count: 200)
-        let statements = (1...20_000).map { Statement("INSERT INTO t VALUES ($1, $2) RETURNING v, padding", [$0, padding]) }
-        let results = try connection.pipelinedTransaction(statements)
-        XCTAssertEqual(results.count, 20_000)
-        XCTAssertEqual(try results[19_999].first?.get("v", as: Int.self), 20_000)
-
-        // One failing statement (a duplicate key, number 3) rolls back the whole transaction.
-        let failing = [5_000_001, 5_000_002, 1, 5_000_003].map { Statement("INSERT INTO t VALUES ($1, '')", [$0]) }
-        XCTAssertThrowsError(try connection.pipelinedTransaction(failing)) { error in
-            let failure = error as? PipelineFailure
-            XCTAssertEqual(failure?.index, 2)
-            XCTAssertEqual(failure?.error.sqlState, SQLState.uniqueViolation)
-        }
-        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 20_000)
-        // And the connection is back to normal.
-        XCTAssertEqual(try connection.pipeline([Statement("SELECT 1 AS one")]).count, 1)
-    }
-
-    func testConnectionLostInAPipelineIsAConnectionErrorNotAStatementError() throws {
-        let connection = try Connection(conninfo)
-        try connection.execute("CREATE TABLE t (v int)")
-        let statements = [
-            Statement("INSERT INTO t VALUES (1)"),
-            Statement("SELECT pg_terminate_backend(pg_backend_pid())"),
-            Statement("INSERT INTO t VALUES (2)"),
-        ]
-        XCTAssertThrowsError(try connection.pipelinedTransaction(statements)) { error in
-            XCTAssertTrue((error as? PostgresError)?.isConnectionProblem ?? false, "\(error)")
-        }
-        // The next call reconnects; nothing of the transaction was committed.
-        XCTAssertEqual(try connection.execute("SELECT count(*) AS c FROM t").first?.get("c", as: Int.self), 0)
-    }
-
     func testCopyStreamsRowsWithAnyText() throws {
         let connection = try Connection(conninfo)
         try connection.execute("CREATE TABLE t (id int, body text)")
