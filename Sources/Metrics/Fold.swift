@@ -112,6 +112,13 @@ struct Tally: Sendable {
         var cited = 0
     }
 
+    /// A group of a dimension, listed among `among` groups by one submission.
+    struct Listing: Hashable, Sendable {
+        let dimension: String
+        let group: String
+        let among: Int
+    }
+
     var active = 0
     var organisations: [String: PerOrganisation] = [:]
     var affectedLed = 0
@@ -124,12 +131,6 @@ struct Tally: Sendable {
     var stages: [String: Int] = [:]
     /// By language tag as given (coverage compares primary subtags, see `ConsultationMetrics`).
     var languages: [String: Int] = [:]
-
-    struct Listing: Hashable, Sendable {
-        let dimension: String
-        let group: String
-        let among: Int
-    }
     var withFeedback = 0
     var feedbackDays: [Double] = []
     var cited = 0
@@ -247,14 +248,14 @@ public struct LogFold: Sendable {
             let record = record(id, submission)
             tallies[consultation, default: Tally()].count(record, cited: isCited(record), sign: 1)
         case EventType.submissionWithdrawn:
-            guard let at = index[id].map(Int.init), !stored[at].withdrawn else { return nil }
+            guard let at = slot(of: id), !stored[at].withdrawn else { return nil }
             let submission = stored[at]
             stored[at].withdrawn = true
             let record = record(id, submission)
             tallies[consultation]!.count(record, cited: isCited(record), sign: -1)
             tallies[consultation]!.organisations[id.organisation]!.withdrawn += 1
         case EventType.feedbackGiven:
-            guard let at = index[id].map(Int.init), stored[at].firstFeedbackAt == nil else { return nil }
+            guard let at = slot(of: id), stored[at].firstFeedbackAt == nil else { return nil }
             let submission = stored[at]
             stored[at].firstFeedbackAt = event.recordedAt
             if !submission.withdrawn { tallies[consultation]!.countFeedback(record(id, submission), at: event.recordedAt, sign: 1) }
@@ -285,11 +286,16 @@ public struct LogFold: Sendable {
                 let id = SubmissionID(
                     organisation: String(citation[..<slash]), consultation: consultation,
                     key: String(citation[citation.index(after: slash)...]))
-                guard let at = index[id].map(Int.init), !stored[at].withdrawn else { continue }
+                guard let at = slot(of: id), !stored[at].withdrawn else { continue }
                 tallies[consultation]!.countCitation(record(id, stored[at]), sign: sign)
             }
         }
         return consultation
+    }
+
+    /// Where submission `id` is in `stored`, if it was received.
+    private func slot(of id: SubmissionID) -> Int? {
+        index[id].map(Int.init)
     }
 
     func record(_ id: SubmissionID, _ submission: StoredSubmission) -> SubmissionRecord {

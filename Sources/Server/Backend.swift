@@ -234,16 +234,14 @@ final class GroupCommitter: @unchecked Sendable {
         guard let consultation = registry.consultations[request.consultation] else {
             return .failure(RequestError(.notFound, "no consultation \(request.consultation)"))
         }
-        switch request.kind {
-        case .submit(let body):
+        // A withdrawal needs only the consultation to exist; a submission, that it is open and the body fits it.
+        if case .submit(let body) = request.kind {
             guard consultation.isOpen(at: now) else {
                 return .failure(RequestError(.closed, "consultation \(consultation.id) is not open for submissions now"))
             }
             if let error = SubmissionRules.validate(body, for: consultation) { return .failure(error) }
-            return .success(request.event)
-        case .withdraw:
-            return .success(request.event)
         }
+        return .success(request.event)
     }
 
     /// One statement and one transaction for the batch. If the database refuses one event outright (not a
