@@ -9,37 +9,98 @@ public struct Notification: Equatable, Sendable {
     public let processID: Int32
 }
 
+/// How long a session's calls may take, and whether a lost session may be replaced.
+///
+/// The defaults suit a command-line tool (no bound on a call). The daemon bounds everything: a
+/// frozen or unreachable server must cost a request an error after a few seconds, not a hang.
+public struct SessionOptions: Sendable, Equatable {
+    /// Seconds to open a session (libpq's `connect_timeout`); nil leaves libpq's default (none).
+    public var connectTimeout: Int? = nil
+    /// The client's own bound on one call, in seconds (sending, the server's work, receiving). On
+    /// expiry the session is closed (its outcome is unknown) and the call throws `.timedOut`. This
+    /// is what bounds a call against a server that is stopped or unreachable, where no server-side
+    /// timeout can fire. nil: no bound.
+    public var callTimeout: Double? = nil
+    /// The server's `statement_timeout`, in seconds (SQLSTATE 57014 when exceeded); nil: server default.
+    public var statementTimeout: Double? = nil
+    /// The server's `lock_timeout`, in seconds (SQLSTATE 55P03 when exceeded); nil: server default.
+    public var lockTimeout: Double? = nil
+    /// The server's `idle_in_transaction_session_timeout`, in seconds; nil: server default.
+    public var idleInTransactionTimeout: Double? = nil
+    /// TCP keepalives (libpq's `keepalives_idle`, `_interval`, `_count`), so a peer that vanished
+    /// from the network is noticed; nil leaves the operating system's defaults.
+    public var keepalive: (idle: Int, interval: Int, count: Int)? = nil
+    /// When false, a session that was lost is never replaced behind the caller's back: every later
+    /// call throws `.connectionLost`. For sessions that hold session-level locks (leadership,
+    /// migrations), whose loss must end what the lock protected.
+    public var reconnects = true
+
+    public init() {}
+
+    /// A tool's session: no bounds beyond libpq's own.
+    public static let tool = SessionOptions()
+
+    /// The daemon's bounds: `timeout` seconds for a call (the server's statement timeout a little less,
+    /// so that it normally fires first and leaves the session usable), a shorter lock timeout,
+    /// keepalives and a connect timeout.
+    public static func bounded(_ timeout: Double, reconnects: Bool = true) -> SessionOptions {
+        var options = SessionOptions()
+        options.connectTimeout = max(1, Int(timeout.rounded(.up)))
+        options.callTimeout = timeout
+        options.statementTimeout = max(0.001, timeout * 0.8)
+        options.lockTimeout = max(0.001, timeout * 0.5)
+        options.idleInTransactionTimeout = max(1, timeout * 2)
+        options.keepalive = (idle: 30, interval: 10, count: 3)
+        options.reconnects = reconnects
+        return options
+    }
+
+    public static func == (lhs: SessionOptions, rhs: SessionOptions) -> Bool {
+        lhs.connectTimeout == rhs.connectTimeout && lhs.callTimeout == rhs.callTimeout
+            && lhs.statementTimeout == rhs.statementTimeout && lhs.lockTimeout == rhs.lockTimeout
+            && lhs.idleInTransactionTimeout == rhs.idleInTransactionTimeout
+            && lhs.keepalive?.idle == rhs.keepalive?.idle && lhs.keepalive?.interval == rhs.keepalive?.interval
+            && lhs.keepalive?.count == rhs.keepalive?.count && lhs.reconnects == rhs.reconnects
+    }
+}
+
 /// A connection to PostgreSQL through libpq: the one door to the database that the rest of the code uses.
 ///
-/// Statements always travel with parameters (`PQexecParams`), never spliced into SQL. A connection
-/// is used by one thread at a time. When the server goes away between calls, the next call notices
-/// (before sending anything) and opens a new connection, listening again on the same channels; inside
-/// a transaction it does not, because the transaction is lost and the caller must know.
+/// Statements always travel with parameters (`PQsendQueryParams`), never spliced into SQL. A
+/// connection is used by one thread at a time. Every call runs on a non-blocking socket and waits
+/// with `poll`, so `SessionOptions.callTimeout` bounds it even when the server is stopped. When the
+/// server goes away between calls, the next call notices (before sending anything) and opens a new
+/// connection, listening again on the same channels; it does not inside a transaction (the
+/// transaction is lost and the caller must know), nor when `reconnects` is off.
 public final class Connection {
     private var handle: OpaquePointer?
     private let conninfo: String
+    public let options: SessionOptions
     private var channels: [String] = []
     private var pending: [Notification] = []
     private var inTransaction = false
+    /// Set once a session without `reconnects` was lost: it stays lost.
+    private var lostForGood = false
     /// Set when the server sent a FATAL message while we were idle (it is about to close).
     fileprivate var serverSaidGoodbye = false
 
     /// Connects using a `postgresql://` URL or a `key=value` conninfo string; the empty string
     /// means the standard `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
-    public init(_ conninfo: String = "") throws {
+    public init(_ conninfo: String = "", options: SessionOptions = .tool) throws {
         self.conninfo = conninfo
+        self.options = options
         try open()
     }
 
     /// Connects, retrying with doubling delays while the server cannot be reached.
     public static func connect(
-        _ conninfo: String = "", attempts: Int, initialDelay: Double = 0.2,
+        _ conninfo: String = "", options: SessionOptions = .tool, attempts: Int, initialDelay: Double = 0.2,
         onRetry: (Int, PostgresError) -> Void = { _, _ in }
     ) throws -> Connection {
         var delay = initialDelay
         for attempt in 1... {
             do {
-                return try Connection(conninfo)
+                return try Connection(conninfo, options: options)
             } catch let error as PostgresError where attempt < attempts && error.kind == .connectionFailed {
                 onRetry(attempt, error)
                 Thread.sleep(forTimeInterval: delay)
@@ -69,10 +130,24 @@ public final class Connection {
     public func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> QueryResult {
         let conn = try ready()
         let texts = try parameterTexts(parameters)
-        let result = withCStrings(texts) { values in
-            PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        let sent = withCStrings(texts) { values in
+            PQsendQueryParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
         }
-        return try consume(result)
+        guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+        var rows: QueryResult?
+        var failure: PostgresError?
+        try results(conn, deadline: deadline()) { result in
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+                if failure == nil { rows = QueryResult(copying: result) }
+            default:
+                if failure == nil { failure = error(from: result, conn) }
+            }
+        }
+        if let failure { throw failure }
+        guard let rows else { throw connectionError(conn, .connectionLost) }
+        collectNotifications(conn)
+        return rows
     }
 
     /// Runs a script of several statements through the simple query protocol. Only for SQL that
@@ -80,11 +155,16 @@ public final class Connection {
     /// `sql` from input.
     public func executeScript(_ sql: String) throws {
         let conn = try ready()
-        // PQexec stops at the first failing statement and returns its error, else the last result.
-        guard let result = PQexec(conn, sql) else { throw connectionError(conn, .connectionLost) }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK { throw error(from: result, conn) }
+        guard PQsendQuery(conn, sql) == 1 else { throw connectionError(conn, .connectionLost) }
+        // The server stops at the first failing statement: its error is the one to report.
+        var failure: PostgresError?
+        try results(conn, deadline: deadline()) { result in
+            let status = PQresultStatus(result)
+            if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && failure == nil {
+                failure = error(from: result, conn)
+            }
+        }
+        if let failure { throw failure }
         if PQstatus(conn) != CONNECTION_OK { throw connectionError(conn, .connectionLost) }
     }
 
@@ -133,8 +213,8 @@ public final class Connection {
         }
         var count = 0
         var failure: PostgresError?
-        while let result = PQgetResult(conn) {
-            defer { PQclear(result) }
+        // The bound is on progress: a long result may take long, a silent server may not.
+        try results(conn, deadline: deadline(), progressive: true) { result in
             switch PQresultStatus(result) {
             case PGRES_SINGLE_TUPLE where failure == nil:
                 do {
@@ -164,18 +244,30 @@ public final class Connection {
     @discardableResult
     public func copy(_ copySQL: String, rows: [[String?]]) throws -> Int {
         let conn = try ready()
-        guard let start = PQexec(conn, copySQL) else { throw connectionError(conn, .connectionLost) }
+        let limit = deadline()
+        guard PQsendQuery(conn, copySQL) == 1 else { throw connectionError(conn, .connectionLost) }
+        try flushOutput(conn, deadline: limit)
+        try waitUntilResultReady(conn, deadline: limit)
+        guard let start = PQgetResult(conn) else { throw connectionError(conn, .connectionLost) }
         let status = PQresultStatus(start)
         if status != PGRES_COPY_IN {
-            defer { PQclear(start) }
-            throw error(from: start, conn)
+            let failure = error(from: start, conn)
+            PQclear(start)
+            try results(conn, deadline: limit) { _ in }
+            throw failure
         }
         PQclear(start)
         var buffer = ""
         func flush() throws {
             guard !buffer.isEmpty else { return }
-            let sent = buffer.withCString { PQputCopyData(conn, $0, Int32(strlen($0))) }
-            guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+            // Non-blocking: 0 means libpq's buffer is full; send what it holds and try again.
+            while true {
+                let sent = buffer.withCString { PQputCopyData(conn, $0, Int32(strlen($0))) }
+                if sent == 1 { break }
+                guard sent == 0 else { throw connectionError(conn, .connectionLost) }
+                try wait(conn, for: Int16(POLLOUT), deadline: limit)
+                guard PQflush(conn) >= 0 else { throw connectionError(conn, .connectionLost) }
+            }
             buffer.removeAll(keepingCapacity: true)
         }
         for row in rows {
@@ -196,16 +288,21 @@ public final class Connection {
             if buffer.utf8.count > 1 << 20 { try flush() }
         }
         try flush()
-        guard PQputCopyEnd(conn, nil) == 1 else { throw connectionError(conn, .connectionLost) }
+        while true {
+            let ended = PQputCopyEnd(conn, nil)
+            if ended == 1 { break }
+            guard ended == 0 else { throw connectionError(conn, .connectionLost) }
+            try wait(conn, for: Int16(POLLOUT), deadline: limit)
+            guard PQflush(conn) >= 0 else { throw connectionError(conn, .connectionLost) }
+        }
         var copied = 0
         var failure: PostgresError?
-        while let result = PQgetResult(conn) {
+        try results(conn, deadline: limit) { result in
             if PQresultStatus(result) == PGRES_COMMAND_OK {
                 copied = Int(String(cString: PQcmdTuples(result))) ?? 0
             } else if failure == nil {
                 failure = error(from: result, conn)
             }
-            PQclear(result)
         }
         if let failure { throw failure }
         return copied
@@ -251,6 +348,11 @@ public final class Connection {
         if inTransaction {
             throw PostgresError(.connectionLost, message: "connection lost inside a transaction; it was rolled back")
         }
+        if lostForGood || (!options.reconnects && handle != nil) {
+            close()
+            lostForGood = true
+            throw PostgresError(.connectionLost, message: "session lost; it is not replaced (it held session state such as a lock)")
+        }
         close()
         try open()
         for channel in channels { try execute("LISTEN \(channel)") }
@@ -281,7 +383,26 @@ public final class Connection {
     }
 
     private func open() throws {
-        guard let conn = PQconnectdb(conninfo) else {
+        // Our defaults first, then the caller's conninfo (expanded), so an operator's explicit
+        // setting in the URL wins over them.
+        var settings: [(String, String)] = []
+        if let timeout = options.connectTimeout { settings.append(("connect_timeout", String(timeout))) }
+        if let keepalive = options.keepalive {
+            settings += [
+                ("keepalives", "1"), ("keepalives_idle", String(keepalive.idle)),
+                ("keepalives_interval", String(keepalive.interval)), ("keepalives_count", String(keepalive.count)),
+            ]
+        }
+        settings.append(("dbname", conninfo))
+        let keywords = settings.map { strdup($0.0) } + [nil]
+        let values = settings.map { strdup($0.1) } + [nil]
+        defer { (keywords + values).forEach { free($0) } }
+        let connected = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordPointers in
+            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valuePointers in
+                PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
+            }
+        }
+        guard let conn = connected else {
             throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(conn) == CONNECTION_OK else {
@@ -299,10 +420,91 @@ public final class Connection {
                 Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue().serverSaidGoodbye = true
             }
         }, Unmanaged.passUnretained(self).toOpaque())
+        // Every call waits with poll (see `results`), never inside libpq, so a deadline can end it.
+        guard PQsetnonblocking(conn, 1) == 0 else {
+            let error = connectionError(conn, .connectionFailed)
+            PQfinish(conn)
+            throw error
+        }
         handle = conn
-        // Fixed text formats for dates and numbers, whatever the server's defaults.
-        try execute("SELECT set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
-            + "set_config('extra_float_digits', '3', false)")
+        // Fixed text formats for dates and numbers, whatever the server's defaults; the session's bounds.
+        func milliseconds(_ seconds: Double?) -> String? { seconds.map { String(max(1, Int(($0 * 1000).rounded()))) } }
+        try execute(
+            "SELECT set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
+                + "set_config('extra_float_digits', '3', false), "
+                + "set_config('statement_timeout', coalesce($1, current_setting('statement_timeout')), false), "
+                + "set_config('lock_timeout', coalesce($2, current_setting('lock_timeout')), false), "
+                + "set_config('idle_in_transaction_session_timeout', "
+                + "coalesce($3, current_setting('idle_in_transaction_session_timeout')), false)",
+            [milliseconds(options.statementTimeout), milliseconds(options.lockTimeout),
+             milliseconds(options.idleInTransactionTimeout)])
+    }
+
+    // MARK: Waiting, bounded
+
+    private func deadline() -> Date? {
+        options.callTimeout.map { Date().addingTimeInterval($0) }
+    }
+
+    /// Sends what libpq has buffered, waiting for the socket while the server is slow to take it.
+    private func flushOutput(_ conn: OpaquePointer, deadline: Date?) throws {
+        while true {
+            let flushed = PQflush(conn)
+            if flushed == 0 { return }
+            guard flushed == 1 else { throw connectionError(conn, .connectionLost) }
+            // The server may be sending while it reads: take that in too, or both sides could wait.
+            try wait(conn, for: Int16(POLLOUT) | Int16(POLLIN), deadline: deadline)
+            guard PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+        }
+    }
+
+    /// Waits until `PQgetResult` will not block.
+    private func waitUntilResultReady(_ conn: OpaquePointer, deadline: Date?) throws {
+        while PQisBusy(conn) == 1 {
+            try wait(conn, for: Int16(POLLIN), deadline: deadline)
+            guard PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+        }
+    }
+
+    /// Hands every result of the call in flight to `each` (then frees it), until libpq has no more.
+    /// With `progressive`, the deadline moves on with each result (a long stream is fine, a stall is not).
+    private func results(
+        _ conn: OpaquePointer, deadline: Date?, progressive: Bool = false, _ each: (OpaquePointer) throws -> Void
+    ) throws {
+        var deadline = deadline
+        try flushOutput(conn, deadline: deadline)
+        while true {
+            try waitUntilResultReady(conn, deadline: deadline)
+            guard let result = PQgetResult(conn) else { return }
+            defer { PQclear(result) }
+            try each(result)
+            if progressive { deadline = self.deadline() }
+        }
+    }
+
+    /// Waits for the socket to be ready for `events`, or throws `.timedOut` at `deadline` after
+    /// closing the session: what the server did with the call is unknown, and the session may be
+    /// stuck mid-protocol, so it is never used again.
+    private func wait(_ conn: OpaquePointer, for events: Int16, deadline: Date?) throws {
+        while true {
+            var descriptor = pollfd(fd: PQsocket(conn), events: events, revents: 0)
+            var milliseconds: Int32 = -1
+            if let deadline {
+                let remaining = deadline.timeIntervalSinceNow
+                if remaining <= 0 { throw timedOut() }
+                milliseconds = Int32(min(remaining * 1000, 60_000).rounded(.up))
+            }
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw connectionError(conn, .connectionLost) }
+        }
+    }
+
+    private func timedOut() -> PostgresError {
+        let seconds = options.callTimeout.map { String(format: "%g", $0) } ?? "?"
+        close()
+        if !options.reconnects { lostForGood = true }
+        return PostgresError(.timedOut, message: "the database did not answer within \(seconds) s; the session was closed")
     }
 
     private func collectNotifications(_ conn: OpaquePointer) {
@@ -317,20 +519,6 @@ public final class Connection {
     }
 
     // MARK: Results and errors
-
-    /// Turns a `PGresult` into rows or a typed error, and frees it (exactly once, here).
-    private func consume(_ result: OpaquePointer?) throws -> QueryResult {
-        guard let handle else { throw PostgresError(.connectionLost, message: "connection closed") }
-        guard let result else { throw connectionError(handle, .connectionLost) }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            collectNotifications(handle)
-            return QueryResult(copying: result)
-        default:
-            throw error(from: result, handle)
-        }
-    }
 
     private func error(from result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
         func field(_ code: Character) -> String? {

@@ -12,6 +12,9 @@ public struct PostgresError: Error, CustomStringConvertible, Equatable {
         case decoding
         /// The client was used in a way libpq does not allow (a bug in the caller).
         case misuse
+        /// The call did not finish within the session's `callTimeout`: the session was closed and
+        /// the call's outcome is unknown (a COMMIT may or may not have happened).
+        case timedOut
     }
 
     public let kind: Kind
@@ -45,8 +48,16 @@ public struct PostgresError: Error, CustomStringConvertible, Equatable {
 
     /// True when retrying later, on a fresh connection, may succeed.
     public var isConnectionProblem: Bool {
-        kind == .connectionFailed || kind == .connectionLost
+        kind == .connectionFailed || kind == .connectionLost || kind == .timedOut
             || (sqlState.map { $0.hasPrefix("08") || $0 == "57P01" || $0 == "57P02" || $0 == "57P03" } ?? false)
+    }
+}
+
+extension PostgresError {
+    /// True when a bound on time ended the call: the client's own, the server's statement timeout
+    /// or its lock timeout. Nothing the call did is kept, except a COMMIT cut off by the client's bound.
+    public var isTimeout: Bool {
+        kind == .timedOut || sqlState == SQLState.queryCanceled || sqlState == SQLState.lockNotAvailable
     }
 }
 
@@ -61,6 +72,10 @@ public enum SQLState {
     public static let raiseException = "P0001"
     public static let serializationFailure = "40001"
     public static let adminShutdown = "57P01"
+    /// `statement_timeout` (or a cancel request) ended the statement.
+    public static let queryCanceled = "57014"
+    /// `lock_timeout` ended a wait for a lock.
+    public static let lockNotAvailable = "55P03"
     /// Raised by the log's trigger when something tries to change or remove an event.
     public static let immutableLog = "CL001"
     /// An insert whose positions would not continue the log (a gap, a reordering) or whose log time is not now.

@@ -118,6 +118,61 @@ final class ConnectionTests: XCTestCase {
         XCTAssertNotEqual(connection.backendPID, before)
     }
 
+    /// A stopped server (SIGSTOP on the session's backend) answers nothing, so no server-side timeout
+    /// can fire: the client's own bound ends the call, closes the session, and the next call opens a
+    /// fresh one.
+    func testCallTimeoutBoundsACallToAStoppedServer() throws {
+        var options = SessionOptions()
+        options.callTimeout = 1
+        let connection = try Connection(conninfo, options: options)
+        let backend = connection.backendPID
+        XCTAssertEqual(kill(backend, SIGSTOP), 0, "the test may signal the server's processes")
+        defer { kill(backend, SIGCONT) }
+        let start = Date()
+        XCTAssertThrowsError(try connection.execute("SELECT 1")) { error in
+            XCTAssertEqual((error as? PostgresError)?.kind, .timedOut)
+            XCTAssertEqual((error as? PostgresError)?.isConnectionProblem, true)
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.9)
+        XCTAssertLessThan(elapsed, 3, "bounded by the call timeout, not by the server")
+        kill(backend, SIGCONT)
+        XCTAssertEqual(try connection.execute("SELECT 2 AS n").first?.get("n", as: Int.self), 2)
+        XCTAssertNotEqual(connection.backendPID, backend, "a fresh session")
+    }
+
+    /// The server's own bounds are set on every session of the daemon's kind.
+    func testBoundedSessionsCarryServerTimeouts() throws {
+        let connection = try Connection(conninfo, options: .bounded(1))
+        let row = try XCTUnwrap(connection.execute(
+            "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, "
+                + "current_setting('idle_in_transaction_session_timeout') AS i").first)
+        XCTAssertEqual(try row.get("s", as: String.self), "800ms")
+        XCTAssertEqual(try row.get("l", as: String.self), "500ms")
+        XCTAssertEqual(try row.get("i", as: String.self), "2s")
+        XCTAssertThrowsError(try connection.execute("SELECT pg_sleep(3)")) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, SQLState.queryCanceled)
+            XCTAssertEqual((error as? PostgresError)?.isTimeout, true)
+        }
+    }
+
+    /// A session that holds a lock is never replaced behind its owner's back.
+    func testSessionWithoutReconnectStaysLost() throws {
+        var options = SessionOptions()
+        options.reconnects = false
+        let pinned = try Connection(conninfo, options: options)
+        let admin = try Connection(conninfo)
+        try pinned.execute("SELECT pg_advisory_lock(42)")
+        try admin.execute("SELECT pg_terminate_backend($1)", [pinned.backendPID])
+        for _ in 0..<2 {
+            XCTAssertThrowsError(try pinned.execute("SELECT 1")) { error in
+                XCTAssertEqual((error as? PostgresError)?.kind, .connectionLost)
+            }
+        }
+        // The lock went with the session: another may take it now.
+        XCTAssertEqual(try admin.execute("SELECT pg_try_advisory_lock(42) AS ok").first?.get("ok", as: Bool.self), true)
+    }
+
     func testSurvivesServerRestart() throws {
         let connection = try Connection(conninfo)
         let listener = try Connection(conninfo)
