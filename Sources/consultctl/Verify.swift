@@ -47,6 +47,13 @@ struct Verify: ParsableCommand {
                       OR has_table_privilege('consult_app', 'consult.events', 'TRUNCATE')) AS ok,
                     'privileges of consult_app on consult.events' AS detail
              """),
+            ("only consult_app may take the log's write lock",
+             """
+             SELECT NOT has_function_privilege('consult_analyst', 'consult.lock_log()', 'EXECUTE')
+                    AND NOT has_table_privilege('consult_analyst', 'consult.log_lock', 'SELECT')
+                    AND has_function_privilege('consult_app', 'consult.lock_log()', 'EXECUTE') AS ok,
+                    'privileges on consult.lock_log() and consult.log_lock' AS detail
+             """),
         ]
         var failed: [String] = []
         for (name, sql) in checks {

@@ -36,6 +36,30 @@ final class PrivilegeTests: XCTestCase {
         XCTAssertEqual(try row.get("d", as: String.self), #"{"v": 1}"#, file: file, line: line)
     }
 
+    /// Only the log's writers can take its write lock: an analyst (or any role) holding the old advisory
+    /// key stalls nothing, and cannot lock the table or call the function that does.
+    func testOnlyWritersCanTakeTheLogsWriteLock() throws {
+        let analyst = try Connection(conninfo)
+        try analyst.execute("SET ROLE consult_analyst")
+        try analyst.execute("SELECT pg_advisory_lock(7593122107351085390)")  // the key 001 used
+        assertRefused("SELECT consult.lock_log()", on: analyst, states: [SQLState.insufficientPrivilege])
+        try analyst.execute("BEGIN")
+        assertRefused("LOCK TABLE consult.log_lock IN ACCESS SHARE MODE", on: analyst, states: [SQLState.insufficientPrivilege])
+        try analyst.execute("ROLLBACK")
+        let app = try Connection(conninfo, options: .bounded(2))
+        try app.execute("SET ROLE consult_app")
+        let start = Date()
+        try EventStore(connection: app).append(NewEvent(stream: "s-2", type: "A", data: JSONText(#"{"v": 2}"#)))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1, "the append did not wait for the analyst's lock")
+        // While a writer holds the table lock, another writer's wait is bounded by lock_timeout.
+        try owner.execute("BEGIN")
+        try owner.execute("SELECT consult.lock_log()")
+        XCTAssertThrowsError(try EventStore(connection: app).append(NewEvent(stream: "s-3", type: "A", data: JSONText("{}")))) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, SQLState.lockNotAvailable, "\($0)")
+        }
+        try owner.execute("ROLLBACK")
+    }
+
     func testOwnerCannotUpdateDeleteOrTruncate() throws {
         for sql in [
             "UPDATE consult.events SET data = '{\"v\": 2}'",
