@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency arrows point one way, towards the core:
-//   consultd, consultctl -> Server -> Domain -> LineProtocol (pure), EventLog -> PostgresClient -> CLibPQ
+//   consultd, consultctl -> Server -> ConnectionCore (pure) -> LineProtocol (pure)
+//                        -> Server -> Domain -> LineProtocol (pure), EventLog -> PostgresClient -> CLibPQ
 //                        -> Migrations -> PostgresClient
 let package = Package(
     name: "consultd",
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["PostgresClient"]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol"),
+        .target(name: "ConnectionCore", dependencies: ["LineProtocol"]),
         .target(name: "LineClient"),
         .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "LineProtocol"]),
@@ -36,7 +38,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "Domain", "EventLog", "PostgresClient",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
+        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),

@@ -1,9 +1,9 @@
 /// Cuts a byte stream into `\n`-terminated lines (a trailing `\r` dropped), at most `maxLineLength`
 /// bytes each. An over-long line yields `.tooLong` once, as soon as it is known, and the rest of it
 /// is discarded up to its newline; the stream goes on after it. No I/O: bytes in, frames out.
-public struct LineFramer {
+public struct LineFramer: Sendable {
     /// One unit of input.
-    public enum Frame: Equatable {
+    public enum Frame: Equatable, Sendable {
         case line([UInt8])
         case tooLong
     }
@@ -19,6 +19,9 @@ public struct LineFramer {
 
     /// Bytes held for a line not yet complete.
     public var bufferedByteCount: Int { partial.count }
+
+    /// True while a line has begun and not ended: bytes held, or an over-long line being discarded.
+    public var isInsideLine: Bool { !partial.isEmpty || discarding }
 
     /// The daemon's case, specialised here (a generic call from another module would not be).
     public mutating func feed(_ bytes: ArraySlice<UInt8>) -> [Frame] {

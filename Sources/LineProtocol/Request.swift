@@ -62,6 +62,14 @@ public enum Request: Equatable, Sendable {
         }
     }
 
+    /// True for the requests that append to the log.
+    public var writesState: Bool {
+        switch self {
+        case .submit, .withdraw: return true
+        default: return false
+        }
+    }
+
     /// True for the requests that read state a write of the same connection may have changed.
     public var readsState: Bool {
         switch self {
@@ -70,14 +78,57 @@ public enum Request: Equatable, Sendable {
         }
     }
 
+    /// The verbs of protocol v1.
+    public enum Verb: String, Sendable, CaseIterable {
+        case auth = "AUTH", consultations = "CONSULTATIONS", submit = "SUBMIT", withdraw = "WITHDRAW"
+        case status = "STATUS", ping = "PING", quit = "QUIT"
+
+        /// The verbs allowed before AUTH: nothing else is even parsed for an unauthenticated client.
+        public var allowedBeforeAuth: Bool {
+            switch self {
+            case .auth, .ping, .quit: return true
+            case .consultations, .submit, .withdraw, .status: return false
+            }
+        }
+
+        /// The verb a line starts with, case folded in ASCII only (SPEC: verbs are case-insensitive;
+        /// Unicode folding would let `pıng` or `ſTATUS` through). nil for an empty or unknown verb.
+        public static func of(_ line: [UInt8]) -> Verb? {
+            var word: [UInt8] = []
+            for byte in line {
+                if byte == UInt8(ascii: " ") {
+                    if word.isEmpty { continue }
+                    break
+                }
+                // Only ASCII letters can make a verb; anything else (or a very long word) is no verb.
+                guard word.count < 16, (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) else { return nil }
+                word.append(byte & 0xDF)
+            }
+            return Verb(rawValue: String(decoding: word, as: UTF8.self))
+        }
+    }
+
+    /// Parses one line for a client that is (or is not yet) authenticated. Before AUTH, a request
+    /// other than AUTH, PING or QUIT is refused with `NOAUTH` from its verb alone: its arguments
+    /// and JSON are never parsed, so an unauthenticated client cannot make the server do that work.
+    public static func parse(_ line: [UInt8], authenticated: Bool, json: JSONParser = JSONParser()) -> Result<Request, RequestError> {
+        if !authenticated, let verb = Verb.of(line), !verb.allowedBeforeAuth {
+            return .failure(RequestError(.noAuth, "AUTH <organisation-id> <token> first"))
+        }
+        return parse(line, json: json)
+    }
+
     /// Parses one line (without its newline). The error says which code to answer with.
     public static func parse(_ line: [UInt8], json: JSONParser = JSONParser()) -> Result<Request, RequestError> {
         guard let text = String(validating: line, as: UTF8.self) else {
             return .failure(RequestError(.encoding, "request is not valid UTF-8"))
         }
         var scanner = Scanner(text: Substring(text))
-        guard let verb = scanner.word(), !verb.isEmpty else {
+        guard let word = scanner.word(), !word.isEmpty else {
             return .failure(RequestError(.protocol, "empty request"))
+        }
+        guard let verb = Verb.of(Array(word.utf8)) else {
+            return .failure(RequestError(.protocol, "unknown verb \(word.prefix(32))"))
         }
         func args(_ count: Int, usage: String) -> Result<[String], RequestError> {
             var values: [String] = []
@@ -111,29 +162,29 @@ public enum Request: Equatable, Sendable {
             }
         }
 
-        switch verb.uppercased() {
-        case "AUTH":
+        switch verb {
+        case .auth:
             let usage = "AUTH <organisation-id> <token>"
             return args(2, usage: usage).flatMap { values in
                 noMore(usage).map { .failure($0) } ?? .success(.auth(organisation: values[0], token: values[1]))
             }
-        case "CONSULTATIONS":
+        case .consultations:
             return noMore("CONSULTATIONS").map { .failure($0) } ?? .success(.consultations)
-        case "PING":
+        case .ping:
             return noMore("PING").map { .failure($0) } ?? .success(.ping)
-        case "QUIT":
+        case .quit:
             return noMore("QUIT").map { .failure($0) } ?? .success(.quit)
-        case "STATUS":
+        case .status:
             let usage = "STATUS <consultation-id> <submission-key>"
             return args(2, usage: usage).flatMap { values in
                 noMore(usage).map { .failure($0) } ?? .success(.status(consultation: values[0], key: values[1]))
             }
-        case "SUBMIT":
+        case .submit:
             let usage = "SUBMIT <consultation-id> <submission-key> <json>"
             return args(2, usage: usage).flatMap { values in
                 body(usage, required: true).map { .submit(consultation: values[0], key: values[1], body: $0!) }
             }
-        case "WITHDRAW":
+        case .withdraw:
             let usage = #"WITHDRAW <consultation-id> <submission-key> [{"reason": "..."}]"#
             return args(2, usage: usage).flatMap { values in
                 body(usage, required: false).flatMap { value -> Result<Request, RequestError> in
@@ -151,8 +202,6 @@ public enum Request: Equatable, Sendable {
                     }
                 }
             }
-        default:
-            return .failure(RequestError(.protocol, "unknown verb \(verb.prefix(32))"))
         }
     }
 

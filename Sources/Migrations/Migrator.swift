@@ -102,6 +102,11 @@ public struct Migrator {
     /// Applies what is missing and returns it (empty when the database was up to date).
     @discardableResult
     public func migrate(_ connection: Connection) throws -> [Migration] {
+        // The lock is the session's: if the session is lost, migrating must stop, not go on unlocked.
+        try connection.withoutReconnecting { try migrateHoldingLock(connection) }
+    }
+
+    private func migrateHoldingLock(_ connection: Connection) throws -> [Migration] {
         try connection.execute("SELECT pg_advisory_lock($1)", [Self.lockKey])
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
         try connection.executeScript(

@@ -81,6 +81,8 @@ public final class Connection {
     private var inTransaction = false
     /// Set once a session without `reconnects` was lost: it stays lost.
     private var lostForGood = false
+    /// Inside `withoutReconnecting`: the session holds state that a new one would not have.
+    private var pinned = 0
     /// Set when the server sent a FATAL message while we were idle (it is about to close).
     fileprivate var serverSaidGoodbye = false
 
@@ -111,6 +113,18 @@ public final class Connection {
     }
 
     deinit { close() }
+
+    /// Runs `body` with reconnection off: if the session is lost meanwhile, every call in `body`
+    /// throws `.connectionLost` instead of silently running on a new session that lacks what the
+    /// old one held (a session-level lock). Afterwards the connection may reconnect again.
+    public func withoutReconnecting<T>(_ body: () throws -> T) rethrows -> T {
+        pinned += 1
+        defer {
+            pinned -= 1
+            if pinned == 0 && options.reconnects { lostForGood = false }
+        }
+        return try body()
+    }
 
     /// Closes the connection; any later call reconnects.
     public func close() {
@@ -348,7 +362,7 @@ public final class Connection {
         if inTransaction {
             throw PostgresError(.connectionLost, message: "connection lost inside a transaction; it was rolled back")
         }
-        if lostForGood || (!options.reconnects && handle != nil) {
+        if lostForGood || ((!options.reconnects || pinned > 0) && handle != nil) {
             close()
             lostForGood = true
             throw PostgresError(.connectionLost, message: "session lost; it is not replaced (it held session state such as a lock)")
@@ -503,7 +517,7 @@ public final class Connection {
     private func timedOut() -> PostgresError {
         let seconds = options.callTimeout.map { String(format: "%g", $0) } ?? "?"
         close()
-        if !options.reconnects { lostForGood = true }
+        if !options.reconnects || pinned > 0 { lostForGood = true }
         return PostgresError(.timedOut, message: "the database did not answer within \(seconds) s; the session was closed")
     }
 

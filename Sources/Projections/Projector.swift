@@ -31,8 +31,15 @@ public final class Projector: @unchecked Sendable {
     /// The shortest time between two writes of the projection tables (how stale they may be under load).
     let writeInterval: Double
 
-    public init(conninfo: String, policy: Policy, logger: Logger, standbyRetry: Double = 1, writeInterval: Double = 0.25) {
+    /// Seconds the leader's liveness check may take.
+    let timeout: Double
+
+    public init(
+        conninfo: String, policy: Policy, logger: Logger, standbyRetry: Double = 1, writeInterval: Double = 0.25,
+        timeout: Double = 5
+    ) {
         self.conninfo = conninfo
+        self.timeout = timeout
         self.policy = policy
         self.logger = logger
         self.standbyRetry = standbyRetry
@@ -46,7 +53,9 @@ public final class Projector: @unchecked Sendable {
         var backoff = 0.2
         while !shouldStop() {
             do {
-                let leader = try Connection(conninfo)
+                // A session that holds the leader lock must never be replaced silently: a new session
+                // would not hold it, and two daemons would project at once. Its loss ends leadership.
+                let leader = try Connection(conninfo, options: .bounded(timeout, reconnects: false))
                 var announced = false
                 while !shouldStop() {
                     if try leader.execute("SELECT pg_try_advisory_lock($1) AS ok", [Self.leaderLockKey]).first!.get("ok", as: Bool.self) {
@@ -63,6 +72,11 @@ public final class Projector: @unchecked Sendable {
                 logger.info("projecting: this consultd holds the projection lock")
                 try project(leader: leader, shouldStop: shouldStop)
                 backoff = 0.2
+            } catch let error as PostgresError where error.isConnectionProblem {
+                logger.warning("projection leadership lost (its database session ended); trying to take it again",
+                               metadata: ["error": "\(error.message)"])
+                Thread.sleep(forTimeInterval: backoff)  // backoff before reconnecting, not a synchronisation
+                backoff = min(backoff * 2, 5)
             } catch {
                 logger.warning("projection interrupted; retrying", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: backoff)
@@ -72,14 +86,14 @@ public final class Projector: @unchecked Sendable {
     }
 
     private func project(leader: Connection, shouldStop: () -> Bool) throws {
-        let store = EventStore(connection: try Connection(conninfo))
+        let store = EventStore(connection: try Connection(conninfo, options: .bounded(max(timeout, 60))))
         try store.connection.listen(EventStore.channel)
         var fold = LogFold()
         var written: Int64? = nil  // nil: nothing written by this fold yet (a full rewrite is due)
         var touched = Set<String>()
         var lastWrite = Date.distantPast
         while !shouldStop() {
-            // Losing the leader session loses the lock: stop writing at once.
+            // Losing the leader session loses the lock: this throws, and writing stops at once.
             try leader.execute("SELECT 1")
             let read = try LogReader.fold(store.connection, into: &fold, limit: Self.page) { touched.insert($0) }
             if read == 0 && written == fold.position {

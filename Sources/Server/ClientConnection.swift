@@ -1,3 +1,4 @@
+import ConnectionCore
 import Dispatch
 import Domain
 import EventLog
@@ -6,64 +7,52 @@ import LineProtocol
 import Logging
 
 /// What a connection needs from the rest of the server.
-protocol ConnectionHost: AnyObject {
+protocol ConnectionHost: AnyObject, Sendable {
     var config: ServerConfig { get }
     var committer: GroupCommitter { get }
-    var reader: Reader { get }
+    var readers: ReadPool { get }
     var logger: Logger { get }
+    func connectionAuthenticated(_ id: Int)
     func connectionClosed(_ id: Int)
 }
 
-/// One client: a non-blocking socket with Dispatch read and write sources on its own serial queue.
+/// One client: the Dispatch shell around a `ConnectionStateMachine`. It owns the non-blocking
+/// socket, its read and write sources and one deadline timer, all on the connection's serial
+/// queue; it feeds the machine what happens (bytes, replies, the clock, output drained) and performs
+/// the actions it returns. The socket is closed only in the last source's cancel handler.
 ///
-/// Requests are answered in order: each gets a sequence number, answers may complete out of order
-/// (a STATUS before a batch commit), and only the contiguous prefix is written. Reading pauses while
-/// too many requests are unanswered or too many reply bytes wait for a slow reader, so no client can
-/// make the daemon grow without bound. The socket is closed only in the last source's cancel handler.
+/// `@unchecked Sendable`: every mutable field is touched only on `queue` (handlers run there, and
+/// answers from other threads hop onto it with `queue.async`).
 final class ClientConnection: WriteOwner, @unchecked Sendable {
     let id: Int
     let remote: String
     private let fd: Int32
     private let queue: DispatchQueue
     private unowned let host: ConnectionHost
-    private var framer: LineFramer
+    private var machine: ConnectionStateMachine
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
-    private var idleTimer: DispatchSourceTimer?
-    private var readPaused = false
+    private var timer: DispatchSourceTimer?
+    private var readSuspended = false
     private var writeArmed = false
     private var liveSources = 0
-
-    private var frames: [LineFramer.Frame] = []
-    private var frameHead = 0
+    private var armedDeadline: Double?
     private var output: [UInt8] = []
     private var outputHead = 0
-    private var nextSequence = 0
-    private var nextToWrite = 0
-    private var finished: [Int: Reply] = [:]
-
-    private var organisation: String?
-    private var authFailures = 0
-    private var awaitingAuth = false
-    /// SUBMITs and WITHDRAWs sent to the committer and not yet answered.
-    private var pendingWrites = 0
-    private var awaitingWrites = false
-    /// No more requests are taken; close once everything owed is written.
-    private var closing = false
-    private var inputEnded = false
     private var closed = false
-    private var lastInput = Date()
-
-    static let maxAuthFailures = 5
+    private var buffer = [UInt8](repeating: 0, count: 65_536)
 
     init(fd: Int32, remote: String, id: Int, host: ConnectionHost) {
         self.fd = fd
         self.remote = remote
         self.id = id
         self.host = host
-        self.framer = LineFramer(maxLineLength: host.config.maxLineLength)
+        self.machine = ConnectionStateMachine(limits: host.config.connection, now: Self.now())
         self.queue = DispatchQueue(label: "consultd.connection.\(id)")
     }
+
+    /// Monotonic seconds (the clock Dispatch timers use).
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     func start() {
         queue.async { [self] in
@@ -74,213 +63,225 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             write.setEventHandler { [self] in flush() }
             write.setCancelHandler { [self] in sourceCancelled() }
             let timer = DispatchSource.makeTimerSource(queue: queue)
-            let interval = max(0.05, min(host.config.idleTimeout / 4, 5))
-            timer.schedule(deadline: .now() + interval, repeating: interval)
-            timer.setEventHandler { [self] in checkIdle() }
+            timer.setEventHandler { [self] in
+                armedDeadline = nil
+                perform(machine.tick(now: Self.now()))
+            }
             timer.setCancelHandler { [self] in sourceCancelled() }
+            timer.schedule(deadline: .distantFuture, repeating: .never)
             readSource = read
             writeSource = write
-            idleTimer = timer
+            self.timer = timer
             liveSources = 3
             read.resume()
             timer.resume()
             // The write source starts suspended: it is armed only while replies wait for the socket.
-            send(Array("OK consultd 1 ready\n".utf8))
+            perform(machine.start())
         }
     }
 
-    /// Stops taking requests; what is owed is still answered, then the connection closes.
+    /// Stops taking requests; what was taken is still answered, then the connection closes.
     func drain() {
-        queue.async { [self] in
-            closing = true
-            frames.removeAll()
-            frameHead = 0
-            finishIfDone()
-        }
+        queue.async { [self] in perform(machine.drain(now: Self.now())) }
+    }
+
+    /// Closes the connection if it has not authenticated (the server needs its slot).
+    func evict() {
+        queue.async { [self] in perform(machine.evict(now: Self.now())) }
     }
 
     // MARK: Reading
 
     private func onReadable() {
-        guard !closed else { return }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
         var total = 0
-        while total < 262_144 && !inputEnded {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        while !closed && machine.wantsInput && total < 262_144 {
+            let budget = min(buffer.count, machine.readBudget)
+            if budget == 0 { break }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, budget, 0) }
             if count > 0 {
                 total += count
-                lastInput = Date()
-                frames.append(contentsOf: framer.feed(buffer[0..<count]))
+                perform(machine.received(buffer[0..<count], now: Self.now()))
             } else if count == 0 {
-                inputEnded = true
+                // At end of input the source would fire forever; suspending it ends that.
+                suspendReading()
+                perform(machine.inputEnded(now: Self.now()))
+                return
             } else if errno == EINTR {
                 continue
             } else if errno == EAGAIN || errno == EWOULDBLOCK {
                 break
             } else {
-                abort("read failed: \(String(cString: strerror(errno)))")
-                return
+                return abort("read failed: \(String(cString: strerror(errno)))")
             }
         }
-        if inputEnded, let readSource, !readPaused {
-            // At end of input the source would fire forever; pausing it ends that.
-            readSource.suspend()
-            readPaused = true
-        }
-        processFrames()
-        finishIfDone()
-        applyBackpressure()
+        // The machine may not want more now (its budget is spent): the source must not spin.
+        if !machine.wantsInput { suspendReading() }
     }
 
-    private func processFrames() {
-        while frameHead < frames.count && !awaitingAuth && !awaitingWrites && !closing {
-            let frame = frames[frameHead]
-            frameHead += 1
-            switch frame {
-            case .tooLong:
-                answer(next(), .error(.tooLong, "line longer than \(host.config.maxLineLength) bytes; it was discarded"))
-            case .line(let bytes):
-                if bytes.isEmpty { continue }  // a blank line (an extra Enter in nc) asks nothing
-                switch Request.parse(bytes) {
-                case .failure(let error):
-                    answer(next(), error.reply)
-                case .success(let request):
-                    if request.readsState && pendingWrites > 0 {
-                        // A read must see this connection's earlier writes: wait for them to commit.
-                        frameHead -= 1
-                        awaitingWrites = true
-                        return
-                    }
-                    handle(request, next())
+    // A cancelled source must never be suspended again: its cancellation would never complete.
+    private func suspendReading() {
+        guard !closed, !readSuspended, let readSource else { return }
+        readSource.suspend()
+        readSuspended = true
+    }
+
+    private func resumeReading() {
+        guard !closed, readSuspended, let readSource else { return }
+        readSource.resume()
+        readSuspended = false
+    }
+
+    // MARK: Performing
+
+    private func perform(_ actions: [ConnectionStateMachine.Action]) {
+        guard !closed else { return }
+        var sent = false
+        var refused: [(sequence: Int, reply: Reply)] = []
+        for action in actions {
+            switch action {
+            case .send(let bytes):
+                output.append(contentsOf: bytes)
+                sent = true
+            case .pauseReading:
+                suspendReading()
+            case .resumeReading:
+                resumeReading()
+            case .authenticate(let sequence, let organisation, let token):
+                host.readers.authenticate(organisation: organisation, token: token) { [self] valid in
+                    queue.async { [self] in authenticated(sequence, organisation, valid) }
                 }
+            case .read(let sequence, .consultations):
+                host.readers.consultations { [self] reply in queue.async { [self] in answered(sequence, reply) } }
+            case .read(let sequence, .status(let organisation, let consultation, let key)):
+                host.readers.status(organisation: organisation, consultation: consultation, key: key) { [self] reply in
+                    queue.async { [self] in answered(sequence, reply) }
+                }
+            case .write(let sequence, let write, let cost):
+                if let reply = enqueue(write, sequence: sequence, cost: cost) { refused.append((sequence, reply)) }
+            case .authenticated(let organisation):
+                host.logger.info("authenticated", metadata: ["connection": "\(id)", "organisation": "\(organisation)"])
+                host.connectionAuthenticated(id)
+            case .close:
+                return shutdown()
             }
         }
-        if frameHead == frames.count {
-            frames.removeAll(keepingCapacity: true)
-            frameHead = 0
-        }
+        if !refused.isEmpty { return perform(machine.writesAnswered(refused, now: Self.now())) }
+        if sent { flush() }
+        armTimer()
     }
 
-    private func next() -> Int {
-        defer { nextSequence += 1 }
-        return nextSequence
-    }
-
-    private func handle(_ request: Request, _ sequence: Int) {
-        guard organisation != nil || request.allowedBeforeAuth else {
-            answer(sequence, .error(.noAuth, "AUTH <organisation-id> <token> first"))
-            return
-        }
-        switch request {
-        case .ping:
-            answer(sequence, .ok("PONG"))
-        case .quit:
-            answer(sequence, .ok("BYE"))
-            closing = true
-        case .auth(let organisation, let token):
-            // Later requests wait for the outcome: they may depend on who is authenticated.
-            awaitingAuth = true
-            host.reader.authenticate(organisation: organisation, token: token) { [self] valid in
-                queue.async { [self] in authenticated(organisation, valid: valid, sequence: sequence) }
-            }
-        case .consultations:
-            host.reader.consultations { [self] reply in queue.async { [self] in answer(sequence, reply) } }
-        case .status(let consultation, let key):
-            host.reader.status(organisation: organisation!, consultation: consultation, key: key) { [self] reply in
-                queue.async { [self] in answer(sequence, reply) }
-            }
-        case .submit(let consultation, let key, let body):
-            write(.submit(body), consultation: consultation, key: key, sequence: sequence)
-        case .withdraw(let consultation, let key, let reason):
-            write(.withdraw(reason: reason), consultation: consultation, key: key, sequence: sequence)
-        }
-    }
-
-    private func authenticated(_ claimed: String, valid: Bool, sequence: Int) {
-        awaitingAuth = false
-        if valid {
-            organisation = claimed
-            host.logger.info("authenticated", metadata: ["connection": "\(id)", "organisation": "\(claimed)"])
-            answer(sequence, .ok("AUTH \(claimed)"))
-        } else {
-            authFailures += 1
+    private func authenticated(_ sequence: Int, _ organisation: String, _ valid: Bool) {
+        if !valid {
             // Never the token; the claimed id helps an operator spot guessing.
             host.logger.warning(
-                "authentication failed",
-                metadata: ["connection": "\(id)", "remote": "\(remote)", "claimed": "\(claimed)", "failures": "\(authFailures)"])
-            if authFailures >= Self.maxAuthFailures {
-                answer(sequence, .error(.auth, "invalid credential; too many failures, closing"))
-                closing = true
-            } else {
-                answer(sequence, .error(.auth, "invalid credential"))
-            }
+                "authentication failed", metadata: ["connection": "\(id)", "remote": "\(remote)", "claimed": "\(organisation)"])
         }
-        processFrames()
-        finishIfDone()
-        applyBackpressure()
+        perform(machine.authenticated(sequence: sequence, organisation: organisation, valid: valid, now: Self.now()))
     }
 
-    private func write(_ kind: WriteRequest.Kind, consultation: String, key: String, sequence: Int) {
+    private func answered(_ sequence: Int, _ reply: Reply) {
+        perform(machine.answered(sequence: sequence, reply: reply, now: Self.now()))
+    }
+
+    /// Checks a submission's shape, builds its event and queues it; returns the reply when it is
+    /// refused at once (its parsed body is dropped here either way: the queue holds the event only).
+    private func enqueue(_ write: ConnectionStateMachine.Write, sequence: Int, cost: Int) -> Reply? {
         let metadata = JSONValue.object([
             ("protocol", .string("consultd-line/1")), ("remote", .string(remote)), ("connection", .number(String(id))),
         ])
-        let event: NewEvent
-        switch kind {
-        case .submit(let body):
-            event = DomainEvents.submissionReceived(
-                organisation: organisation!, consultation: consultation, key: key, body: body, metadata: metadata)
-        case .withdraw(let reason):
-            event = DomainEvents.submissionWithdrawn(
-                organisation: organisation!, consultation: consultation, key: key, reason: reason, metadata: metadata)
+        let request: WriteRequest
+        switch write {
+        case .submit(let organisation, let consultation, let key, let body):
+            let shape: SubmissionRules.Shape
+            switch SubmissionRules.shape(of: body) {
+            case .failure(let error): return error.reply
+            case .success(let checked): shape = checked
+            }
+            let event = DomainEvents.submissionReceived(
+                organisation: organisation, consultation: consultation, key: key, body: body, metadata: metadata)
+            request = WriteRequest(kind: .submit(shape), consultation: consultation, event: event, cost: cost, owner: self, sequence: sequence)
+        case .withdraw(let organisation, let consultation, let key, let reason):
+            let event = DomainEvents.submissionWithdrawn(
+                organisation: organisation, consultation: consultation, key: key, reason: reason, metadata: metadata)
+            request = WriteRequest(kind: .withdraw, consultation: consultation, event: event, cost: cost, owner: self, sequence: sequence)
         }
-        let request = WriteRequest(
-            kind: kind, organisation: organisation!, consultation: consultation, key: key, event: event, owner: self,
-            sequence: sequence)
-        pendingWrites += 1
-        if !host.committer.enqueue(request) {
-            finishWrites([(sequence, GroupCommitter.busy)])
+        let wording = Wording(write)
+        guard let refusal = host.committer.enqueue(request) else {
+            pendingWrites[sequence] = wording
+            return nil
+        }
+        return wording.reply(for: refusal)
+    }
+
+    func writesFinished(_ outcomes: [(sequence: Int, outcome: WriteOutcome)]) {
+        queue.async { [self] in
+            guard !closed else { return }
+            let replies = outcomes.map { sequence, outcome in
+                (sequence, pendingWrites.removeValue(forKey: sequence)?.reply(for: outcome) ?? Wording.unknown.reply(for: outcome))
+            }
+            perform(machine.writesAnswered(replies, now: Self.now()))
         }
     }
 
-    func writesFinished(_ replies: [(sequence: Int, reply: Reply)]) {
-        queue.async { [self] in finishWrites(replies) }
+    /// What each write in flight was (without its body), to word its reply.
+    private var pendingWrites: [Int: Wording] = [:]
+
+    /// The verb, key and consultation a write's reply names.
+    struct Wording {
+        let verb: String
+        let key: String
+        let consultation: String
+
+        static let unknown = Wording(verb: "SUBMIT", key: "?", consultation: "?")
+
+        init(verb: String, key: String, consultation: String) {
+            self.verb = verb
+            self.key = key
+            self.consultation = consultation
+        }
+
+        init(_ write: ConnectionStateMachine.Write) {
+            switch write {
+            case .submit(_, let consultation, let key, _): self.init(verb: "SUBMIT", key: key, consultation: consultation)
+            case .withdraw(_, let consultation, let key, _): self.init(verb: "WITHDRAW", key: key, consultation: consultation)
+            }
+        }
+
+        func reply(for outcome: WriteOutcome) -> Reply {
+            ClientConnection.reply(for: outcome, verb: verb, key: key, consultation: consultation)
+        }
     }
 
-    private func finishWrites(_ replies: [(sequence: Int, reply: Reply)]) {
-        pendingWrites -= replies.count
-        answer(replies)
-        if pendingWrites == 0 && awaitingWrites {
-            awaitingWrites = false
-            processFrames()
-            finishIfDone()
-            applyBackpressure()
+    /// The wire's words for an outcome (SPEC: error codes).
+    static func reply(for outcome: WriteOutcome, verb: String, key: String, consultation: String) -> Reply {
+        switch outcome {
+        case .stored(let position):
+            return .ok("\(verb) \(key) \(position)")
+        case .conflict(let position):
+            if verb == "SUBMIT" {
+                return .error(.conflict, "key \(key) already holds a different submission (position \(position))")
+            }
+            return .error(.conflict, "submission \(key) was already withdrawn with another reason (position \(position))")
+        case .noSubmission:
+            return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
+        case .noConsultation:
+            return .error(.notFound, "no consultation \(consultation)")
+        case .closed:
+            return .error(.closed, "consultation \(consultation) is not open for submissions now")
+        case .invalid(let error):
+            return error.reply
+        case .refused(let message):
+            return .error(.invalid, "body: refused by the database (\(message))")
+        case .busy:
+            return .error(.busy, "database unavailable or overloaded; nothing was stored, retry later")
+        case .shuttingDown:
+            return .error(.busy, "server shutting down; nothing was stored, retry later")
+        case .failed:
+            return .error(.internal, "the server could not store this; nothing was stored, retry later")
         }
     }
 
     // MARK: Writing
-
-    private func answer(_ sequence: Int, _ reply: Reply) {
-        answer([(sequence, reply)])
-    }
-
-    /// Records replies and sends, in one write, every reply that is next in order.
-    private func answer(_ replies: [(sequence: Int, reply: Reply)]) {
-        guard !closed else { return }
-        for (sequence, reply) in replies { finished[sequence] = reply }
-        var ready: [UInt8] = []
-        while let reply = finished.removeValue(forKey: nextToWrite) {
-            ready.append(contentsOf: reply.line.utf8)
-            nextToWrite += 1
-        }
-        if !ready.isEmpty { send(ready) }
-        finishIfDone()
-        applyBackpressure()
-    }
-
-    private func send(_ bytes: [UInt8]) {
-        output.append(contentsOf: bytes)
-        flush()
-    }
 
     private func flush() {
         guard !closed else { return }
@@ -295,8 +296,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 break
             } else {
-                abort("write failed: \(String(cString: strerror(errno)))")
-                return
+                return abort("write failed: \(String(cString: strerror(errno)))")
             }
         }
         if outputHead == output.count {
@@ -306,43 +306,23 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             output.removeFirst(outputHead)
             outputHead = 0
         }
-        let pending = outputHead < output.count
-        if pending != writeArmed, let writeSource {
-            if pending { writeSource.resume() } else { writeSource.suspend() }
-            writeArmed = pending
+        let pending = output.count - outputHead
+        if (pending > 0) != writeArmed, let writeSource {
+            if pending > 0 { writeSource.resume() } else { writeSource.suspend() }
+            writeArmed = pending > 0
         }
-        finishIfDone()
-        applyBackpressure()
+        perform(machine.flushed(pending: pending, now: Self.now()))
     }
 
-    // MARK: Flow control and lifecycle
+    // MARK: Time and lifecycle
 
-    private func applyBackpressure() {
-        guard !closed, !inputEnded, let readSource else { return }
-        let unanswered = nextSequence - nextToWrite + (frames.count - frameHead)
-        let shouldPause = unanswered >= host.config.maxInFlightPerConnection
-            || output.count - outputHead >= host.config.maxOutputBytes
-        if shouldPause != readPaused {
-            if shouldPause { readSource.suspend() } else { readSource.resume() }
-            readPaused = shouldPause
-        }
-    }
-
-    private func checkIdle() {
-        guard !closed, !closing, nextToWrite == nextSequence, !awaitingAuth else { return }
-        if Date().timeIntervalSince(lastInput) >= host.config.idleTimeout {
-            answer(next(), .error(.timeout, "idle for \(Int(host.config.idleTimeout)) s; closing"))
-            closing = true
-            finishIfDone()
-        }
-    }
-
-    private func finishIfDone() {
-        guard !closed else { return }
-        let inputDone = closing || (inputEnded && frameHead == frames.count && !awaitingAuth && !awaitingWrites)
-        if inputDone && nextToWrite == nextSequence && outputHead == output.count {
-            shutdown()
-        }
+    /// Arms the timer for the machine's next deadline when that is earlier than the one armed; a
+    /// timer that fires early (the deadline moved on) just re-arms.
+    private func armTimer() {
+        guard !closed, let timer, let deadline = machine.nextDeadline else { return }
+        if let armedDeadline, armedDeadline <= deadline { return }
+        armedDeadline = deadline
+        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: UInt64(max(0, deadline) * 1e9)), repeating: .never, leeway: .milliseconds(50))
     }
 
     private func abort(_ reason: String) {
@@ -357,15 +337,15 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         closed = true
         if let readSource {
             readSource.cancel()
-            if readPaused { readSource.resume() }
+            if readSuspended { readSource.resume() }
         }
         if let writeSource {
             writeSource.cancel()
             if !writeArmed { writeSource.resume() }
         }
-        idleTimer?.cancel()
+        timer?.cancel()
         output = []
-        finished = [:]
+        pendingWrites = [:]
     }
 
     private func sourceCancelled() {
@@ -374,7 +354,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             Foundation.close(fd)
             readSource = nil
             writeSource = nil
-            idleTimer = nil
+            timer = nil
             host.connectionClosed(id)
         }
     }

@@ -1,24 +1,32 @@
+import ConnectionCore
 import Foundation
 
-/// Everything an operator can tune; defaults are for one small machine.
+/// Everything an operator can tune; defaults are for one small machine. docs/PROTOCOL.md and
+/// deploy/README.md list every limit and timeout with its default.
 public struct ServerConfig: Sendable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 7600
     public var conninfo = ""
-    public var maxLineLength = 65_536
+    /// Per-connection limits: line length, requests and bytes in flight, reply bytes, deadlines.
+    public var connection = ConnectionLimits()
     public var maxConnections = 2_048
-    /// Seconds without input (and nothing owed to the client) before `ERR TIMEOUT` and close.
-    public var idleTimeout: Double = 300
+    /// Connections not yet authenticated; beyond it the oldest such is closed to make room, so that
+    /// idle or slow sockets cannot keep organisations out. Default: a quarter of `maxConnections`.
+    public var maxUnauthenticated = 512
     /// Most submissions committed in one transaction.
     public var batchSize = 512
+    /// Most bytes of writes committed in one transaction.
+    public var maxBatchBytes = 8 << 20
     /// Longest wait for a batch to fill once the first submission is there (0: take what is queued).
     public var batchWait: Double = 0
     /// Submissions waiting for the committer, across all connections; beyond it, `ERR BUSY`.
     public var maxQueuedSubmissions = 50_000
-    /// Requests read from one connection and not yet answered; beyond it, reading that connection pauses.
-    public var maxInFlightPerConnection = 4_096
-    /// Reply bytes waiting for a slow reader; beyond it, reading that connection pauses.
-    public var maxOutputBytes = 1 << 20
+    /// Bytes held by writes waiting for the committer, across all connections; beyond it, `ERR BUSY`.
+    public var maxQueuedBytes = 64 << 20
+    /// Seconds any one database call may take (connect, statement, lock wait, reply); then `ERR BUSY`.
+    public var databaseTimeout: Double = 5
+    /// Threads (each with a database session) answering STATUS, CONSULTATIONS and uncached AUTH.
+    public var readers = 2
     /// Seconds a graceful stop waits for the batch in flight and for replies to drain.
     public var shutdownTimeout: Double = 10
 

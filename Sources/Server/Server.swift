@@ -8,16 +8,27 @@ public struct ServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The TCP server: accepts connections and hands them the shared committer and reader.
+/// The TCP server: accepts connections and hands them the shared committer and read pool.
+///
+/// `@unchecked Sendable`: the connection table is behind `Locked`; `listenFD`, `acceptSource`,
+/// `nextID` and `draining` are touched only on `acceptQueue`.
 public final class Server: ConnectionHost, @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
     let committer: GroupCommitter
-    let reader: Reader
+    let readers: ReadPool
+    private let registryFollower: RegistryFollower
     private let acceptQueue = DispatchQueue(label: "consultd.accept")
     private var listenFD: Int32 = -1
     private var acceptSource: DispatchSourceRead?
-    private let connections = Locked([Int: ClientConnection]())
+
+    /// Open connections, and those of them not yet authenticated (by accept order, oldest first).
+    private struct Table {
+        var connections: [Int: ClientConnection] = [:]
+        var unauthenticated: [Int] = []
+    }
+    private let table = Locked(Table())
+    private let closedCondition = NSCondition()
     private var nextID = 0
     private var draining = false
 
@@ -26,7 +37,8 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         self.logger = logger
         let registry = SharedRegistry()
         committer = GroupCommitter(config: config, registry: registry, logger: logger)
-        reader = Reader(config: config, registry: registry, logger: logger)
+        readers = ReadPool(config: config, registry: registry, logger: logger)
+        registryFollower = RegistryFollower(registry: registry, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
 
     /// Binds, listens and starts serving; returns the port (useful with port 0).
@@ -38,6 +50,8 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let fd = try Self.listen(host: config.host, port: config.port)
         listenFD = fd
+        registryFollower.start()
+        readers.start()
         committer.start()
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
         source.setEventHandler { [self] in acceptAll() }
@@ -47,27 +61,41 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         return try Self.boundPort(fd)
     }
 
-    /// Graceful stop: no new connections or requests, the queued writes are committed and answered,
-    /// connections close; returns when done or after `config.shutdownTimeout` seconds.
+    /// Graceful stop, in order: no new connections or requests; the writes taken are committed and
+    /// answered (writes arriving now are told the server is shutting down); connections close;
+    /// the read pool and the registry follower stop. Returns when done or after `config.shutdownTimeout`.
     public func stop() {
         acceptQueue.sync {
             draining = true
             acceptSource?.cancel()
         }
-        let open = connections.current.values
-        for connection in open { connection.drain() }
+        for connection in table.current.connections.values { connection.drain() }
         committer.stop(timeout: config.shutdownTimeout)
         let deadline = Date().addingTimeInterval(config.shutdownTimeout)
-        while !connections.current.isEmpty && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
+        closedCondition.lock()
+        while !table.current.connections.isEmpty && Date() < deadline {
+            _ = closedCondition.wait(until: deadline)
         }
+        closedCondition.unlock()
+        readers.stop(timeout: config.databaseTimeout + 1)
+        registryFollower.stop()
     }
 
     /// Connections open now.
-    public var connectionCount: Int { connections.current.count }
+    public var connectionCount: Int { table.current.connections.count }
+
+    func connectionAuthenticated(_ id: Int) {
+        table.withLock { $0.unauthenticated.removeAll { $0 == id } }
+    }
 
     func connectionClosed(_ id: Int) {
-        connections.withLock { _ = $0.removeValue(forKey: id) }
+        table.withLock { table in
+            table.connections[id] = nil
+            table.unauthenticated.removeAll { $0 == id }
+        }
+        closedCondition.lock()
+        closedCondition.broadcast()
+        closedCondition.unlock()
     }
 
     private func acceptAll() {
@@ -97,16 +125,24 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if draining || connections.current.count >= config.maxConnections {
-                let line = Array("ERR BUSY too many connections; retry later\n".utf8)
+            if draining || connectionCount >= config.maxConnections {
+                let line = Array((draining ? "ERR BUSY server shutting down; retry later\n" : "ERR BUSY too many connections; retry later\n").utf8)
                 _ = line.withUnsafeBytes { Foundation.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 Foundation.close(client)
                 continue
             }
             nextID += 1
             let connection = ClientConnection(fd: client, remote: Self.describe(address), id: nextID, host: self)
-            connections.withLock { $0[nextID] = connection }
+            // Over the cap of connections waiting for AUTH, the oldest of them makes room: a flood of
+            // idle sockets cannot keep an organisation, which authenticates at once, from getting in.
+            let evicted = table.withLock { table -> ClientConnection? in
+                table.connections[nextID] = connection
+                table.unauthenticated.append(nextID)
+                guard table.unauthenticated.count > config.maxUnauthenticated else { return nil }
+                return table.connections[table.unauthenticated.removeFirst()]
+            }
             connection.start()
+            evicted?.evict()
         }
     }
 

@@ -30,8 +30,35 @@ struct Consultd: ParsableCommand {
     @Option(help: "Most connections open at once; more are answered ERR BUSY and closed.")
     var maxConnections: Int = 2_048
 
-    @Option(help: "Seconds of silence before a connection gets ERR TIMEOUT and is closed.")
+    @Option(help: "Connections not yet authenticated; beyond it the oldest of them is closed (default: a quarter of --max-connections).")
+    var maxUnauthenticated: Int?
+
+    @Option(help: "Seconds of silence (nothing owed to the client) before a connection gets ERR TIMEOUT and is closed.")
     var idleTimeout: Double = 300
+
+    @Option(help: "Seconds from connecting to a successful AUTH.")
+    var authTimeout: Double = 10
+
+    @Option(help: "Seconds from the first byte of a request line to its newline.")
+    var lineTimeout: Double = 30
+
+    @Option(help: "Requests of one connection taken and not yet answered.")
+    var maxInFlight: Int = 4_096
+
+    @Option(help: "Bytes held for one connection's requests in flight.")
+    var maxInFlightBytes: Int = 4 << 20
+
+    @Option(help: "Reply bytes one connection may leave unread before it is read no more.")
+    var maxReplyBytes: Int = 1 << 20
+
+    @Option(help: "Bytes of writes waiting for the committer, all connections together; beyond it ERR BUSY.")
+    var maxQueuedBytes: Int = 64 << 20
+
+    @Option(help: "Seconds any one database call may take (connect, statement, lock wait); then ERR BUSY.")
+    var databaseTimeout: Double = 5
+
+    @Option(help: "Database sessions answering STATUS, CONSULTATIONS and AUTH of a credential not yet cached.")
+    var readers: Int = 2
 
     @Option(help: "Most submissions committed in one transaction.")
     var batchSize: Int = 512
@@ -63,32 +90,51 @@ struct Consultd: ParsableCommand {
         config.host = host
         config.port = port
         config.conninfo = Connection.conninfo(flag: database)
-        config.maxLineLength = maxLine
+        config.connection.maxLineLength = maxLine
+        config.connection.maxReadAheadBytes = maxLine + 65_536
+        config.connection.idleTimeout = idleTimeout
+        config.connection.authTimeout = authTimeout
+        config.connection.lineTimeout = lineTimeout
+        config.connection.maxInFlight = maxInFlight
+        config.connection.maxInFlightBytes = maxInFlightBytes
+        config.connection.maxOutputBytes = maxReplyBytes
         config.maxConnections = maxConnections
-        config.idleTimeout = idleTimeout
+        config.maxUnauthenticated = maxUnauthenticated ?? max(1, maxConnections / 4)
+        config.maxQueuedBytes = maxQueuedBytes
+        config.databaseTimeout = databaseTimeout
+        config.readers = readers
         config.batchSize = batchSize
         config.batchWait = batchWait
-        guard maxLine > 0, maxConnections > 0, idleTimeout > 0, batchSize > 0, batchWait >= 0 else {
-            Self.exit(withOneLine: "--max-line, --max-connections, --idle-timeout and --batch-size must be positive")
+        let positive = [Double(maxLine), Double(maxConnections), Double(config.maxUnauthenticated), idleTimeout, authTimeout,
+                        lineTimeout, Double(maxInFlight), Double(maxInFlightBytes), Double(maxReplyBytes), Double(maxQueuedBytes),
+                        databaseTimeout, Double(readers), Double(batchSize)]
+        guard positive.allSatisfy({ $0 > 0 }), batchWait >= 0 else {
+            Self.exit(withOneLine: "limits, timeouts, --readers and --batch-size must be positive (--batch-wait may be 0)")
         }
         let server = Server(config: config, logger: logger)
         let auditPolicy: Policy
         do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
 
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
-        // before anything else so that a SIGTERM during start-up stops the daemon too. A closing
-        // client must not kill the daemon: SIGPIPE is ignored (and sends use MSG_NOSIGNAL).
+        // before anything else so that a SIGTERM during start-up stops the daemon too. They only
+        // wake the main thread, which stops everything in order. A closing client must not kill the
+        // daemon: SIGPIPE is ignored (and sends use MSG_NOSIGNAL).
         signal(SIGPIPE, SIG_IGN)
-        let started = Locked(false)
+        let stopRequested = DispatchSemaphore(value: 0)
+        let stopping = Locked(false)
         var sources: [DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "consultd.signals"))
             source.setEventHandler {
-                logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
-                if started.current { server.stop() }
-                logger.info("stopped")
-                Foundation.exit(0)
+                let first = stopping.withLock { already in
+                    defer { already = true }
+                    return !already
+                }
+                if first {
+                    logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
+                    stopRequested.signal()
+                }
             }
             source.resume()
             sources.append(source)
@@ -96,7 +142,7 @@ struct Consultd: ParsableCommand {
 
         let connection: Connection
         do {
-            connection = try Connection.connect(config.conninfo, attempts: connectAttempts) { attempt, error in
+            connection = try Connection.connect(config.conninfo, options: .bounded(databaseTimeout), attempts: connectAttempts) { attempt, error in
                 logger.warning("database not reachable yet", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
             }
         } catch {
@@ -113,19 +159,35 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
         connection.close()
+        if stopping.current { return }
 
+        let bound: UInt16
         do {
-            let bound = try server.start()
-            started.withLock { $0 = true }
-            let projector = Projector(conninfo: config.conninfo, policy: auditPolicy, logger: logger)
-            let projectorThread = Thread { projector.run(shouldStop: { false }) }
-            projectorThread.name = "consultd.projector"
-            projectorThread.start()
-            logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
+            bound = try server.start()
         } catch {
             Self.exit(withOneLine: "\(error)")
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        let projector = Projector(conninfo: config.conninfo, policy: auditPolicy, logger: logger)
+        let projectorStopped = DispatchSemaphore(value: 0)
+        let projectorThread = Thread {
+            projector.run(shouldStop: { stopping.current })
+            projectorStopped.signal()
+        }
+        projectorThread.name = "consultd.projector"
+        projectorThread.start()
+        logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
+
+        withExtendedLifetime(sources) { stopRequested.wait() }
+        // In order: stop accepting and answer what was taken; then the projector (it finishes the
+        // write it is in, if any); then return, which ends the process.
+        server.stop()
+        logger.info("server stopped; stopping the projector")
+        if projectorStopped.wait(timeout: .now() + config.shutdownTimeout) == .timedOut {
+            logger.warning("the projector did not stop in time")
+        } else {
+            logger.info("projector stopped")
+        }
+        logger.info("stopped")
     }
 
     static func exit(withOneLine message: String) -> Never {

@@ -116,7 +116,7 @@ final class ConvenerCommandTests: XCTestCase {
     func testVerifyPassesOnAHealthyLogAndNamesWhatIsWrong() throws {
         XCTAssertTrue(try fixture.client().request("SUBMIT c1 v1 \(Fixture.body)").hasPrefix("OK SUBMIT"))
         let healthy = try ctl(["verify"])
-        XCTAssertEqual(healthy.split(separator: "\n").count, 5)
+        XCTAssertEqual(healthy.split(separator: "\n").count, 6)
         XCTAssertFalse(healthy.contains("FAIL"), healthy)
 
         // The owner disables a guard: verify notices.

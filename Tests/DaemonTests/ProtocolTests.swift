@@ -60,7 +60,7 @@ final class ProtocolTests: XCTestCase {
     }
 
     func testBusyAndTimeoutAndAuthLockout() throws {
-        var fixture = try Fixture(daemonArguments: ["--max-connections", "3"])
+        var fixture = try Fixture(daemonArguments: ["--max-connections", "3", "--max-unauthenticated", "3"])
         // BUSY: connections beyond the limit are refused with a reason.
         let held = try (0..<3).map { _ in try LineClient(port: fixture.daemon.port) }
         let refused = try LineClient(port: fixture.daemon.port, readGreeting: false)

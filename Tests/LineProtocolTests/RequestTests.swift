@@ -36,6 +36,32 @@ final class RequestTests: XCTestCase {
         if case .failure(let error) = Request.parse([0x41, 0xC3, 0x28]) { XCTAssertEqual(error.code, .encoding) } else { XCTFail() }
     }
 
+    /// Verbs fold in ASCII only: Unicode case mapping would turn `ı` into `I` and `ſ` into `S`.
+    func testVerbsFoldInASCIIOnly() {
+        XCTAssertEqual(try parse("pInG").get(), .ping)
+        XCTAssertEqual(code("p\u{131}ng"), .protocol)  // dotless i
+        XCTAssertEqual(code("\u{17F}TATUS c1 k1"), .protocol)  // long s
+        XCTAssertEqual(code("PING\u{301}"), .protocol)
+        XCTAssertEqual(code("\u{FF30}ING"), .protocol)  // fullwidth P
+    }
+
+    /// Before AUTH, only AUTH, PING and QUIT are parsed; anything else is NOAUTH from its verb
+    /// alone, even when its JSON is malformed or huge.
+    func testBeforeAuthOnlyTheVerbIsRead() {
+        func before(_ line: String) -> Result<Request, RequestError> { Request.parse(Array(line.utf8), authenticated: false) }
+        XCTAssertEqual(try before("ping").get(), .ping)
+        XCTAssertEqual(try before("AUTH o t").get(), .auth(organisation: "o", token: "t"))
+        for line in ["SUBMIT c1 k1 {not json", "status c1 k1", "CONSULTATIONS", "WITHDRAW c k " + String(repeating: "[", count: 10_000)] {
+            guard case .failure(let error) = before(line) else { return XCTFail(line) }
+            XCTAssertEqual(error.code, .noAuth, line)
+        }
+        guard case .failure(let unknown) = before("HELLO") else { return XCTFail() }
+        XCTAssertEqual(unknown.code, .protocol)
+        // After AUTH the same malformed body is parsed and refused as INVALID.
+        guard case .failure(let parsed) = Request.parse(Array("SUBMIT c1 k1 {not json".utf8), authenticated: true) else { return XCTFail() }
+        XCTAssertEqual(parsed.code, .invalid)
+    }
+
     func testReplyLinesAreOneLine() {
         XCTAssertEqual(Reply.ok("PONG").line, "OK PONG\n")
         XCTAssertEqual(Reply.error(.invalid, "text: bad\nthing").line, "ERR INVALID text: bad thing\n")

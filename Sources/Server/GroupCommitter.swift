@@ -1,0 +1,262 @@
+import Domain
+import EventLog
+import Foundation
+import LineProtocol
+import Logging
+import PostgresClient
+
+/// What became of one write. The committer knows outcomes; the connection words the replies.
+enum WriteOutcome: Equatable, Sendable {
+    /// Stored at `position`, now or by an earlier request with the same key and content.
+    case stored(position: Int64)
+    /// The key already holds different content, stored at `position`.
+    case conflict(position: Int64)
+    /// A withdrawal of a submission that does not exist.
+    case noSubmission
+    case noConsultation
+    /// The consultation is not open now (and nothing was stored under this key before).
+    case closed
+    case invalid(RequestError)
+    /// The database refused the content itself (SQLSTATE class 22).
+    case refused(message: String)
+    /// The database is unreachable or did not answer in time, or the queue is full: nothing stored.
+    case busy
+    case shuttingDown
+    case failed
+}
+
+/// One SUBMIT or WITHDRAW on its way to the log.
+struct WriteRequest: Sendable {
+    enum Kind: Sendable {
+        /// A submission, with what the checks against its consultation need (its body passed `shape`).
+        case submit(SubmissionRules.Shape)
+        case withdraw
+    }
+
+    let kind: Kind
+    let consultation: String
+    /// The event to append if the request passes the checks against the consultation. Built (and
+    /// serialised) on the connection's queue, so the committer, which everyone waits on, does not.
+    let event: NewEvent
+    /// Bytes this request holds while queued (counted against the daemon's queue budget).
+    let cost: Int
+    /// Told the outcome once it is known (committed or not), with the request's `sequence`.
+    let owner: WriteOwner
+    let sequence: Int
+}
+
+/// Whoever sent writes: told their outcomes together, once per batch (one wake-up, one socket write).
+protocol WriteOwner: AnyObject, Sendable {
+    /// Called from the committer's thread, with outcomes in the order the writes were queued.
+    func writesFinished(_ outcomes: [(sequence: Int, outcome: WriteOutcome)])
+}
+
+/// Group commit: writes from all connections are gathered into one transaction, bounded in count
+/// and bytes, and each is answered only after that transaction committed. Appends to the log
+/// serialise on its lock anyway (the price of gap-free reading); batching pays that price once per
+/// batch. The queue is bounded in bytes for the whole daemon: beyond it, `BUSY`.
+///
+/// `@unchecked Sendable`: the queue and its counters are guarded by `condition`; the database
+/// session and the registry catch-up are used by the committer's own thread only.
+final class GroupCommitter: @unchecked Sendable {
+    private let config: ServerConfig
+    private let registry: SharedRegistry
+    private let session: DatabaseSession
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var queue: [WriteRequest] = []
+    private var queueHead = 0
+    private var queuedBytes = 0
+    private var stopping = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(config: ServerConfig, registry: SharedRegistry, logger: Logger) {
+        self.config = config
+        self.registry = registry
+        self.logger = logger
+        self.session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "consultd.committer"
+        thread.start()
+    }
+
+    /// Queues a write; returns why not when it cannot be queued (answer that at once).
+    func enqueue(_ request: WriteRequest) -> WriteOutcome? {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopping { return .shuttingDown }
+        let waiting = queue.count - queueHead
+        guard waiting < config.maxQueuedSubmissions, waiting == 0 || queuedBytes + request.cost <= config.maxQueuedBytes else {
+            return .busy
+        }
+        queue.append(request)
+        queuedBytes += request.cost
+        condition.signal()
+        return nil
+    }
+
+    /// Bytes held by queued writes (for tests and metrics).
+    var queuedByteCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedBytes
+    }
+
+    /// Stops taking writes, commits what is queued, and returns when done or after `timeout`.
+    func stop(timeout: Double) {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        _ = finished.wait(timeout: .now() + timeout)
+    }
+
+    private func nextBatch() -> [WriteRequest]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count == queueHead {
+            if stopping { return nil }
+            condition.wait()
+        }
+        if config.batchWait > 0, queue.count - queueHead < config.batchSize {
+            _ = condition.wait(until: Date().addingTimeInterval(config.batchWait))
+        }
+        var end = queueHead
+        var bytes = 0
+        while end < queue.count && end - queueHead < config.batchSize && (end == queueHead || bytes + queue[end].cost <= config.maxBatchBytes) {
+            bytes += queue[end].cost
+            end += 1
+        }
+        let batch = Array(queue[queueHead..<end])
+        queueHead = end
+        queuedBytes -= bytes
+        if queueHead > 4_096 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        return batch
+    }
+
+    private func run() {
+        while let batch = nextBatch() {
+            commit(batch)
+        }
+        session.close()
+        finished.signal()
+    }
+
+    private func commit(_ batch: [WriteRequest]) {
+        var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
+        do {
+            try session.with { store in
+                let current = try registry.catchUp(store)
+                let now = Date()
+                var events: [NewEvent] = []
+                var owners: [Int] = []
+                var closed: [Int] = []
+                for (index, request) in batch.enumerated() {
+                    switch decide(request, registry: current, now: now) {
+                    case nil:
+                        events.append(request.event)
+                        owners.append(index)
+                    case .closed?:
+                        closed.append(index)
+                    case let refusal?:
+                        outcomes[index] = refusal
+                    }
+                }
+                let appended = try append(events, store: store)
+                for (owner, outcome) in zip(owners, appended) {
+                    outcomes[owner] = self.outcome(of: batch[owner], appended: outcome)
+                }
+                // A retry of a write stored before the consultation closed still learns its position.
+                for index in closed {
+                    outcomes[index] = try earlier(batch[index].event, store: store) ?? .closed
+                }
+            }
+        } catch is DatabaseSession.Unavailable {
+            // Nothing of this batch is known to be committed; if a COMMIT was lost in flight it may
+            // have been, and a retry of the same key then returns the stored position.
+        } catch {
+            logger.error("batch failed", metadata: Self.describe(error).merging(["size": "\(batch.count)"]) { $1 })
+            for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = .failed }
+        }
+        var byOwner: [ObjectIdentifier: [(sequence: Int, outcome: WriteOutcome)]] = [:]
+        var owners: [WriteOwner] = []
+        for (request, outcome) in zip(batch, outcomes) {
+            let id = ObjectIdentifier(request.owner)
+            if byOwner[id] == nil { owners.append(request.owner) }
+            byOwner[id, default: []].append((request.sequence, outcome ?? .busy))
+        }
+        for owner in owners { owner.writesFinished(byOwner[ObjectIdentifier(owner)]!) }
+    }
+
+    /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
+    /// submission text stays out of logs.
+    static func describe(_ error: Error) -> Logger.Metadata {
+        guard let error = error as? PostgresError else { return ["error": "\(type(of: error))"] }
+        return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
+    }
+
+    /// nil when the request may be appended; else why not.
+    private func decide(_ request: WriteRequest, registry: Registry, now: Date) -> WriteOutcome? {
+        guard let consultation = registry.consultations[request.consultation] else { return .noConsultation }
+        // A withdrawal needs only the consultation to exist; a submission, that it is open and the body fits it.
+        guard case .submit(let shape) = request.kind else { return nil }
+        guard consultation.isOpen(at: now) else { return .closed }
+        return SubmissionRules.check(shape, for: consultation).map { .invalid($0) }
+    }
+
+    /// The outcome of an event already stored under the same idempotency key, if any.
+    private func earlier(_ event: NewEvent, store: EventStore) throws -> WriteOutcome? {
+        guard let key = event.idempotencyKey else { return nil }
+        let row = try store.connection.execute(
+            """
+            SELECT position, (stream = $2 AND type = $3 AND data = $4::jsonb) AS same
+              FROM consult.events WHERE idempotency_key = $1
+            """, [key, event.stream, event.type, event.data]
+        ).first
+        guard let row else { return nil }
+        let position: Int64 = try row.get("position")
+        return try row.get("same", as: Bool.self) ? .stored(position: position) : .conflict(position: position)
+    }
+
+    /// One statement and one transaction for the batch. If the database refuses one event outright (not a
+    /// version or key conflict, which come back per event), each event is retried alone, so that
+    /// one bad submission does not fail the others. A timeout is not retried: the database is struggling.
+    private func append(_ events: [NewEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
+        do {
+            return try store.append(batch: events).map { .success($0) }
+        } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
+            logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
+            return try events.map { event in
+                do {
+                    return .success(.success(try store.append(event)))
+                } catch let refusal as AppendError {
+                    return .success(.failure(refusal))
+                } catch let error as PostgresError where !error.isConnectionProblem && !error.isTimeout {
+                    return .failure(error)
+                }
+            }
+        }
+    }
+
+    private func outcome(of request: WriteRequest, appended: Result<Result<Appended, AppendError>, PostgresError>) -> WriteOutcome {
+        switch appended {
+        case .success(.success(let appended)):
+            return .stored(position: appended.position)
+        case .success(.failure(.idempotencyConflict(_, let position))):
+            return .conflict(position: position)
+        case .success(.failure(.versionConflict)):
+            return .noSubmission
+        case .failure(let error):
+            // Class 22 is "data exception": the content itself was refused.
+            if error.sqlState?.hasPrefix("22") == true { return .refused(message: error.message) }
+            logger.error("append failed", metadata: Self.describe(error))
+            return .failed
+        }
+    }
+}

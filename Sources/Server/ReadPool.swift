@@ -1,0 +1,145 @@
+import Domain
+import EventLog
+import Foundation
+import LineProtocol
+import Logging
+import PostgresClient
+
+/// Reads for AUTH, CONSULTATIONS and STATUS: a few threads, each with its own database session,
+/// taking jobs in arrival order. Each connection sends at most `maxReadsInFlight` reads at a time
+/// (its state machine holds the rest), so one client pipelining thousands of STATUS has only a few
+/// jobs in the queue at any moment and everyone else's are interleaved with them: fairness by
+/// construction. AUTH is answered from the registry in memory; only a credential the registry does
+/// not know (maybe issued a moment ago) costs a job.
+///
+/// `@unchecked Sendable`: the job queue is guarded by `condition`; each session belongs to one thread.
+final class ReadPool: @unchecked Sendable {
+    private let registry: SharedRegistry
+    private let config: ServerConfig
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var jobs: [(DatabaseSession) -> Void] = []
+    private var jobHead = 0
+    private var stopping = false
+    private var running = 0
+    private let allStopped = DispatchSemaphore(value: 0)
+
+    init(config: ServerConfig, registry: SharedRegistry, logger: Logger) {
+        self.config = config
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func start() {
+        running = config.readers
+        for index in 0..<config.readers {
+            let session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
+            let thread = Thread { [self] in
+                while let job = next() { job(session) }
+                session.close()
+                condition.lock()
+                running -= 1
+                let last = running == 0
+                condition.unlock()
+                if last { allStopped.signal() }
+            }
+            thread.name = "consultd.reader.\(index)"
+            thread.start()
+        }
+    }
+
+    /// Finishes the jobs queued, then stops the threads (waiting at most `timeout`).
+    func stop(timeout: Double) {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        _ = allStopped.wait(timeout: .now() + timeout)
+    }
+
+    private func submit(_ job: @escaping (DatabaseSession) -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func next() -> ((DatabaseSession) -> Void)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobHead == jobs.count {
+            if stopping { return nil }
+            condition.wait()
+        }
+        let job = jobs[jobHead]
+        jobHead += 1
+        if jobHead == jobs.count || (jobHead > 1_024 && jobHead * 2 > jobs.count) {
+            jobs.removeFirst(jobHead)
+            jobHead = 0
+        }
+        return job
+    }
+
+    /// Whether `token` is a live credential of `organisation`; `done` may run on the caller's thread.
+    func authenticate(organisation: String, token: String, _ done: @escaping @Sendable (Bool) -> Void) {
+        if registry.snapshot.authenticate(organisation: organisation, token: token) { return done(true) }
+        submit { [registry] session in
+            let fresh = (try? session.with { try registry.catchUp($0) }) ?? registry.snapshot
+            done(fresh.authenticate(organisation: organisation, token: token))
+        }
+    }
+
+    func consultations(_ done: @escaping @Sendable (Reply) -> Void) {
+        submit { [registry] session in
+            // Caught up, so a consultation opened a moment ago is listed; as it stands if the database is away.
+            let fresh = (try? session.with { try registry.catchUp($0) }) ?? registry.snapshot
+            let open = fresh.openConsultations(at: Date())
+            done(.ok("CONSULTATIONS " + JSONValue.array(open.map(\.listing)).serialized))
+        }
+    }
+
+    func status(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
+        submit { session in
+            do {
+                done(try session.with { try Self.status($0, organisation: organisation, consultation: consultation, key: key) })
+            } catch {
+                done(ClientConnection.reply(for: .busy, verb: "STATUS", key: key, consultation: consultation))
+            }
+        }
+    }
+
+    private static func status(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {
+        let submissionStream = Streams.submission(organisation: organisation, consultation: consultation, key: key)
+        let history = try store.read(stream: submissionStream)
+        guard let received = history.first(where: { $0.type == EventType.submissionReceived }) else {
+            return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
+        }
+        let withdrawn = history.contains { $0.type == EventType.submissionWithdrawn }
+        let parser = JSONParser.eventData
+        let feedback = try store.read(stream: Streams.feedback(organisation: organisation, consultation: consultation, key: key))
+            .filter { $0.type == EventType.feedbackGiven }
+            .map { event -> JSONValue in
+                let text = (try? parser.parse(event.data))?["text"] ?? .null
+                return .object([
+                    ("text", text), ("given_at", .string(Timestamps.format(event.recordedAt))),
+                    ("position", .number(String(event.position))),
+                ])
+            }
+        // The latest outcome replaces every earlier one (SPEC): only it says whether this is cited.
+        let citation = JSONValue.array([.object([("organisation", .string(organisation)), ("key", .string(key))])]).serialized
+        let latest = try store.connection.execute(
+            """
+            SELECT data->'cites' @> $2::jsonb AS cited
+              FROM consult.events WHERE stream = $1 AND type = $3 ORDER BY version DESC LIMIT 1
+            """, [Streams.consultation(consultation), JSONText(citation), EventType.outcomePublished]
+        ).first
+        let cited: JSONValue = try latest.map { .bool(try $0.optional("cited", as: Bool.self) ?? false) } ?? .null
+        let body = JSONValue.object([
+            ("state", .string(withdrawn ? "withdrawn" : "received")),
+            ("position", .number(String(received.position))),
+            ("feedback", .array(feedback)),
+            ("cited_in_outcome", cited),
+        ])
+        return .ok("STATUS " + body.serialized)
+    }
+}
