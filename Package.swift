@@ -76,5 +76,5 @@ let package = Package(
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,11 @@ public struct ClientError: Error, CustomStringConvertible {
 }
 
 /// A blocking line-protocol client over a real TCP socket.
-public final class LineClient {
+///
+/// `@unchecked Sendable`: one thread may send while another reads (a pipelining client). Sending
+/// touches only the descriptor, which the kernel serialises; the read buffer is touched only by
+/// the reading side, which must be one thread at a time.
+public final class LineClient: @unchecked Sendable {
     public let fd: Int32
     private var buffer: [UInt8] = []
     /// Where the unread part of `buffer` starts: lines are taken by moving it, not by shifting the

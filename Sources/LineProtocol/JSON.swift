@@ -107,7 +107,7 @@ public struct JSONError: Error, Equatable, CustomStringConvertible {
 
 /// A strict RFC 8259 parser over UTF-8 bytes with bounds on nesting depth and number length, so that
 /// deeply nested or enormous input is refused in linear time without deep recursion.
-public struct JSONParser {
+public struct JSONParser: Sendable {
     public var maxDepth = 32
     public var maxNumberLength = 40
 

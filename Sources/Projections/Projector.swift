@@ -14,7 +14,7 @@ import PostgresClient
 ///   checkpoint, in one transaction: a crash leaves the previous consistent state.
 /// - The in-memory fold is rebuilt from position 0 whenever the projector starts or finds the
 ///   checkpoint moved by someone else (`consultctl projections rebuild`).
-public final class Projector: @unchecked Sendable {
+public final class Projector: Sendable {
     /// Held (session level) by the daemon that projects.
     static let leaderLockKey: Int64 = 0x636F_6E73_7072_6F6A
     /// Taken (transaction level) by every write of the projection tables, projector and rebuild alike.

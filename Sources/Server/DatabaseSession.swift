@@ -5,7 +5,10 @@ import PostgresClient
 
 /// A database session owned by one thread, opened on first use and re-opened after a loss, with
 /// every call bounded in time (`SessionOptions.bounded`).
-final class DatabaseSession {
+///
+/// `@unchecked Sendable`: it is handed to the thread that owns it when that thread starts, and used
+/// by that thread alone from then on (a libpq connection must not be shared between threads).
+final class DatabaseSession: @unchecked Sendable {
     let conninfo: String
     let options: SessionOptions
     let logger: Logger

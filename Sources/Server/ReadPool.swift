@@ -18,7 +18,7 @@ final class ReadPool: @unchecked Sendable {
     private let config: ServerConfig
     private let logger: Logger
     private let condition = NSCondition()
-    private var jobs: [(DatabaseSession) -> Void] = []
+    private var jobs: [@Sendable (DatabaseSession) -> Void] = []
     private var jobHead = 0
     private var stopping = false
     private var running = 0
@@ -57,14 +57,14 @@ final class ReadPool: @unchecked Sendable {
         _ = allStopped.wait(timeout: .now() + timeout)
     }
 
-    private func submit(_ job: @escaping (DatabaseSession) -> Void) {
+    private func submit(_ job: @escaping @Sendable (DatabaseSession) -> Void) {
         condition.lock()
         jobs.append(job)
         condition.signal()
         condition.unlock()
     }
 
-    private func next() -> ((DatabaseSession) -> Void)? {
+    private func next() -> (@Sendable (DatabaseSession) -> Void)? {
         condition.lock()
         defer { condition.unlock() }
         while jobHead == jobs.count {

@@ -200,15 +200,17 @@ struct Bench: ParsableCommand {
 
     /// One `consult.append` per event, each in its own transaction, from `connections` threads.
     static func naive(_ conninfo: String, connections: Int, events: Int, prefix: String) throws -> Double {
-        let stores = try (0..<connections).map { _ in EventStore(connection: try Connection(conninfo)) }
+        // Each thread takes its own store (a connection is used by one thread at a time).
+        let stores = Locked(try (0..<connections).map { _ in EventStore(connection: try Connection(conninfo)) })
         let perConnection = events / connections
         let errors = Locked(0)
         let started = Date()
         parallel(connections) { index in
+            let store = stores.withLock { $0[index] }
             for event in 0..<perConnection {
                 let key = "\(prefix)-\(index)-\(event)"
                 do {
-                    try stores[index].append(DomainEvents.submissionReceived(
+                    try store.append(DomainEvents.submissionReceived(
                         organisation: "o1", consultation: "c1", key: key, body: try! JSONParser().parse(body), metadata: .object([])))
                 } catch {
                     errors.withLock { $0 += 1 }
@@ -375,7 +377,7 @@ final class DaemonProcess {
 
 /// Runs `body` on `count` threads of its own at once (concurrentPerform would run only as many
 /// at a time as there are cores, which turns concurrent clients into queued ones) and waits for all.
-func parallel(_ count: Int, _ body: @escaping (Int) -> Void) {
+func parallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     let done = DispatchGroup()
     for index in 0..<count {
         done.enter()

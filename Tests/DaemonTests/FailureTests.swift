@@ -9,7 +9,7 @@ import XCTest
 final class FailureTests: XCTestCase {
     /// Sends `keys` pipelined on one connection from one thread while another collects the replies
     /// until the server closes; returns key → reply for the keys that got one.
-    func pipeline(_ client: LineClient, keys: [String], afterReplies: Int = 0, then action: @escaping () -> Void = {})
+    func pipeline(_ client: LineClient, keys: [String], afterReplies: Int = 0, then action: @escaping @Sendable () -> Void = {})
         throws -> [String: String]
     {
         let replies = Locked([String]())

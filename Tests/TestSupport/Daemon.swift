@@ -3,7 +3,10 @@ import Foundation
 @_exported import class Server.Locked
 
 /// A real `consultd` process on a free port, for tests that talk to it over TCP.
-public final class Daemon {
+///
+/// `@unchecked Sendable`: the output it collects is behind `Locked`; `send` reads only the pid (a
+/// constant); `waitForExit`, the one mutating method, is called by the test's own thread.
+public final class Daemon: @unchecked Sendable {
     public let pid: pid_t
     public private(set) var port: UInt16 = 0
     /// Everything the daemon wrote to stderr so far.
