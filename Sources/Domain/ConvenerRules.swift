@@ -43,6 +43,19 @@ public enum ConvenerRules {
         }
     }
 
+    /// The profile `current` becomes with the given fields changed (nil keeps a field; an empty
+    /// `leadership` clears it), checked exactly as a registration is (`check(_: Organisation)`).
+    public static func changedProfile(
+        _ current: Organisation, name: String? = nil, type: String? = nil, leadership: [String]? = nil,
+        level: String? = nil, country: String? = nil
+    ) throws -> Organisation {
+        let profile = Organisation(
+            id: current.id, name: name ?? current.name, type: type ?? current.type,
+            leadership: leadership ?? current.leadership, level: level ?? current.level, country: country ?? current.country)
+        try check(profile)
+        return profile
+    }
+
     public static func check(_ consultation: Consultation) throws {
         guard Request.isToken(consultation.id) else { throw Refusal("id: 1 to 128 of A-Z a-z 0-9 . _ : -") }
         guard !consultation.title.trimmingCharacters(in: .whitespaces).isEmpty else { throw Refusal("title: required") }

@@ -129,7 +129,7 @@ struct Tally: Sendable {
     /// counts keep the weights exact whatever the order of additions and withdrawals.
     var listings: [Listing: Int] = [:]
     var stages: [String: Int] = [:]
-    /// By language tag as given (coverage compares primary subtags, see `ConsultationMetrics`).
+    /// By language tag as given (coverage matches them to the listed languages, see `ConsultationMetrics`).
     var languages: [String: Int] = [:]
     var withFeedback = 0
     var feedbackDays: [Double] = []

@@ -19,6 +19,23 @@ public struct ConsultationMetrics: Equatable, Sendable {
         public var coverage: Double?
         /// Baseline groups with representation ratio under the policy's `min_ratio`, worst first.
         public var underrepresented: [String]
+        /// `representativeness` and `coverage` exactly (the Doubles are these, rounded to the nearest
+        /// binary64): what the audit judges.
+        public var exactRepresentativeness: Rational?
+        public var exactCoverage: Rational?
+    }
+
+    /// The values the audit judges, exactly (see `Rational`). Each Double above is the nearest
+    /// binary64 to its exact value here.
+    public struct Exact: Equatable, Sendable {
+        public var affectedLedShare: Rational?
+        public var localNationalShare: Rational?
+        public var concentrationHHI: Rational?
+        public var effectiveVoices: Rational?
+        public var feedbackRate: Rational?
+        public var influenceRate: Rational?
+        public var stageCoverage: Rational?
+        public var languageCoverage: Rational?
     }
 
     public var consultation: String
@@ -35,6 +52,7 @@ public struct ConsultationMetrics: Equatable, Sendable {
     public var influenceRate: Double?
     public var stageCoverage: Double?
     public var languageCoverage: Double?
+    public var exact = Exact()
 
     public static let affectedLeadership: Set<String> = ["refugees", "migrants", "stateless", "diaspora"]
 
@@ -44,16 +62,15 @@ public struct ConsultationMetrics: Equatable, Sendable {
         guard let consultation = fold.registry.consultations[id] else { return nil }
         let tally = fold.tallies[id] ?? Tally()
         let n = tally.active
-        func share(_ count: Int, of total: Int) -> Double? { total == 0 ? nil : Double(count) / Double(total) }
+        func share(_ count: Int, of total: Int) -> Rational? { total == 0 ? nil : Rational(count, total) }
 
         self.consultation = id
         position = fold.position
         submissions = n
-        // Sorted, so that sums of floating-point terms are added in one order on every run.
-        let perOrganisation = tally.organisations.filter { $0.value.active > 0 }.sorted { $0.key < $1.key }.map(\.value.active)
+        let perOrganisation = tally.organisations.values.map(\.active).filter { $0 > 0 }
         organisations = perOrganisation.count
-        affectedLedShare = share(tally.affectedLed, of: n)
-        localNationalShare = share(tally.localNational, of: n)
+        exact.affectedLedShare = share(tally.affectedLed, of: n)
+        exact.localNationalShare = share(tally.localNational, of: n)
 
         var listings: [String: [String: [Int: Int]]] = [:]
         for (listing, count) in tally.listings where count > 0 {
@@ -66,57 +83,83 @@ public struct ConsultationMetrics: Equatable, Sendable {
         }
 
         if n > 0 {
-            let hhi = perOrganisation.reduce(0.0) { $0 + pow(Double($1) / Double(n), 2) }
-            concentrationHHI = hhi
-            effectiveVoices = 1 / hhi
+            // HHI = Σ (n_i / N)² = Σ n_i² / N², effective voices = N² / Σ n_i²: ratios of integers.
+            let squares = perOrganisation.reduce(Rational.zero) { $0 + Rational($1) * Rational($1) }
+            let total = Rational(n) * Rational(n)
+            exact.concentrationHHI = squares / total
+            exact.effectiveVoices = total / squares
         }
-        feedbackRate = share(tally.withFeedback, of: n)
+        exact.feedbackRate = share(tally.withFeedback, of: n)
         medianDaysToFeedback = Self.median(tally.feedbackDays)
         if fold.outcomes[id] != nil {
-            influenceRate = share(tally.cited, of: n)
+            exact.influenceRate = share(tally.cited, of: n)
         }
-        stageCoverage = share(consultation.stages.filter { (tally.stages[$0] ?? 0) > 0 }.count, of: consultation.stages.count)
-        let languagesUsed = Set(tally.languages.filter { $0.value > 0 }.keys.map(Self.primaryLanguage))
-        languageCoverage = share(
-            consultation.languages.filter { languagesUsed.contains(Self.primaryLanguage($0)) }.count,
-            of: consultation.languages.count)
+        exact.stageCoverage = share(
+            consultation.stages.filter { (tally.stages[$0] ?? 0) > 0 }.count, of: consultation.stages.count)
+        let used = Set(tally.languages.filter { $0.value > 0 }.keys.map { $0.lowercased() })
+        let listed = Set(consultation.languages.map { $0.lowercased() })
+        exact.languageCoverage = share(
+            listed.filter { language in used.contains { Self.languageTag($0, isUsedFor: language) } }.count, of: listed.count)
+
+        affectedLedShare = exact.affectedLedShare?.double
+        localNationalShare = exact.localNationalShare?.double
+        concentrationHHI = exact.concentrationHHI?.double
+        effectiveVoices = exact.effectiveVoices?.double
+        feedbackRate = exact.feedbackRate?.double
+        influenceRate = exact.influenceRate?.double
+        stageCoverage = exact.stageCoverage?.double
+        languageCoverage = exact.languageCoverage?.double
     }
 
-    /// "ar-SY" and "AR" both count for "ar": coverage is about the language, not the region.
-    static func primaryLanguage(_ tag: String) -> String {
-        String(tag.split(separator: "-").first ?? "").lowercased()
+    /// RFC 4647 basic filtering, both tags lower case: a submission's `tag` uses the listed `language`
+    /// when it is that tag or extends it with subtags (`ar-sy` uses `ar`; `pt-pt` does not use `pt-br`,
+    /// nor `ptx` `pt`).
+    static func languageTag(_ tag: String, isUsedFor language: String) -> Bool {
+        tag == language || (tag.count > language.count && tag.hasPrefix(language + "-"))
     }
 
     /// One dimension's figures from its listings: group → n → submissions listing it among n groups.
+    /// Computed exactly (weights 1/n, baseline shares as the decimals given), then rounded.
     static func dimension(
         _ name: String, baseline: [String: Double], respondents: Int, listings: [String: [Int: Int]], minRatio: Double
     ) -> Dimension {
-        var weights: [String: Double] = [:]
-        for group in listings.keys.sorted() {
-            let weight = listings[group]!.sorted { $0.key < $1.key }.reduce(0.0) { $0 + Double($1.value) / Double($1.key) }
-            weights[baseline[group] != nil ? group : "other", default: 0] += weight
+        var weights: [String: Rational] = [:]
+        for (group, counts) in listings {
+            let weight = counts.reduce(Rational.zero) { $0 + Rational($1.value, $1.key) }
+            let key = baseline[group] != nil ? group : "other"
+            weights[key] = (weights[key] ?? .zero) + weight
         }
         var result = Dimension(
             name: name, respondents: respondents, voiceShare: [:], baseline: baseline, representationRatio: [:],
             dissimilarity: nil, representativeness: nil, coverage: nil, underrepresented: [])
         guard respondents > 0 else { return result }
-        for group in baseline.keys.sorted() + ["other"] {
-            result.voiceShare[group] = (weights[group] ?? 0) / Double(respondents)
+        let exactBaseline = baseline.mapValues { Rational(shortestDecimal: $0) ?? .zero }
+        var voice: [String: Rational] = [:]
+        for group in Array(baseline.keys) + ["other"] {
+            voice[group] = (weights[group] ?? .zero) / Rational(respondents)
         }
-        for (group, share) in baseline {
-            result.representationRatio[group] = share == 0 ? .some(nil) : .some(result.voiceShare[group]! / share)
-        }
-        let dissimilarity = 0.5 * result.voiceShare.sorted { $0.key < $1.key }.reduce(0.0) { sum, entry in sum + abs(entry.value - (baseline[entry.key] ?? 0)) }
-        result.dissimilarity = dissimilarity
-        result.representativeness = 1 - dissimilarity
-        result.coverage = Double(baseline.keys.filter { result.voiceShare[$0]! > 0 }.count) / Double(baseline.count)
-        result.underrepresented = baseline.keys
-            .compactMap { group -> (String, Double)? in
-                guard let ratio = result.representationRatio[group] ?? nil, ratio < minRatio else { return nil }
-                return (group, ratio)
+        result.voiceShare = voice.mapValues(\.double)
+        var ratios: [String: Rational] = [:]
+        for (group, share) in exactBaseline {
+            if share.isZero {
+                result.representationRatio[group] = .some(nil)
+            } else {
+                ratios[group] = voice[group]! / share
+                result.representationRatio[group] = .some(ratios[group]!.double)
             }
-            .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
-            .map(\.0)
+        }
+        let dissimilarity = Rational(1, 2) * voice.reduce(Rational.zero) { sum, entry in
+            sum + (entry.value - (exactBaseline[entry.key] ?? .zero)).magnitude
+        }
+        result.dissimilarity = dissimilarity.double
+        result.exactRepresentativeness = .one - dissimilarity
+        result.representativeness = result.exactRepresentativeness!.double
+        result.exactCoverage = Rational(baseline.keys.filter { !voice[$0]!.isZero }.count, baseline.count)
+        result.coverage = result.exactCoverage!.double
+        let limit = Rational(shortestDecimal: minRatio) ?? .zero
+        result.underrepresented = ratios.filter { $0.value < limit }
+            .sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }
+            .map(\.key)
         return result
     }
 

@@ -61,7 +61,7 @@ func list(_ text: String) -> [String] {
 struct Org: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "org", abstract: "Register organisations and manage their credentials.",
-        subcommands: [Add.self, List.self, RotateCredential.self, Revoke.self])
+        subcommands: [Add.self, Update.self, List.self, RotateCredential.self, Revoke.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -94,19 +94,80 @@ struct Org: ParsableCommand {
         }
     }
 
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an organisation's profile (fields not given are kept).",
+            discussion: "Records OrganisationProfileChanged with the whole new profile. Submissions already made keep the profile they were made under.")
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Option var name: String?
+        @Option(help: "One of \(ConvenerRules.organisationTypes.joined(separator: ", ")).") var type: String?
+        @Option(help: "Comma-separated: \(ConvenerRules.leadership.joined(separator: ", ")); an empty string clears it.")
+        var leadership: String?
+        @Option(help: "local, national, regional or global.") var level: String?
+        @Option(help: "ISO 3166-1 alpha-3, e.g. JOR.") var country: String?
+
+        func run() {
+            guard name != nil || type != nil || leadership != nil || level != nil || country != nil else {
+                fail("give at least one of --name, --type, --leadership, --level, --country")
+            }
+            let done = oneLine { () -> String in
+                let log = Log(db)
+                // The current profile and the stream version it stands at, from one read of the
+                // organisation's stream: the append expects that version, so a change committed
+                // meanwhile makes this one fail (one line, nothing written) instead of overwriting it.
+                let history = try log.store.read(stream: Streams.organisation(id)).sorted { $0.position < $1.position }
+                var registry = Registry()
+                for event in history { registry.apply(event) }
+                guard let current = registry.organisations[id], let version = history.map(\.version).max() else {
+                    throw ConvenerRules.Refusal("id: no organisation \(id)")
+                }
+                let profile = try ConvenerRules.changedProfile(
+                    current, name: name, type: type, leadership: leadership.map(list), level: level, country: country)
+                guard profile != current else { return "\(id) already has this profile; nothing written" }
+                var event = DomainEvents.organisationProfileChanged(profile)
+                event.expectedVersion = .exactly(version)
+                let appended = try log.append([event])
+                return "updated \(id) at position \(appended[0].position)"
+            }
+            print(done)
+        }
+    }
+
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List organisations (never their credentials).")
+        static let configuration = CommandConfiguration(
+            abstract: "List organisations (never their credentials), with how often their profile changed.")
         @OptionGroup var db: DatabaseOptions
         @Option var format: OutputFormat = .table
 
         func run() {
-            let registry = oneLine { try Log(db).registry() }
-            var rows = Rows(columns: ["id", "name", "type", "leadership", "level", "country", "credentials"])
+            let (registry, changes) = oneLine { () -> (Registry, [String: (count: Int, last: RecordedEvent)]) in
+                var registry = Registry()
+                var changes: [String: (count: Int, last: RecordedEvent)] = [:]
+                for event in try Log(db).store.read(after: 0, types: Registry.eventTypes).events {
+                    registry.apply(event)
+                    let prefix = Streams.organisation("")
+                    if event.type == EventType.organisationProfileChanged, event.stream.hasPrefix(prefix) {
+                        let id = String(event.stream.dropFirst(prefix.count))
+                        if registry.organisations[id] != nil { changes[id] = ((changes[id]?.count ?? 0) + 1, event) }
+                    }
+                }
+                return (registry, changes)
+            }
+            // New columns go last: scripts reading the earlier ones by position keep working.
+            var rows = Rows(columns: [
+                "id", "name", "type", "leadership", "level", "country", "credentials", "profile_changes",
+                "profile_changed_at", "profile_changed_position",
+            ])
             for organisation in registry.organisations.values.sorted(by: { $0.id < $1.id }) {
+                let change = changes[organisation.id]
                 rows.append([
                     .string(organisation.id), .string(organisation.name), .string(organisation.type),
                     .string(organisation.leadership.joined(separator: ",")), .string(organisation.level),
                     .string(organisation.country), .number(String(registry.credentials[organisation.id]?.count ?? 0)),
+                    .number(String(change?.count ?? 0)),
+                    change.map { .string(Timestamps.format($0.last.recordedAt)) } ?? .null,
+                    change.map { .number(String($0.last.position)) } ?? .null,
                 ])
             }
             print(rows.render(format), terminator: "")

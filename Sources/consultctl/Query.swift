@@ -52,7 +52,7 @@ struct Query: ParsableCommand {
                 for criterion in audit.criteria {
                     table.append([
                         .string(audit.consultation), .string(criterion.name),
-                        criterion.value.map { .string(ConsultationMetrics.format($0)) } ?? .null,
+                        criterion.shown.map { .string($0) } ?? .null,
                         .string(criterion.threshold), .string(criterion.status.rawValue), .string(criterion.reason),
                     ])
                 }

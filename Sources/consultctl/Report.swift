@@ -104,7 +104,7 @@ struct ReportContent {
         var lines = ["# Consultation report: \(consultation.title)", ""] + header.map { "- \($0)" }
         lines += ["", "## Verdict: \(audit.verdict)", "", "| criterion | value | threshold | status | reason |", "| --- | --- | --- | --- | --- |"]
         for criterion in audit.criteria {
-            lines.append("| \(criterion.name) | \(show(criterion.value)) | \(criterion.threshold) | \(criterion.status.rawValue) | \(criterion.reason) |")
+            lines.append("| \(criterion.name) | \(criterion.shown ?? "n/a") | \(criterion.threshold) | \(criterion.status.rawValue) | \(criterion.reason) |")
         }
         lines += ["", "## Who was heard", "",
                   "- Submissions: \(metrics.submissions) from \(metrics.organisations) organisations",
@@ -141,7 +141,7 @@ struct ReportContent {
         }
         for criterion in audit.criteria {
             rows.append([.string(consultation.id), .number(String(fold.position)), .string("audit:\(criterion.name)"), .null,
-                         .string(criterion.status.rawValue), criterion.value.map { .number(f($0)) } ?? .null])
+                         .string(criterion.status.rawValue), criterion.shown.map { .number($0) } ?? .null])
         }
         rows.append([.string(consultation.id), .number(String(fold.position)), .string("verdict"), .null, .string(audit.verdict), .null])
         return rows.render(.csv) + "# policy: \(policyName)\r\n# made: \(made)\r\n"
@@ -168,7 +168,7 @@ struct ReportContent {
         body.append("<h2>Verdict: <span class=\"verdict \(audit.verdict)\">\(audit.verdict)</span></h2>")
         body.append("<table><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>status</th><th>reason</th></tr></thead><tbody>")
         for criterion in audit.criteria {
-            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(criterion.name)</td><td>\(show(criterion.value))</td><td>\(e(criterion.threshold))</td><td>\(criterion.status.rawValue)</td><td>\(e(criterion.reason))</td></tr>")
+            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(criterion.name)</td><td>\(e(criterion.shown ?? "n/a"))</td><td>\(e(criterion.threshold))</td><td>\(criterion.status.rawValue)</td><td>\(e(criterion.reason))</td></tr>")
         }
         body.append("</tbody></table>")
         body.append("<p>\(metrics.submissions) submissions from \(metrics.organisations) organisations; affected-led share \(show(metrics.affectedLedShare)); effective voices \(show(metrics.effectiveVoices)); feedback rate \(show(metrics.feedbackRate)); influence rate \(show(metrics.influenceRate)).</p>")

@@ -87,6 +87,40 @@ final class ConvenerCommandTests: XCTestCase {
         XCTAssertTrue(try ctl(["consultation", "list", "--format", "csv"]).contains("c2,Health,WHO,"))
     }
 
+    /// A profile change counts for submissions made after it and leaves earlier ones as they were.
+    func testOrganisationProfileUpdate() throws {
+        let token = token(in: try ctl(["org", "add", "--id", "rlo-1", "--name", "Refugee-led One", "--type", "community_based",
+                                       "--leadership", "refugees", "--level", "local", "--country", "KEN"]))
+        let client = try LineClient(port: fixture.daemon.port)
+        XCTAssertEqual(try client.request("AUTH rlo-1 \(token)"), "OK AUTH rlo-1")
+        XCTAssertTrue(try client.request("SUBMIT c1 before \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        func metric(_ name: String) throws -> String {
+            let json = try ctl(["query", "metrics", "--consultation", "c1", "--format", "json"])
+            let range = try XCTUnwrap(json.range(of: "\"\(name)\":"), json)
+            return String(json[range.upperBound...].prefix { $0 != "," && $0 != "}" })
+        }
+        XCTAssertEqual(try metric("affected_led_share"), "1")
+
+        let updated = try ctl(["org", "update", "--id", "rlo-1", "--level", "national", "--leadership", ""])
+        let position = try fixture.store.headPosition()
+        XCTAssertEqual(updated, "updated rlo-1 at position \(position)\n")
+        let listed = try ctl(["org", "list", "--format", "json"])
+        XCTAssertTrue(listed.contains(#""id":"rlo-1","name":"Refugee-led One","type":"community_based","leadership":"","level":"national""#), listed)
+        XCTAssertTrue(listed.contains(#""profile_changes":1"#) && listed.contains(#""profile_changed_position":\#(position)"#), listed)
+        // The submission made under the old profile keeps it.
+        XCTAssertEqual(try metric("affected_led_share"), "1")
+        XCTAssertTrue(try client.request("SUBMIT c1 after \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        XCTAssertEqual(try metric("affected_led_share"), "0.5", "the next submission counts under the new profile")
+
+        // Refusals write nothing, each with one line; the same profile again writes nothing either.
+        let head = try fixture.store.headPosition()
+        XCTAssertTrue(try ctl(["org", "update", "--id", "nope", "--level", "local"], expectFailure: true).contains("no organisation nope"))
+        XCTAssertTrue(try ctl(["org", "update", "--id", "rlo-1", "--type", "kings"], expectFailure: true).contains("type: one of"))
+        _ = try ctl(["org", "update", "--id", "rlo-1"], expectFailure: true)
+        XCTAssertTrue(try ctl(["org", "update", "--id", "rlo-1", "--level", "national"]).contains("nothing written"))
+        XCTAssertEqual(try fixture.store.headPosition(), head)
+    }
+
     func testQueriesAsOfAPositionNeverChange() throws {
         let client = try fixture.client()
         XCTAssertTrue(try client.request("SUBMIT c1 q1 \(Fixture.body)").hasPrefix("OK SUBMIT"))

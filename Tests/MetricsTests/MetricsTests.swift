@@ -159,4 +159,185 @@ final class MetricsTests: XCTestCase {
         XCTAssertThrowsError(try Policy(json: #"{"min_ratoi": 0.5}"#))
         XCTAssertThrowsError(try Policy(json: #"{"min_ratio": "high"}"#))
     }
+
+    // MARK: - Exact thresholds, the effective close, language matching
+
+    /// Folds `events` (day after `opens`, event) at positions 1, 2, ...
+    func fold(_ events: [(Double, NewEvent)]) -> LogFold {
+        var fold = LogFold()
+        for (index, entry) in events.enumerated() {
+            fold.apply(RecordedEvent(
+                position: Int64(index + 1), eventID: entry.1.eventID, stream: entry.1.stream, version: 1, type: entry.1.type,
+                data: entry.1.data.text, metadata: "{}", recordedAt: opens.addingTimeInterval(entry.0 * day),
+                idempotencyKey: entry.1.idempotencyKey))
+        }
+        return fold
+    }
+
+    func organisation(_ id: String, leadership: [String] = []) -> NewEvent {
+        DomainEvents.organisationRegistered(
+            Organisation(id: id, name: id, type: "ngo", leadership: leadership, level: "local", country: "JOR"))
+    }
+
+    func consultation(
+        days: Double = 45, languages: [String] = ["en"], baseline: [String: [String: Double]] = ["g": ["a": 0.5, "b": 0.5]]
+    ) -> NewEvent {
+        DomainEvents.consultationOpened(Consultation(
+            id: "c", title: "t", convener: "v", opensAt: opens, closesAt: opens.addingTimeInterval(days * day),
+            stages: ["design"], languages: languages, baseline: baseline))
+    }
+
+    func submission(_ organisation: String, _ key: String, language: String = "en", groups: [String] = []) -> NewEvent {
+        DomainEvents.submissionReceived(
+            organisation: organisation, consultation: "c", key: key,
+            body: .object([
+                ("stage", .string("design")), ("language", .string(language)), ("text", .string("t")),
+                ("represents", .object([("g", .array(groups.map(JSONValue.string)))])),
+            ]),
+            metadata: .object([]))
+    }
+
+    func audit(_ fold: LogFold, policy: Policy = Policy()) throws -> (ConsultationMetrics, [String: Audit.Criterion]) {
+        let metrics = try XCTUnwrap(ConsultationMetrics(consultation: "c", fold: fold, minRatio: policy.minRatio))
+        let audit = Audit(metrics: metrics, consultation: fold.registry.consultations["c"]!, policy: policy, now: fold.time)
+        return (metrics, Dictionary(uniqueKeysWithValues: audit.criteria.map { ($0.name, $0) }))
+    }
+
+    func testAValueExactlyOnItsThresholdPasses() throws {
+        // Five organisations, one submission each: HHI 5 × (1/5)² = 1/5, effective voices exactly 5
+        // (in binary floating point 1 / 0.2000000000000001 = 4.999999999999999, "5 is below 5").
+        var events: [(Double, NewEvent)] = [(0, consultation())]
+        for id in ["o1", "o2", "o3", "o4", "o5"] {
+            events += [(0, organisation(id)), (1, submission(id, "k", groups: ["a"]))]
+        }
+        let (m, criteria) = try audit(fold(events))
+        XCTAssertEqual(m.effectiveVoices, 5)
+        XCTAssertEqual(m.exact.effectiveVoices, Rational(5))
+        XCTAssertEqual(criteria["effective_voices"]!.status, .pass)
+        XCTAssertEqual(criteria["effective_voices"]!.value, 5)
+        XCTAssertEqual(criteria["effective_voices"]!.reason, "5 is at or above 5")
+
+        // Baseline a 0.4, b 0.6; one submission lists a, four list b: voice a 0.2, b 0.8, other 0;
+        // dissimilarity ½(0.2 + 0.2 + 0) = 0.2, representativeness exactly 0.8 ≥ 0.8.
+        let shares = ["g": ["a": 0.4, "b": 0.6]]
+        events = [(0, consultation(baseline: shares))]
+        for (index, group) in ["a", "b", "b", "b", "b"].enumerated() {
+            events += [(0, organisation("o\(index)")), (1, submission("o\(index)", "k", groups: [group]))]
+        }
+        let (balanced, judged) = try audit(fold(events))
+        let g = try XCTUnwrap(balanced.dimensions.first)
+        XCTAssertEqual(g.exactRepresentativeness, Rational(4, 5))
+        XCTAssertEqual(g.representativeness, 0.8)
+        XCTAssertEqual(judged["representativeness"]!.status, .pass)
+        XCTAssertEqual(judged["representativeness"]!.reason, "0.8 is at or above 0.8")
+        // A group exactly at min_ratio is not underrepresented: a 0.2 / 0.4 = 0.5, not < 0.5.
+        XCTAssertEqual(g.underrepresented, [])
+        XCTAssertEqual(ConsultationMetrics(consultation: "c", fold: fold(events), minRatio: 0.5000001)!.dimensions[0].underrepresented, ["a"])
+    }
+
+    func testTheShownValueNeverContradictsTheStatus() throws {
+        // Two of three affected-led: 0.666666…, against a threshold of 0.666667 it fails, although six
+        // decimals would round it to 0.666667: the reason shows as many digits as it takes.
+        var events: [(Double, NewEvent)] = [(0, consultation())]
+        for (index, leadership) in [["refugees"], ["diaspora"], []].enumerated() {
+            events += [(0, organisation("o\(index)", leadership: leadership)), (1, submission("o\(index)", "k", groups: ["a"]))]
+        }
+        var policy = Policy()
+        policy.affectedLedShare = 0.666667
+        var criterion = try audit(fold(events), policy: policy).1["affected_led_share"]!
+        XCTAssertEqual(criterion.status, .fail)
+        XCTAssertEqual(criterion.threshold, "≥ 0.666667")
+        XCTAssertEqual(criterion.reason, "0.6666667 is below 0.666667")
+        XCTAssertEqual(criterion.shown, "0.6666667")
+        // And the other way: 0.6666666 is passed by 2/3, which six decimals would show as 0.666667.
+        policy.affectedLedShare = 0.6666666
+        criterion = try audit(fold(events), policy: policy).1["affected_led_share"]!
+        XCTAssertEqual(criterion.status, .pass)
+        XCTAssertEqual(criterion.reason, "0.666667 is at or above 0.6666666")
+        // A threshold with more decimals than six is shown whole.
+        policy.affectedLedShare = 0.66666666666666
+        criterion = try audit(fold(events), policy: policy).1["affected_led_share"]!
+        XCTAssertEqual(criterion.status, .pass)
+        XCTAssertEqual(criterion.threshold, "≥ 0.66666666666666")
+        XCTAssertEqual(criterion.reason, "0.666667 is at or above 0.66666666666666")
+    }
+
+    func testRationalsAreExact() throws {
+        XCTAssertEqual(Rational(decimal: "0.8"), Rational(4, 5))
+        XCTAssertEqual(Rational(decimal: "-2.50e-1"), Rational(-1, 4))
+        XCTAssertEqual(Rational(decimal: "1E+2"), Rational(100))
+        XCTAssertNil(Rational(decimal: "0.8x"))
+        XCTAssertNil(Rational(decimal: "."))
+        XCTAssertEqual(Rational(shortestDecimal: 0.1), Rational(1, 10))
+        XCTAssertNotEqual(Rational(exactly: 0.1), Rational(1, 10), "0.1 in binary is not 1/10")
+        XCTAssertEqual(Rational(exactly: 0.1)?.double, 0.1)
+        XCTAssertEqual(Rational(1, 3).double, 1.0 / 3.0)
+        XCTAssertEqual(Rational(2, 3).rounded(places: 6), "0.666667")
+        XCTAssertEqual((Rational(1, 10) + Rational(2, 10)), Rational(3, 10))
+        XCTAssertEqual((Rational(1, 10) + Rational(2, 10)).double, 0.3, "not 0.30000000000000004")
+        XCTAssertTrue(Rational(-1, 3) < Rational(-1, 4))
+        // Large numbers stay exact: (10^30 + 1) / 10^30 is above 1, and reduces.
+        let big = try XCTUnwrap(Rational(decimal: "1.000000000000000000000000000001"))
+        XCTAssertTrue(big > .one)
+        XCTAssertEqual(big - .one, Rational(decimal: "1e-30"))
+        XCTAssertEqual(big.double, 1)
+        XCTAssertEqual(Rational(decimal: "123456789012345678901234567890")! / Rational(decimal: "123456789012345678901234567890")!, .one)
+        for (n, d) in [(1, 7), (22, 7), (1_000_003, 999_983), (5, 1), (0, 9)] {
+            XCTAssertEqual(Rational(n, d).double, Double(n) / Double(d), "\(n)/\(d)")
+        }
+    }
+
+    func testPolicyThresholdsAreTheDecimalsWritten() throws {
+        XCTAssertEqual(try Policy(json: #"{"effective_voices": 5.000000000000000}"#).effectiveVoices, 5)
+        XCTAssertThrowsError(try Policy(json: #"{"effective_voices": 4.99999999999999999999}"#), "a Double would make it 5")
+        XCTAssertThrowsError(try Policy(json: #"{"window_days": 1e999}"#))
+    }
+
+    func testTheEffectiveCloseIsTheEarlierOfClosesAtAndTheCloseCommand() throws {
+        // Announced for 60 days, closed by command after one: judged as one day long, and feedback is
+        // judged from day 1 + 30, not day 60 + 30.
+        let events: [(Double, NewEvent)] = [
+            (0, organisation("o1")), (0, consultation(days: 60)), (0.5, submission("o1", "k", groups: ["a"])),
+            (1, DomainEvents.consultationClosed(id: "c", at: opens.addingTimeInterval(day))),
+            (32, DomainEvents.outcomePublished(consultation: "c", summary: "s", cites: [("o1", "k")])),
+        ]
+        let closed = fold(events)
+        XCTAssertEqual(Audit.effectiveClose(of: closed.registry.consultations["c"]!), opens.addingTimeInterval(day))
+        let criteria = try audit(closed).1
+        XCTAssertEqual(criteria["window_days"]!.status, .fail)
+        XCTAssertEqual(criteria["window_days"]!.value, 1)
+        XCTAssertTrue(criteria["window_days"]!.reason.hasPrefix("1 is below 28 (closed by command"), criteria["window_days"]!.reason)
+        XCTAssertEqual(criteria["feedback_rate"]!.status, .fail, "day 32 is past the effective close + 30 days (day 31)")
+
+        // On day 30 it is not judged yet: from day 31.
+        let early = try audit(fold(Array(events.dropLast()) + [(30, organisation("o2"))])).1
+        XCTAssertEqual(early["feedback_rate"]!.status, .insufficientData)
+        XCTAssertEqual(early["feedback_rate"]!.reason, "judged from 2027-02-01T00:00:00Z (closed by command 2027-01-02T00:00:00Z + 30 days)")
+
+        // A close command after closes_at changes nothing: closes_at is earlier.
+        let late = fold([
+            (0, organisation("o1")), (0, consultation(days: 28)), (0.5, submission("o1", "k", groups: ["a"])),
+            (40, DomainEvents.consultationClosed(id: "c", at: opens.addingTimeInterval(40 * day))),
+        ])
+        let onTime = try audit(late).1
+        XCTAssertEqual(onTime["window_days"]!.status, .pass)
+        XCTAssertEqual(onTime["window_days"]!.reason, "28 is at or above 28")
+        XCTAssertEqual(onTime["feedback_rate"]!.status, .insufficientData, "judged from closes_at (day 28) + 30")
+    }
+
+    func testLanguagesMatchByBasicFilteringAndCountOnce() throws {
+        func coverage(_ listed: [String], _ used: [String]) throws -> Double? {
+            var events: [(Double, NewEvent)] = [(0, organisation("o1")), (0, consultation(languages: listed))]
+            for (index, tag) in used.enumerated() { events.append((1, submission("o1", "k\(index)", language: tag, groups: ["a"]))) }
+            return try XCTUnwrap(ConsultationMetrics(consultation: "c", fold: fold(events), minRatio: 0.5)).languageCoverage
+        }
+        XCTAssertEqual(try coverage(["pt-BR"], ["pt-PT"]), 0, "pt-PT does not use pt-BR")
+        XCTAssertEqual(try coverage(["pt-BR"], ["PT-br"]), 1, "case-insensitive")
+        XCTAssertEqual(try coverage(["pt-BR"], ["pt-BR-x-rio"]), 1, "extends it with subtags")
+        XCTAssertEqual(try coverage(["pt"], ["pt-PT"]), 1)
+        XCTAssertEqual(try coverage(["ar"], ["ary"]), 0, "a longer language, not a subtag")
+        XCTAssertEqual(try coverage(["ar", "pt-BR"], ["AR-SY", "pt"]), 0.5, "pt does not use pt-BR")
+        XCTAssertEqual(try coverage(["en", "EN"], ["en"]), 1, "listed twice, counted once (also in the denominator)")
+        XCTAssertEqual(try coverage(["en", "EN", "ar"], ["en-GB"]), 0.5)
+    }
 }
