@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Dependency arrows point one way, towards the core:
-//   consultd, consultctl -> Server -> ConnectionCore (pure) -> LineProtocol (pure)
-//                        -> Server -> Domain -> LineProtocol (pure), EventLog -> PostgresClient -> CLibPQ
+//   consultd, consultctl -> Server -> ConnectionCore (pure) -> LineProtocol (pure) -> JSON (pure)
+//                        -> Server, Metrics, Projections -> EventLog -> PostgresClient -> CLibPQ
+//                                                                  -> Domain (pure) -> JSON (pure)
 //                        -> Migrations -> PostgresClient
 let package = Package(
     name: "consultd",
@@ -25,20 +26,21 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
-        .target(name: "EventLog", dependencies: ["PostgresClient"]),
+        .target(name: "JSON"),
+        .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
-        .target(name: "LineProtocol"),
-        .target(name: "ConnectionCore", dependencies: ["LineProtocol"]),
+        .target(name: "LineProtocol", dependencies: ["JSON"]),
+        .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
         .target(name: "LineClient"),
-        .target(name: "Domain", dependencies: ["LineProtocol", "EventLog"]),
-        .target(name: "Metrics", dependencies: ["Domain", "EventLog", "LineProtocol"]),
+        .target(name: "Domain", dependencies: ["JSON"]),
+        .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
         .target(
             name: "Projections",
-            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", "JSON", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections",
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +62,7 @@ let package = Package(
             name: "consult-bench",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
-                "Server",
+                "Server", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -69,11 +71,11 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient"]),
-        .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol"]),
-        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "LineProtocol", "PostgresClient"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "LineProtocol", "PostgresClient"]),
+        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON"]),
+        .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
+        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

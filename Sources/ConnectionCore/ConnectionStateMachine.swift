@@ -1,3 +1,4 @@
+import JSON
 import LineProtocol
 
 /// One client connection's protocol logic as a value: inputs in (bytes read, replies ready, a clock

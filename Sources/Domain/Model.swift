@@ -1,36 +1,5 @@
-import EventLog
 import Foundation
-import LineProtocol
-import PostgresClient
-
-/// Event type names, as stored in the log's `type` column.
-public enum EventType {
-    public static let organisationRegistered = "OrganisationRegistered"
-    /// A new profile (the whole of it) for a registered organisation; past submissions keep the old one.
-    public static let organisationProfileChanged = "OrganisationProfileChanged"
-    public static let credentialIssued = "CredentialIssued"
-    public static let credentialRevoked = "CredentialRevoked"
-    public static let consultationOpened = "ConsultationOpened"
-    public static let consultationClosed = "ConsultationClosed"
-    public static let submissionReceived = "SubmissionReceived"
-    public static let submissionWithdrawn = "SubmissionWithdrawn"
-    /// To one submission, on its `feedback-` stream: `{organisation, consultation, key, text}`.
-    public static let feedbackGiven = "FeedbackGiven"
-    /// On the consultation's stream: `{summary, cites: [{organisation, key}]}`.
-    public static let outcomePublished = "OutcomePublished"
-}
-
-/// Stream names (`category-id`). Protocol ARGs never contain `/`, so the separator is unambiguous.
-public enum Streams {
-    public static func organisation(_ id: String) -> String { "organisation-\(id)" }
-    public static func consultation(_ id: String) -> String { "consultation-\(id)" }
-    public static func submission(organisation: String, consultation: String, key: String) -> String {
-        "submission-\(organisation)/\(consultation)/\(key)"
-    }
-    public static func feedback(organisation: String, consultation: String, key: String) -> String {
-        "feedback-\(organisation)/\(consultation)/\(key)"
-    }
-}
+import JSON
 
 /// An organisation's profile.
 public struct Organisation: Equatable, Sendable {
@@ -58,14 +27,18 @@ public struct Organisation: Equatable, Sendable {
         ])
     }
 
-    init?(json: JSONValue) {
-        guard let id = json["id"]?.stringValue, let name = json["name"]?.stringValue,
-            let type = json["type"]?.stringValue, let level = json["level"]?.stringValue,
-            let country = json["country"]?.stringValue
-        else { return nil }
+    init(event json: JSONValue, type: String) throws {
+        typealias E = EventDecodingError
+        let leadership: [String]
+        switch json["leadership"] {
+        case nil: leadership = []
+        case let value?:
+            guard let list = value.stringArray else { throw E(type: type, field: "leadership", message: "a list of strings") }
+            leadership = list
+        }
         self.init(
-            id: id, name: name, type: type, leadership: json["leadership"]?.stringArray ?? [], level: level,
-            country: country)
+            id: try E.string(json, "id", type), name: try E.string(json, "name", type), type: try E.string(json, "type", type),
+            leadership: leadership, level: try E.string(json, "level", type), country: try E.string(json, "country", type))
     }
 }
 
@@ -124,26 +97,38 @@ public struct Consultation: Equatable, Sendable {
         ])
     }
 
-    init?(json: JSONValue) {
-        guard let id = json["id"]?.stringValue, let title = json["title"]?.stringValue,
-            let opensAt = json["opens_at"]?.stringValue.flatMap(Timestamps.parse),
-            let closesAt = json["closes_at"]?.stringValue.flatMap(Timestamps.parse),
-            case .object(let dimensions)? = json["baseline"]
-        else { return nil }
+    init(event json: JSONValue, type: String) throws {
+        typealias E = EventDecodingError
+        func time(_ field: String) throws -> Date {
+            guard let date = Timestamps.parse(try E.string(json, field, type)) else {
+                throw E(type: type, field: field, message: "an ISO 8601 time")
+            }
+            return date
+        }
+        func strings(_ field: String) throws -> [String] {
+            guard let value = json[field] else { return [] }
+            guard let list = value.stringArray else { throw E(type: type, field: field, message: "a list of strings") }
+            return list
+        }
+        guard case .object(let dimensions)? = json["baseline"] else { throw E(type: type, field: "baseline", message: "an object") }
         var baseline: [String: [String: Double]] = [:]
         for (dimension, groups) in dimensions {
-            guard case .object(let shares) = groups else { return nil }
+            guard case .object(let shares) = groups else {
+                throw E(type: type, field: "baseline.\(dimension)", message: "an object of shares")
+            }
             var values: [String: Double] = [:]
             for (group, share) in shares {
-                guard case .number(let text) = share, let value = Double(text) else { return nil }
+                guard case .number(let text) = share, let value = Double(text) else {
+                    throw E(type: type, field: "baseline.\(dimension).\(group)", message: "a number")
+                }
                 values[group] = value
             }
             baseline[dimension] = values
         }
         self.init(
-            id: id, title: title, convener: json["convener"]?.stringValue ?? "", opensAt: opensAt, closesAt: closesAt,
-            stages: json["stages"]?.stringArray ?? [], languages: json["languages"]?.stringArray ?? [],
-            baseline: baseline)
+            id: try E.string(json, "id", type), title: try E.string(json, "title", type),
+            convener: json["convener"]?.stringValue ?? "", opensAt: try time("opens_at"), closesAt: try time("closes_at"),
+            stages: try strings("stages"), languages: try strings("languages"), baseline: baseline)
     }
 }
 
@@ -156,82 +141,5 @@ public enum Timestamps {
     public static func parse(_ text: String) -> Date? {
         (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
-    }
-}
-
-/// Builders for the events the daemon and consultctl append.
-public enum DomainEvents {
-    public static func organisationRegistered(_ organisation: Organisation) -> NewEvent {
-        NewEvent(
-            stream: Streams.organisation(organisation.id), type: EventType.organisationRegistered,
-            data: JSONText(organisation.json.serialized), expectedVersion: .noStream)
-    }
-
-    public static func organisationProfileChanged(_ organisation: Organisation) -> NewEvent {
-        NewEvent(
-            stream: Streams.organisation(organisation.id), type: EventType.organisationProfileChanged,
-            data: JSONText(organisation.json.serialized))
-    }
-
-    public static func credentialIssued(organisation: String, credential: String, tokenHash: String) -> NewEvent {
-        NewEvent(
-            stream: Streams.organisation(organisation), type: EventType.credentialIssued,
-            data: JSONText(
-                JSONValue.object([
-                    ("organisation", .string(organisation)), ("credential", .string(credential)),
-                    ("sha256", .string(tokenHash)),
-                ]).serialized))
-    }
-
-    public static func credentialRevoked(organisation: String, credential: String) -> NewEvent {
-        NewEvent(
-            stream: Streams.organisation(organisation), type: EventType.credentialRevoked,
-            data: JSONText(
-                JSONValue.object([("organisation", .string(organisation)), ("credential", .string(credential))]).serialized))
-    }
-
-    public static func consultationOpened(_ consultation: Consultation) -> NewEvent {
-        NewEvent(
-            stream: Streams.consultation(consultation.id), type: EventType.consultationOpened,
-            data: JSONText(consultation.json.serialized), expectedVersion: .noStream)
-    }
-
-    public static func consultationClosed(id: String, at date: Date) -> NewEvent {
-        NewEvent(
-            stream: Streams.consultation(id), type: EventType.consultationClosed,
-            data: JSONText(JSONValue.object([("id", .string(id)), ("closed_at", .string(Timestamps.format(date)))]).serialized))
-    }
-
-    /// The fields every event about one submission carries: whose, in which consultation, which key.
-    static func submissionFields(_ organisation: String, _ consultation: String, _ key: String) -> [(String, JSONValue)] {
-        [("organisation", .string(organisation)), ("consultation", .string(consultation)), ("key", .string(key))]
-    }
-
-    /// The submission as stored; its idempotency key is (organisation, consultation, key), and a
-    /// retry is a duplicate exactly when the body has the same JSON value.
-    public static func submissionReceived(
-        organisation: String, consultation: String, key: String, body: JSONValue, metadata: JSONValue
-    ) -> NewEvent {
-        let stream = Streams.submission(organisation: organisation, consultation: consultation, key: key)
-        return NewEvent(
-            stream: stream, type: EventType.submissionReceived,
-            data: JSONText(
-                JSONValue.object(submissionFields(organisation, consultation, key) + [("submission", body)]).serialized),
-            metadata: JSONText(metadata.serialized), idempotencyKey: stream)
-    }
-
-    /// A withdrawal; it expects the submission stream at version 1, so a missing submission is a
-    /// version conflict at 0, and a repeated withdrawal is a duplicate of the first.
-    public static func submissionWithdrawn(
-        organisation: String, consultation: String, key: String, reason: String?, metadata: JSONValue
-    ) -> NewEvent {
-        let stream = Streams.submission(organisation: organisation, consultation: consultation, key: key)
-        return NewEvent(
-            stream: stream, type: EventType.submissionWithdrawn,
-            data: JSONText(
-                JSONValue.object(
-                    submissionFields(organisation, consultation, key) + [("reason", reason.map(JSONValue.string) ?? .null)]
-                ).serialized),
-            metadata: JSONText(metadata.serialized), expectedVersion: .exactly(1), idempotencyKey: stream + "#withdrawn")
     }
 }

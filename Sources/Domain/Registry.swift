@@ -1,6 +1,4 @@
-import EventLog
 import Foundation
-import LineProtocol
 
 /// Organisations, their credentials and consultations, folded from the log. A value type: the
 /// server keeps one behind a lock and brings it up to date before it answers from it.
@@ -18,46 +16,31 @@ public struct Registry: Sendable {
         EventType.consultationOpened, EventType.consultationClosed,
     ]
 
-    private static let relevant = Set(eventTypes)
+    /// True for the event types the registry folds.
+    public static let folds = Set(eventTypes)
 
     public init() {}
 
-    /// Applies one event; events at or before `position` are ignored, so overlapping catch-ups are harmless.
-    public mutating func apply(_ event: RecordedEvent) {
-        // Most of the log is submissions: skip their parsing here (the registry does not need them).
-        let data = Self.relevant.contains(event.type) ? try? JSONParser.eventData.parse(event.data) : nil
-        apply(position: event.position, type: event.type, data: data, recordedAt: event.recordedAt)
-    }
-
-    /// Applies one event given its parsed data (nil for the types the registry does not fold).
-    public mutating func apply(position: Int64, type: String, data: JSONValue?, recordedAt: Date) {
+    /// Applies the event at `position` (nil for a type the registry does not fold); events at or
+    /// before `position` are ignored, so overlapping catch-ups are harmless.
+    public mutating func apply(position: Int64, _ event: DomainEvent?) {
         guard position > self.position else { return }
         self.position = position
-        guard let data else { return }
-        switch type {
-        case EventType.organisationRegistered:
-            if let organisation = Organisation(json: data) { organisations[organisation.id] = organisation }
-        case EventType.organisationProfileChanged:
-            if let organisation = Organisation(json: data), organisations[organisation.id] != nil {
-                organisations[organisation.id] = organisation
-            }
-        case EventType.credentialIssued:
-            if let organisation = data["organisation"]?.stringValue, let credential = data["credential"]?.stringValue,
-                let hash = data["sha256"]?.stringValue
-            {
-                credentials[organisation, default: [:]][credential] = hash
-            }
-        case EventType.credentialRevoked:
-            if let organisation = data["organisation"]?.stringValue, let credential = data["credential"]?.stringValue {
-                credentials[organisation]?[credential] = nil
-            }
-        case EventType.consultationOpened:
-            if let consultation = Consultation(json: data) { consultations[consultation.id] = consultation }
-        case EventType.consultationClosed:
-            if let id = data["id"]?.stringValue {
-                consultations[id]?.closedAt = data["closed_at"]?.stringValue.flatMap(Timestamps.parse) ?? recordedAt
-            }
-        default:
+        guard let event else { return }
+        switch event {
+        case .organisationRegistered(let organisation):
+            organisations[organisation.id] = organisation
+        case .organisationProfileChanged(let organisation):
+            if organisations[organisation.id] != nil { organisations[organisation.id] = organisation }
+        case .credentialIssued(let issued):
+            credentials[issued.organisation, default: [:]][issued.credential] = issued.sha256
+        case .credentialRevoked(let revoked):
+            credentials[revoked.organisation]?[revoked.credential] = nil
+        case .consultationOpened(let consultation):
+            consultations[consultation.id] = consultation
+        case .consultationClosed(let closed):
+            consultations[closed.id]?.closedAt = closed.closedAt
+        case .submissionReceived, .submissionWithdrawn, .feedbackGiven, .outcomePublished:
             break
         }
     }
@@ -84,14 +67,4 @@ public struct Registry: Sendable {
     public func openConsultations(at now: Date) -> [Consultation] {
         consultations.values.filter { $0.isOpen(at: now) }.sorted { $0.id < $1.id }
     }
-}
-
-extension JSONParser {
-    /// For event data read back from the log: already checked on the way in, so the bounds are looser.
-    public static let eventData: JSONParser = {
-        var parser = JSONParser()
-        parser.maxDepth = 64
-        parser.maxNumberLength = 400
-        return parser
-    }()
 }

@@ -1,7 +1,7 @@
-import LineProtocol
+import JSON
 
 /// Checks a submission body against SPEC.md ("Submission body") and the consultation it is for.
-/// Errors are `INVALID` and name the field at fault.
+/// Errors are `DomainError.invalid` and name the field at fault.
 public enum SubmissionRules {
     public static let maxTextLength = 32_768
     public static let maxPeopleConsulted = 1_000_000_000
@@ -15,7 +15,7 @@ public enum SubmissionRules {
     }
 
     /// Checks `body` against the consultation it is for.
-    public static func validate(_ body: JSONValue, for consultation: Consultation) -> RequestError? {
+    public static func validate(_ body: JSONValue, for consultation: Consultation) -> DomainError? {
         switch shape(of: body) {
         case .failure(let error): return error
         case .success(let shape): return check(shape, for: consultation)
@@ -25,7 +25,7 @@ public enum SubmissionRules {
     /// Every check that does not depend on the consultation: fields, types, lengths, the language tag.
     /// The daemon runs it as soon as a SUBMIT is read, so a malformed body is refused at once and
     /// its parsed tree is never queued.
-    public static func shape(of body: JSONValue) -> Result<Shape, RequestError> {
+    public static func shape(of body: JSONValue) -> Result<Shape, DomainError> {
         guard case .object(let members) = body else { return .failure(invalid("body", "must be a JSON object")) }
         if let unknown = members.first(where: { !fields.contains($0.0) }) {
             return .failure(
@@ -69,7 +69,7 @@ public enum SubmissionRules {
     }
 
     /// The checks that depend on the consultation: its stages and dimensions.
-    public static func check(_ shape: Shape, for consultation: Consultation) -> RequestError? {
+    public static func check(_ shape: Shape, for consultation: Consultation) -> DomainError? {
         guard consultation.stages.contains(shape.stage) else {
             return invalid("stage", "must be one of \(consultation.stages.joined(separator: ", "))")
         }
@@ -92,7 +92,7 @@ public enum SubmissionRules {
         }
     }
 
-    static func invalid(_ field: String, _ message: String) -> RequestError {
-        RequestError(.invalid, "\(field): \(message)")
+    static func invalid(_ field: String, _ message: String) -> DomainError {
+        DomainError.invalid(field, message)
     }
 }

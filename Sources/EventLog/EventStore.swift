@@ -97,6 +97,17 @@ public final class EventStore {
         ).rows.map(RecordedEvent.init(row:))
     }
 
+    /// The last event of `type` in `stream`, if any.
+    public func latest(stream: String, type: String) throws -> RecordedEvent? {
+        try connection.execute(
+            """
+            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
+                   recorded_at, idempotency_key
+              FROM consult.events WHERE stream = $1 AND type = $2 ORDER BY version DESC LIMIT 1
+            """, [stream, type]
+        ).rows.first.map(RecordedEvent.init(row:))
+    }
+
     /// Events of the given types after `position`, and the head of the log they were read up to,
     /// from one snapshot: since positions are gap-free, nothing of those types lies in between.
     public func read(after position: Int64, types: [String]) throws -> (events: [RecordedEvent], head: Int64) {

@@ -1,15 +1,10 @@
+import Domain
 import Foundation
+import JSON
 import PostgresClient
 
-/// What an append states about the stream's current version (optimistic concurrency).
-public enum ExpectedVersion: Equatable, Sendable {
-    /// No check.
-    case any
-    /// The stream must not exist yet.
-    case noStream
-    /// The stream's last event must have this version.
-    case exactly(Int64)
-
+extension ExpectedVersion {
+    /// As `consult.append` takes it: NULL for any, 0 for no stream yet, else the version.
     var parameter: Int64? {
         switch self {
         case .any: return nil
@@ -44,6 +39,15 @@ public struct NewEvent: Sendable {
         self.metadata = metadata
         self.expectedVersion = expectedVersion
         self.idempotencyKey = idempotencyKey
+    }
+}
+
+extension NewEvent {
+    /// The event a command decided, with `metadata` (who, from where).
+    public init(_ pending: PendingEvent, metadata: JSONValue = .object([])) {
+        self.init(
+            stream: pending.stream, type: pending.event.type, data: JSONText(pending.event.data.serialized),
+            metadata: JSONText(metadata.serialized), expectedVersion: pending.expectedVersion, idempotencyKey: pending.idempotencyKey)
     }
 }
 
@@ -88,6 +92,22 @@ public struct RecordedEvent: Equatable, Sendable {
     }
 }
 
+extension RecordedEvent {
+    /// The event, typed; throws `EventDecodingError` for data that does not have its type's shape.
+    public func decoded() throws -> DomainEvent {
+        try DomainEvent(type: type, data: data, recordedAt: recordedAt)
+    }
+}
+
+extension Registry {
+    /// Applies a recorded event. Events the registry does not fold are not even decoded; one that
+    /// does not decode throws `EventDecodingError` and changes nothing (no writer of consultd wrote it:
+    /// `consultctl verify` names it).
+    public mutating func apply(_ event: RecordedEvent) throws {
+        apply(position: event.position, Self.folds.contains(event.type) ? try event.decoded() : nil)
+    }
+}
+
 /// Where an appended event landed.
 public struct Appended: Equatable, Sendable {
     public let position: Int64
@@ -117,5 +137,12 @@ public enum AppendError: Error, Equatable, CustomStringConvertible {
         case .idempotencyConflict(let key, let position):
             return "idempotency key \(key) already names different content (position \(position))"
         }
+    }
+}
+
+extension NewEvent {
+    /// An event with no expectation and no idempotency key (tests, benchmarks, tools).
+    public init(_ event: DomainEvent) {
+        self.init(PendingEvent(event))
     }
 }

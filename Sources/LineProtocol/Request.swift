@@ -1,3 +1,5 @@
+import JSON
+
 /// The error codes of protocol v1 (SPEC.md).
 public enum ErrorCode: String, Sendable, CaseIterable {
     case `protocol` = "PROTOCOL"

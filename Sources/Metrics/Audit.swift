@@ -1,6 +1,6 @@
 import Domain
 import Foundation
-import LineProtocol
+import JSON
 
 /// The thresholds of the meaningful-engagement audit. The reasons for each default are in docs/METRICS.md.
 public struct Policy: Equatable, Sendable {

@@ -1,7 +1,7 @@
 import Domain
 import EventLog
 import Foundation
-import LineProtocol
+import JSON
 
 /// What the fold needs of one event. Read straight from the log with only these fields extracted
 /// (see `LogReader` in Projections), or made from a whole `RecordedEvent`; both give the same value.
@@ -18,13 +18,13 @@ public struct FoldEvent: Sendable {
     public var language: String?
     /// `data.submission.represents`: dimension → the groups listed, each once (see `groups(_:)`).
     public var represents: [String: [String]]
-    /// The whole data, only for the types in `LogFold.wholeDataTypes` (rare: registry events, outcomes).
-    public var data: JSONValue?
+    /// The whole event, typed, only for the types in `LogFold.wholeDataTypes` (rare: registry events, outcomes).
+    public var event: DomainEvent?
 
     public init(
         position: Int64, type: String, recordedAt: Date, organisation: String? = nil, consultation: String? = nil,
         key: String? = nil, stage: String? = nil, language: String? = nil, represents: [String: [String]] = [:],
-        data: JSONValue? = nil
+        event: DomainEvent? = nil
     ) {
         self.position = position
         self.type = type
@@ -35,19 +35,30 @@ public struct FoldEvent: Sendable {
         self.stage = stage
         self.language = language
         self.represents = represents
-        self.data = data
+        self.event = event
     }
 
-    /// The fold's view of a whole recorded event.
-    public init(_ event: RecordedEvent) {
-        let data = try? JSONParser.eventData.parse(event.data)
-        let submission = data?["submission"]
+    /// The fold's view of a whole recorded event, through the typed decoder (the streamed path of
+    /// `LogReader` extracts the same fields in SQL; the projection tests check that both agree).
+    public init(_ recorded: RecordedEvent) throws {
+        let event = try recorded.decoded()
+        var submission: SubmissionKey?
+        var body: JSONValue?
+        switch event {
+        case .submissionReceived(let received):
+            submission = received.submission
+            body = received.body
+        case .submissionWithdrawn(let withdrawn): submission = withdrawn.submission
+        case .feedbackGiven(let feedback): submission = feedback.submission
+        case .outcomePublished(let outcome):
+            submission = SubmissionKey(organisation: "", consultation: outcome.consultation, key: "")
+        default: break
+        }
         self.init(
-            position: event.position, type: event.type, recordedAt: event.recordedAt,
-            organisation: data?["organisation"]?.stringValue, consultation: data?["consultation"]?.stringValue,
-            key: data?["key"]?.stringValue, stage: submission?["stage"]?.stringValue,
-            language: submission?["language"]?.stringValue, represents: Self.groups(submission?["represents"]),
-            data: LogFold.wholeDataTypes.contains(event.type) ? data : nil)
+            position: recorded.position, type: recorded.type, recordedAt: recorded.recordedAt,
+            organisation: submission.map(\.organisation), consultation: submission.map(\.consultation), key: submission.map(\.key),
+            stage: body?["stage"]?.stringValue, language: body?["language"]?.stringValue, represents: Self.groups(body?["represents"]),
+            event: LogFold.wholeDataTypes.contains(recorded.type) ? event : nil)
     }
 
     /// A submission's `represents` as dimension → groups; a group listed twice counts once, and
@@ -207,11 +218,11 @@ public struct LogFold: Sendable {
         stored.reserveCapacity(capacity)
     }
 
-    /// Folds one whole recorded event (see `apply(_: FoldEvent)`).
+    /// Folds one whole recorded event (see `apply(_: FoldEvent)`); throws if it does not decode.
     @discardableResult
-    public mutating func apply(_ event: RecordedEvent) -> String? {
+    public mutating func apply(_ event: RecordedEvent) throws -> String? {
         guard event.position > position else { return nil }
-        return apply(FoldEvent(event))
+        return apply(try FoldEvent(event))
     }
 
     /// Folds events in position order; events at or before `position` are ignored. Returns the
@@ -219,21 +230,24 @@ public struct LogFold: Sendable {
     @discardableResult
     public mutating func apply(_ event: FoldEvent) -> String? {
         guard event.position > position else { return nil }
-        registry.apply(position: event.position, type: event.type, data: event.data, recordedAt: event.recordedAt)
-        if event.type == EventType.organisationRegistered || event.type == EventType.organisationProfileChanged,
-            let id = event.data?["id"]?.stringValue, let profile = registry.organisations[id],
-            currentProfile[id].map({ profiles[Int($0)] }) != profile
-        {
-            currentProfile[id] = Int32(profiles.count)
-            profiles.append(profile)
+        registry.apply(position: event.position, event.event)
+        switch event.event {
+        case .organisationRegistered(let changed)?, .organisationProfileChanged(let changed)?:
+            // The profile as the registry now holds it (a change to an unknown organisation is ignored).
+            if let profile = registry.organisations[changed.id], currentProfile[changed.id].map({ profiles[Int($0)] }) != profile {
+                currentProfile[changed.id] = Int32(profiles.count)
+                profiles.append(profile)
+            }
+        default:
+            break
         }
         position = event.position
         time = event.recordedAt
-        if event.type == EventType.consultationOpened || event.type == EventType.consultationClosed {
-            return event.data?["id"]?.stringValue
-        }
-        if event.type == EventType.outcomePublished {
-            return publish(event)
+        switch event.event {
+        case .consultationOpened(let consultation)?: return consultation.id
+        case .consultationClosed(let closed)?: return closed.id
+        case .outcomePublished(let outcome)?: return publish(outcome)
+        default: break
         }
         guard let consultation = event.consultation else { return nil }
         let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
@@ -270,14 +284,9 @@ public struct LogFold: Sendable {
     }
 
     /// The latest outcome replaces the citations of the one before.
-    private mutating func publish(_ event: FoldEvent) -> String? {
-        guard let consultation = event.data?["consultation"]?.stringValue ?? event.consultation,
-            case .array(let cites)? = event.data?["cites"]
-        else { return nil }
-        let cited = Set(cites.compactMap { cite -> String? in
-            guard let organisation = cite["organisation"]?.stringValue, let key = cite["key"]?.stringValue else { return nil }
-            return "\(organisation)/\(key)"
-        })
+    private mutating func publish(_ outcome: OutcomePublished) -> String? {
+        let consultation = outcome.consultation
+        let cited = Set(outcome.cites.map { "\($0.organisation)/\($0.key)" })
         let before = outcomes[consultation] ?? []
         outcomes[consultation] = cited
         for (citations, sign) in [(before.subtracting(cited), -1), (cited.subtracting(before), 1)] {

@@ -1,6 +1,6 @@
 import Domain
 import Foundation
-import LineProtocol
+import JSON
 
 /// The metrics of one consultation as of a log position (SPEC.md, "Metrics"; docs/METRICS.md).
 /// A value that cannot be computed (nothing to divide by) is nil, shown as null.

@@ -1,14 +1,15 @@
 import Domain
 import EventLog
 import Foundation
-import LineProtocol
+import JSON
 import Metrics
 import PostgresClient
 
 /// Feeds the log to a `LogFold`, fast: the server extracts the few fields the fold uses from each
 /// event's jsonb (printing a whole jsonb value as text costs more than the fold itself), the rows
 /// stream in while earlier ones are folded, and only registry events and outcomes travel whole.
-/// The result is the same as folding `RecordedEvent`s (`FoldEvent.init(_:)` reads the same fields).
+/// The result is the same as folding `RecordedEvent`s through the typed decoder (`FoldEvent.init(_:)`);
+/// the projection tests fold the same logs both ways and compare.
 public enum LogReader {
     private static let sql = """
         SELECT position, type, recorded_at,
@@ -47,11 +48,13 @@ public enum LogReader {
                     if groups.count < 10_000 { groups[text] = represents }
                 }
             }
+            let type: String = try row.get(1)
+            let recordedAt = try row.date(2)!
             let event = FoldEvent(
-                position: try row.int64(0)!, type: try row.get(1), recordedAt: try row.date(2)!,
+                position: try row.int64(0)!, type: type, recordedAt: recordedAt,
                 organisation: row.string(3), consultation: row.string(4), key: row.string(5),
                 stage: row.string(6), language: row.string(7), represents: represents,
-                data: try row.string(9).map { try parser.parse($0) })
+                event: try row.string(9).map { try DomainEvent(type: type, data: try parser.parse($0), recordedAt: recordedAt) })
             if let consultation = fold.apply(event) { touched(consultation) }
         }
     }

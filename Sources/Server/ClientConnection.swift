@@ -3,6 +3,7 @@ import Dispatch
 import Domain
 import EventLog
 import Foundation
+import JSON
 import LineProtocol
 import Logging
 
@@ -192,18 +193,20 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         let request: WriteRequest
         switch write {
         case .submit(let organisation, let consultation, let key, let body):
-            let shape: SubmissionRules.Shape
-            switch SubmissionRules.shape(of: body) {
-            case .failure(let error): return error.reply
-            case .success(let checked): shape = checked
+            let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+            switch Commands.submit(id, body: body) {
+            case .failure(let error):
+                return error.reply
+            case .success(let (pending, shape)):
+                request = WriteRequest(
+                    kind: .submit(shape), consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost,
+                    owner: self, sequence: sequence)
             }
-            let event = DomainEvents.submissionReceived(
-                organisation: organisation, consultation: consultation, key: key, body: body, metadata: metadata)
-            request = WriteRequest(kind: .submit(shape), consultation: consultation, event: event, cost: cost, owner: self, sequence: sequence)
         case .withdraw(let organisation, let consultation, let key, let reason):
-            let event = DomainEvents.submissionWithdrawn(
-                organisation: organisation, consultation: consultation, key: key, reason: reason, metadata: metadata)
-            request = WriteRequest(kind: .withdraw, consultation: consultation, event: event, cost: cost, owner: self, sequence: sequence)
+            let pending = Commands.withdraw(SubmissionKey(organisation: organisation, consultation: consultation, key: key), reason: reason)
+            request = WriteRequest(
+                kind: .withdraw, consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost, owner: self,
+                sequence: sequence)
         }
         let wording = Wording(write)
         guard let refusal = host.committer.enqueue(request) else {
@@ -264,11 +267,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             return .error(.conflict, "submission \(key) was already withdrawn with another reason (position \(position))")
         case .noSubmission:
             return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
-        case .noConsultation:
-            return .error(.notFound, "no consultation \(consultation)")
-        case .closed:
-            return .error(.closed, "consultation \(consultation) is not open for submissions now")
-        case .invalid(let error):
+        case .refusedByRules(let error):
             return error.reply
         case .refused(let message):
             return .error(.invalid, "body: refused by the database (\(message))")
@@ -356,6 +355,18 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             writeSource = nil
             timer = nil
             host.connectionClosed(id)
+        }
+    }
+}
+
+extension DomainError {
+    /// The protocol's words for a domain refusal (SPEC: error codes).
+    var reply: Reply {
+        switch kind {
+        case .invalid: return .error(.invalid, description)
+        case .notFound: return .error(.notFound, message)
+        case .closed: return .error(.closed, message)
+        case .conflict: return .error(.conflict, message)
         }
     }
 }

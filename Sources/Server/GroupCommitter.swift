@@ -1,7 +1,6 @@
 import Domain
 import EventLog
 import Foundation
-import LineProtocol
 import Logging
 import PostgresClient
 
@@ -13,10 +12,9 @@ enum WriteOutcome: Equatable, Sendable {
     case conflict(position: Int64)
     /// A withdrawal of a submission that does not exist.
     case noSubmission
-    case noConsultation
-    /// The consultation is not open now (and nothing was stored under this key before).
-    case closed
-    case invalid(RequestError)
+    /// Refused by the domain's rules at commit time: no such consultation, not open now (and nothing
+    /// was stored under this key before), or the body does not fit the consultation.
+    case refusedByRules(DomainError)
     /// The database refused the content itself (SQLSTATE class 22).
     case refused(message: String)
     /// The database is unreachable or did not answer in time, or the queue is full: nothing stored.
@@ -156,16 +154,16 @@ final class GroupCommitter: @unchecked Sendable {
                 let now = Date()
                 var events: [NewEvent] = []
                 var owners: [Int] = []
-                var closed: [Int] = []
+                var closed: [(index: Int, refusal: DomainError)] = []
                 for (index, request) in batch.enumerated() {
-                    switch decide(request, registry: current, now: now) {
+                    switch admit(request, registry: current, now: now) {
                     case nil:
                         events.append(request.event)
                         owners.append(index)
-                    case .closed?:
-                        closed.append(index)
+                    case let refusal? where refusal.kind == .closed:
+                        closed.append((index, refusal))
                     case let refusal?:
-                        outcomes[index] = refusal
+                        outcomes[index] = .refusedByRules(refusal)
                     }
                 }
                 let appended = try append(events, store: store)
@@ -173,8 +171,8 @@ final class GroupCommitter: @unchecked Sendable {
                     outcomes[owner] = self.outcome(of: batch[owner], appended: outcome)
                 }
                 // A retry of a write stored before the consultation closed still learns its position.
-                for index in closed {
-                    outcomes[index] = try earlier(batch[index].event, store: store) ?? .closed
+                for (index, refusal) in closed {
+                    outcomes[index] = try earlier(batch[index].event, store: store) ?? .refusedByRules(refusal)
                 }
             }
         } catch is DatabaseSession.Unavailable {
@@ -201,13 +199,13 @@ final class GroupCommitter: @unchecked Sendable {
         return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
     }
 
-    /// nil when the request may be appended; else why not.
-    private func decide(_ request: WriteRequest, registry: Registry, now: Date) -> WriteOutcome? {
-        guard let consultation = registry.consultations[request.consultation] else { return .noConsultation }
-        // A withdrawal needs only the consultation to exist; a submission, that it is open and the body fits it.
-        guard case .submit(let shape) = request.kind else { return nil }
-        guard consultation.isOpen(at: now) else { return .closed }
-        return SubmissionRules.check(shape, for: consultation).map { .invalid($0) }
+    /// nil when the request may be appended; else why not (the domain decides).
+    private func admit(_ request: WriteRequest, registry: Registry, now: Date) -> DomainError? {
+        let consultation = registry.consultations[request.consultation]
+        switch request.kind {
+        case .submit(let shape): return Commands.admit(shape, to: consultation, id: request.consultation, now: now)
+        case .withdraw: return Commands.admitWithdrawal(to: consultation, id: request.consultation)
+        }
     }
 
     /// The outcome of an event already stored under the same idempotency key, if any.

@@ -1,6 +1,7 @@
 import Domain
 import EventLog
 import Foundation
+import JSON
 import LineProtocol
 import Logging
 import PostgresClient
@@ -109,31 +110,26 @@ final class ReadPool: @unchecked Sendable {
     }
 
     private static func status(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {
-        let submissionStream = Streams.submission(organisation: organisation, consultation: consultation, key: key)
-        let history = try store.read(stream: submissionStream)
+        let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+        let history = try store.read(stream: Streams.submission(id))
         guard let received = history.first(where: { $0.type == EventType.submissionReceived }) else {
             return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
         }
         let withdrawn = history.contains { $0.type == EventType.submissionWithdrawn }
-        let parser = JSONParser.eventData
-        let feedback = try store.read(stream: Streams.feedback(organisation: organisation, consultation: consultation, key: key))
-            .filter { $0.type == EventType.feedbackGiven }
-            .map { event -> JSONValue in
-                let text = (try? parser.parse(event.data))?["text"] ?? .null
-                return .object([
-                    ("text", text), ("given_at", .string(Timestamps.format(event.recordedAt))),
-                    ("position", .number(String(event.position))),
-                ])
-            }
+        var feedback: [JSONValue] = []
+        for event in try store.read(stream: Streams.feedback(id)) {
+            guard case .feedbackGiven(let given) = try event.decoded() else { continue }
+            feedback.append(.object([
+                ("text", .string(given.text)), ("given_at", .string(Timestamps.format(event.recordedAt))),
+                ("position", .number(String(event.position))),
+            ]))
+        }
         // The latest outcome replaces every earlier one (SPEC): only it says whether this is cited.
-        let citation = JSONValue.array([.object([("organisation", .string(organisation)), ("key", .string(key))])]).serialized
-        let latest = try store.connection.execute(
-            """
-            SELECT data->'cites' @> $2::jsonb AS cited
-              FROM consult.events WHERE stream = $1 AND type = $3 ORDER BY version DESC LIMIT 1
-            """, [Streams.consultation(consultation), JSONText(citation), EventType.outcomePublished]
-        ).first
-        let cited: JSONValue = try latest.map { .bool(try $0.optional("cited", as: Bool.self) ?? false) } ?? .null
+        let latest = try store.latest(stream: Streams.consultation(consultation), type: EventType.outcomePublished)
+        var cited = JSONValue.null
+        if let latest, case .outcomePublished(let outcome) = try latest.decoded() {
+            cited = .bool(outcome.cites.contains(Citation(organisation: organisation, key: key)))
+        }
         let body = JSONValue.object([
             ("state", .string(withdrawn ? "withdrawn" : "received")),
             ("position", .number(String(received.position))),

@@ -22,8 +22,8 @@ final class SharedRegistry: @unchecked Sendable {
     func catchUp(_ store: EventStore) throws -> Registry {
         let from = state.current.position
         let (events, head) = try store.read(after: from, types: Registry.eventTypes)
-        return state.withLock { registry in
-            for event in events { registry.apply(event) }
+        return try state.withLock { registry in
+            for event in events { try registry.apply(event) }
             registry.advance(to: head)
             return registry
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Domain
 import EventLog
 import Foundation
+import JSON
 import Histogram
 import LineClient
 import LineProtocol
@@ -64,7 +65,7 @@ struct Bench: ParsableCommand {
         report("copy_events_per_s", copyRate, "events/s")
 
         // 2. The naive way: one append, one commit, per event.
-        try store.append(DomainEvents.consultationOpened(Self.consultation("c1")))
+        try store.append(NewEvent(.consultationOpened(Self.consultation("c1"))))
         let naive1 = try Self.naive(conninfo, connections: 1, events: naiveEvents, prefix: "n1")
         report("naive_1_events_per_s", naive1, "events/s")
         let naive16 = try Self.naive(conninfo, connections: 16, events: naiveEvents, prefix: "n16")
@@ -75,9 +76,9 @@ struct Bench: ParsableCommand {
         for index in 1...64 {
             let token = Credentials.newToken()
             try store.append(batch: [
-                DomainEvents.organisationRegistered(Organisation(
-                    id: "o\(index)", name: "O\(index)", type: "ngo", leadership: index % 3 == 0 ? ["refugees"] : [], level: "local", country: "JOR")),
-                DomainEvents.credentialIssued(organisation: "o\(index)", credential: "k1", tokenHash: Credentials.hash(token)),
+                NewEvent(.organisationRegistered(Organisation(
+                    id: "o\(index)", name: "O\(index)", type: "ngo", leadership: index % 3 == 0 ? ["refugees"] : [], level: "local", country: "JOR"))),
+                NewEvent(.credentialIssued(CredentialIssued(organisation: "o\(index)", credential: "k1", sha256: Credentials.hash(token)))),
             ])
             tokens.append(token)
         }
@@ -126,7 +127,7 @@ struct Bench: ParsableCommand {
         fresh.stop()
 
         // 4. Projection rebuild from 0 over a large log: one consultation with most of the events.
-        try store.append(DomainEvents.consultationOpened(Self.consultation("c-big")))
+        try store.append(NewEvent(.consultationOpened(Self.consultation("c-big"))))
         let existing = try store.headPosition()
         let toLoad = max(0, rebuildEvents - Int(existing))
         started = Date()
@@ -210,8 +211,7 @@ struct Bench: ParsableCommand {
             for event in 0..<perConnection {
                 let key = "\(prefix)-\(index)-\(event)"
                 do {
-                    try store.append(DomainEvents.submissionReceived(
-                        organisation: "o1", consultation: "c1", key: key, body: try! JSONParser().parse(body), metadata: .object([])))
+                    try store.append(NewEvent(Commands.received(SubmissionKey(organisation: "o1", consultation: "c1", key: key), body: try! JSONParser().parse(body)), metadata: .object([])))
                 } catch {
                     errors.withLock { $0 += 1 }
                 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Domain
 import EventLog
 import Foundation
-import LineProtocol
+import JSON
 import PostgresClient
 
 /// Opens the log and reads the registry (organisations, credentials, consultations) from it.
@@ -19,25 +19,32 @@ struct Log {
 
     func registry() throws -> Registry {
         var registry = Registry()
-        for event in try store.read(after: 0, types: Registry.eventTypes).events { registry.apply(event) }
+        for event in try store.read(after: 0, types: Registry.eventTypes).events { try registry.apply(event) }
         return registry
+    }
+
+    /// A stream's events, decoded, and its version: what a command decides from.
+    func state(of stream: String) throws -> StreamState {
+        let events = try store.read(stream: stream)
+        return StreamState(events: try events.map { try $0.decoded() }, version: events.last?.version ?? 0)
     }
 
     func version(of stream: String) throws -> Int64 {
         try store.read(stream: stream).last?.version ?? 0
     }
 
-    /// Appends in one transaction; any refusal is reported as one line and nothing is written.
-    func append(_ events: [NewEvent]) throws -> [Appended] {
+    /// Appends what a command decided, in one transaction; any refusal is reported as one line and
+    /// nothing is written.
+    func append(_ decided: Result<[PendingEvent], DomainError>) throws -> [Appended] {
         let actor = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
-        let metadata = JSONText(JSONValue.object([("tool", .string("consultctl")), ("actor", .string(actor))]).serialized)
-        let stamped = events.map { event -> NewEvent in
-            var event = event
-            event.metadata = metadata
-            return event
-        }
+        let metadata = JSONValue.object([("tool", .string("consultctl")), ("actor", .string(actor))])
+        let events = try decided.get().map { NewEvent($0, metadata: metadata) }
         // One transaction: a refusal thrown by the second event rolls back the first.
-        return try store.connection.transaction { _ in try stamped.map { try store.append($0) } }
+        return try store.connection.transaction { _ in try events.map { try store.append($0) } }
+    }
+
+    func append(_ decided: Result<PendingEvent, DomainError>) throws -> Appended {
+        try append(decided.map { [$0] })[0]
     }
 }
 
@@ -45,7 +52,7 @@ struct Log {
 func oneLine<T>(_ body: () throws -> T) -> T {
     do {
         return try body()
-    } catch let refusal as ConvenerRules.Refusal {
+    } catch let refusal as DomainError {
         fail(refusal.description)
     } catch let error as AppendError {
         fail("refused by the log: \(error) (someone changed it meanwhile? try again)")
@@ -80,14 +87,8 @@ struct Org: ParsableCommand {
                 id: id, name: name, type: type, leadership: list(leadership), level: level, country: country)
             let token = Credentials.newToken()
             oneLine {
-                try ConvenerRules.check(organisation)
                 let log = Log(db)
-                guard try log.registry().organisations[id] == nil else {
-                    throw ConvenerRules.Refusal("id: organisation \(id) already exists")
-                }
-                var credential = DomainEvents.credentialIssued(organisation: id, credential: "k1", tokenHash: Credentials.hash(token))
-                credential.expectedVersion = .exactly(1)
-                _ = try log.append([DomainEvents.organisationRegistered(organisation), credential])
+                _ = try log.append(Commands.register(organisation, tokenHash: Credentials.hash(token), registry: try log.registry()))
             }
             print("registered \(id); credential k1: \(token)")
             print("Give this token to the organisation now: it is not stored and cannot be shown again.")
@@ -108,27 +109,16 @@ struct Org: ParsableCommand {
         @Option(help: "ISO 3166-1 alpha-3, e.g. JOR.") var country: String?
 
         func run() {
-            guard name != nil || type != nil || leadership != nil || level != nil || country != nil else {
-                fail("give at least one of --name, --type, --leadership, --level, --country")
-            }
             let done = oneLine { () -> String in
                 let log = Log(db)
                 // The current profile and the stream version it stands at, from one read of the
                 // organisation's stream: the append expects that version, so a change committed
                 // meanwhile makes this one fail (one line, nothing written) instead of overwriting it.
-                let history = try log.store.read(stream: Streams.organisation(id)).sorted { $0.position < $1.position }
-                var registry = Registry()
-                for event in history { registry.apply(event) }
-                guard let current = registry.organisations[id], let version = history.map(\.version).max() else {
-                    throw ConvenerRules.Refusal("id: no organisation \(id)")
-                }
-                let profile = try ConvenerRules.changedProfile(
-                    current, name: name, type: type, leadership: leadership.map(list), level: level, country: country)
-                guard profile != current else { return "\(id) already has this profile; nothing written" }
-                var event = DomainEvents.organisationProfileChanged(profile)
-                event.expectedVersion = .exactly(version)
-                let appended = try log.append([event])
-                return "updated \(id) at position \(appended[0].position)"
+                let decided = Commands.changeProfile(
+                    of: id, name: name, type: type, leadership: leadership.map(list), level: level, country: country,
+                    stream: try log.state(of: Streams.organisation(id)))
+                guard let pending = try decided.get() else { return "\(id) already has this profile; nothing written" }
+                return "updated \(id) at position \(try log.append(.success(pending)).position)"
             }
             print(done)
         }
@@ -145,7 +135,7 @@ struct Org: ParsableCommand {
                 var registry = Registry()
                 var changes: [String: (count: Int, last: RecordedEvent)] = [:]
                 for event in try Log(db).store.read(after: 0, types: Registry.eventTypes).events {
-                    registry.apply(event)
+                    try registry.apply(event)
                     let prefix = Streams.organisation("")
                     if event.type == EventType.organisationProfileChanged, event.stream.hasPrefix(prefix) {
                         let id = String(event.stream.dropFirst(prefix.count))
@@ -185,20 +175,11 @@ struct Org: ParsableCommand {
             let token = Credentials.newToken()
             let credential = oneLine { () -> String in
                 let log = Log(db)
-                let registry = try log.registry()
-                guard registry.organisations[id] != nil else { throw ConvenerRules.Refusal("id: no organisation \(id)") }
-                let history = try log.store.read(stream: Streams.organisation(id))
-                let credential = "k\(history.filter { $0.type == EventType.credentialIssued }.count + 1)"
-                var events = [DomainEvents.credentialIssued(organisation: id, credential: credential, tokenHash: Credentials.hash(token))]
-                if !keepOld {
-                    events += (registry.credentials[id] ?? [:]).keys.sorted().map {
-                        DomainEvents.credentialRevoked(organisation: id, credential: $0)
-                    }
-                }
-                for (offset, index) in events.indices.enumerated() {
-                    events[index].expectedVersion = .exactly(history.last!.version + Int64(offset))
-                }
-                _ = try log.append(events)
+                let (credential, events) = try Commands.rotateCredential(
+                    of: id, tokenHash: Credentials.hash(token), keepOld: keepOld, registry: try log.registry(),
+                    stream: try log.state(of: Streams.organisation(id))
+                ).get()
+                _ = try log.append(.success(events))
                 return credential
             }
             print("credential \(credential) for \(id): \(token)")
@@ -215,16 +196,11 @@ struct Org: ParsableCommand {
         func run() {
             let revoked = oneLine { () -> [String] in
                 let log = Log(db)
-                let live = try log.registry().credentials[id] ?? [:]
-                let targets = credential.map { [$0] } ?? live.keys.sorted()
-                guard !targets.isEmpty, targets.allSatisfy({ live[$0] != nil }) else {
-                    throw ConvenerRules.Refusal("credential: \(id) has no live credential \(credential ?? "")")
-                }
-                let version = try log.version(of: Streams.organisation(id))
-                var events = targets.map { DomainEvents.credentialRevoked(organisation: id, credential: $0) }
-                for index in events.indices { events[index].expectedVersion = .exactly(version + Int64(index)) }
-                _ = try log.append(events)
-                return targets
+                let (revoked, events) = try Commands.revoke(
+                    of: id, credential: credential, registry: try log.registry(), version: try log.version(of: Streams.organisation(id))
+                ).get()
+                _ = try log.append(.success(events))
+                return revoked
             }
             print("revoked \(revoked.joined(separator: ", ")) of \(id); open connections keep their session until they close")
         }
@@ -255,32 +231,28 @@ struct ConsultationCommand: ParsableCommand {
                 let consultation = Consultation(
                     id: id, title: title, convener: convener, opensAt: opens, closesAt: try Self.date(closesAt, "closes_at"),
                     stages: list(stages), languages: list(languages), baseline: try Self.baseline(baseline))
-                try ConvenerRules.check(consultation)
                 let log = Log(db)
-                guard try log.registry().consultations[id] == nil else {
-                    throw ConvenerRules.Refusal("id: consultation \(id) already exists")
-                }
-                let appended = try log.append([DomainEvents.consultationOpened(consultation)])
-                print("opened \(id) at position \(appended[0].position)")
+                let appended = try log.append(Commands.open(consultation, registry: try log.registry()))
+                print("opened \(id) at position \(appended.position)")
             }
         }
 
         static func date(_ text: String, _ field: String) throws -> Date {
-            guard let date = Timestamps.parse(text) else { throw ConvenerRules.Refusal("\(field): an ISO 8601 time such as 2027-01-10T00:00:00Z") }
+            guard let date = Timestamps.parse(text) else { throw DomainError(.invalid, field: field, "an ISO 8601 time such as 2027-01-10T00:00:00Z") }
             return date
         }
 
         static func baseline(_ text: String) throws -> [String: [String: Double]] {
             guard case .object(let dimensions)? = try? JSONParser().parse(text) else {
-                throw ConvenerRules.Refusal(#"baseline: a JSON object such as {"gender": {"female": 0.5, "male": 0.5}}"#)
+                throw DomainError(.invalid, field: "baseline", #"a JSON object such as {"gender": {"female": 0.5, "male": 0.5}}"#)
             }
             var result: [String: [String: Double]] = [:]
             for (dimension, groups) in dimensions {
-                guard case .object(let shares) = groups else { throw ConvenerRules.Refusal("baseline.\(dimension): an object of shares") }
+                guard case .object(let shares) = groups else { throw DomainError(.invalid, field: "baseline.\(dimension)", "an object of shares") }
                 var values: [String: Double] = [:]
                 for (group, share) in shares {
                     guard case .number(let number) = share, let value = Double(number) else {
-                        throw ConvenerRules.Refusal("baseline.\(dimension).\(group): a number")
+                        throw DomainError(.invalid, field: "baseline.\(dimension).\(group)", "a number")
                     }
                     values[group] = value
                 }
@@ -298,14 +270,9 @@ struct ConsultationCommand: ParsableCommand {
         func run() {
             oneLine {
                 let log = Log(db)
-                guard let consultation = try log.registry().consultations[id] else {
-                    throw ConvenerRules.Refusal("id: no consultation \(id)")
-                }
-                guard consultation.closedAt == nil else { throw ConvenerRules.Refusal("id: \(id) is already closed") }
-                var event = DomainEvents.consultationClosed(id: id, at: Date())
-                event.expectedVersion = .exactly(try log.version(of: Streams.consultation(id)))
-                let appended = try log.append([event])
-                print("closed \(id) at position \(appended[0].position)")
+                let appended = try log.append(
+                    Commands.close(id, at: Date(), registry: try log.registry(), version: try log.version(of: Streams.consultation(id))))
+                print("closed \(id) at position \(appended.position)")
             }
         }
     }
@@ -343,22 +310,10 @@ struct Feedback: ParsableCommand {
 
     func run() {
         oneLine {
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.unicodeScalars.count <= 32_768 else {
-                throw ConvenerRules.Refusal("text: 1 to 32768 characters")
-            }
             let log = Log(db)
-            let history = try log.store.read(
-                stream: Streams.submission(organisation: organisation, consultation: consultation, key: key))
-            guard history.contains(where: { $0.type == EventType.submissionReceived }) else {
-                throw ConvenerRules.Refusal("key: no submission \(key) of \(organisation) in \(consultation)")
-            }
-            guard !history.contains(where: { $0.type == EventType.submissionWithdrawn }) else {
-                throw ConvenerRules.Refusal("key: submission \(key) of \(organisation) was withdrawn")
-            }
-            let appended = try log.append([
-                DomainEvents.feedbackGiven(organisation: organisation, consultation: consultation, key: key, text: text)
-            ])
-            print("feedback recorded at position \(appended[0].position)")
+            let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+            let appended = try log.append(Commands.giveFeedback(to: id, text: text, submission: try log.state(of: Streams.submission(id))))
+            print("feedback recorded at position \(appended.position)")
         }
     }
 }
@@ -373,27 +328,13 @@ struct Outcome: ParsableCommand {
 
     func run() {
         oneLine {
-            guard !summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw ConvenerRules.Refusal("summary: required")
-            }
             let log = Log(db)
-            guard try log.registry().consultations[consultation] != nil else {
-                throw ConvenerRules.Refusal("consultation: no consultation \(consultation)")
-            }
-            var cites: [(organisation: String, key: String)] = []
-            for entry in cite {
-                let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { throw ConvenerRules.Refusal("cite: \(entry) is not ORGANISATION/KEY") }
-                let stream = Streams.submission(organisation: parts[0], consultation: consultation, key: parts[1])
-                guard try log.store.read(stream: stream).contains(where: { $0.type == EventType.submissionReceived }) else {
-                    throw ConvenerRules.Refusal("cite: no submission \(entry) in \(consultation)")
-                }
-                cites.append((parts[0], parts[1]))
-            }
-            var event = DomainEvents.outcomePublished(consultation: consultation, summary: summary, cites: cites)
-            event.expectedVersion = .exactly(try log.version(of: Streams.consultation(consultation)))
-            let appended = try log.append([event])
-            print("outcome published at position \(appended[0].position), citing \(cites.count) submissions")
+            let decided = try Commands.publishOutcome(
+                of: consultation, summary: summary, cites: cite, registry: try log.registry(),
+                version: try log.version(of: Streams.consultation(consultation))
+            ) { id in try log.store.read(stream: Streams.submission(id)).contains { $0.type == EventType.submissionReceived } }
+            let appended = try log.append(decided)
+            print("outcome published at position \(appended.position), citing \(cite.count) submissions")
         }
     }
 }

@@ -2,18 +2,25 @@ import ArgumentParser
 import Domain
 import EventLog
 import Foundation
+import JSON
 import LineClient
 import LineProtocol
+import Metrics
 
-/// `consultctl demo`: a realistic synthetic data set, the same for the same seed. Organisations and
-/// consultations are written as a convener would; submissions go through consultd's TCP protocol.
+/// `consultctl demo`: a realistic synthetic data set, the same for the same seed. Organisations,
+/// consultations, feedback and outcomes go through the convener's commands; submissions through
+/// consultd's TCP protocol. Two consultations close during the demo, so that with the demo policy
+/// (`policy/demo.json`: feedback judged at the close) the audit shows every verdict.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a synthetic data set: 4 consultations, 60 organisations, a few thousand submissions.",
+        abstract: "Load a synthetic data set: 6 consultations, 60 organisations, a few thousand submissions.",
         discussion: """
-            Needs a running consultd (--host, --port): every submission travels the real protocol. Dates are
-            relative to now (windows keep their length), so every metric but median_days_to_feedback (which
-            measures log time) is the same for the same seed. Refuses to load twice into one database.
+            Needs a running consultd (--host, --port): every submission travels the real protocol; it is
+            checked before anything is written. Dates are relative to now (windows keep their length), so
+            every metric but median_days_to_feedback (which measures log time) is the same for the same seed.
+            Two consultations opened 40 days ago are closed by command at the end: with
+            --policy policy/demo.json (feedback judged at the close, not 30 days after) one is meaningful and
+            one tokenistic; the four still open are partial. Refuses to load twice into one database.
             """)
 
     @OptionGroup var db: DatabaseOptions
@@ -29,6 +36,10 @@ struct Demo: ParsableCommand {
         let outcomeCiteShare: Double?
         /// Group weights that make representation uneven (missing groups get weight 1).
         let skew: [String: [String: Double]]
+        /// Closed by command once its submissions, feedback and outcome are in.
+        var closesDuringDemo = false
+        /// Only organisations led by the people affected speak (else anyone, a third of it one big INGO).
+        var affectedLedOnly = false
     }
 
     func run() {
@@ -37,39 +48,60 @@ struct Demo: ParsableCommand {
         let now = Date()
         let plans = Self.plans(now: now)
         let organisations = Self.organisations(&random)
+        // Everything is checked before anything is written: the database is free of the demo, and
+        // consultd answers (every submission needs it).
         oneLine {
             guard try log.registry().organisations[organisations[0].id] == nil else {
-                throw ConvenerRules.Refusal("the demo data is already loaded in this database")
+                throw CommandFailure("the demo data is already loaded in this database")
+            }
+            do {
+                let client = try LineClient(host: host, port: port, timeout: 5)
+                guard try client.request("PING") == "OK PONG" else { throw CommandFailure("no PONG") }
+            } catch {
+                throw CommandFailure("cannot reach consultd at \(host):\(port) (\(error)); nothing was written")
             }
         }
 
-        // Registrations and consultations, as a convener writes them.
+        // Registrations and consultations, as a convener makes them, in one transaction.
         var tokens: [String: String] = [:]
         oneLine {
+            var registry = try log.registry()
+            var decided: [PendingEvent] = []
             for organisation in organisations {
                 let token = Credentials.newToken()
-                var credential = DomainEvents.credentialIssued(organisation: organisation.id, credential: "k1", tokenHash: Credentials.hash(token))
-                credential.expectedVersion = .exactly(1)
-                _ = try log.append([DomainEvents.organisationRegistered(organisation), credential])
+                decided += try Commands.register(organisation, tokenHash: Credentials.hash(token), registry: registry).get()
                 tokens[organisation.id] = token
             }
             for plan in plans {
-                try ConvenerRules.check(plan.consultation)
-                _ = try log.append([DomainEvents.consultationOpened(plan.consultation)])
+                decided.append(try Commands.open(plan.consultation, registry: registry).get())
             }
+            _ = try log.append(.success(decided))
+            registry = try log.registry()
+        }
+
+        // Everything after this point is written step by step: if a step fails, say how to go on.
+        func stopped(_ reason: String) -> Never {
+            fail("the demo stopped part way (\(reason)); organisations and consultations are written. "
+                + "To start over, recreate the database, run `consultctl migrate`, then `consultctl demo` again")
         }
 
         // Submissions: decided up front from the seed, then sent per organisation, pipelined.
         var perOrganisation: [String: [(String, String, JSONValue)]] = [:]
-        var sent: [(organisation: String, consultation: String, key: String)] = []
+        var sent: [SubmissionKey] = []
         let bigINGO = organisations.first { $0.type == "international_ngo" }!.id
+        let affectedLed = organisations.filter { $0.leadership.contains(where: ConsultationMetrics.affectedLeadership.contains) }
         for plan in plans {
             for index in 0..<plan.volume {
-                // One large international NGO sends about a third of everything.
-                let organisation = random.next() % 3 == 0 ? bigINGO : organisations.randomElement(using: &random)!.id
+                let organisation: String
+                if plan.affectedLedOnly {
+                    organisation = affectedLed.randomElement(using: &random)!.id
+                } else {
+                    // One large international NGO sends about a third of everything.
+                    organisation = random.next() % 3 == 0 ? bigINGO : organisations.randomElement(using: &random)!.id
+                }
                 let key = "\(plan.consultation.id)-\(String(format: "%04d", index))"
                 perOrganisation[organisation, default: []].append((plan.consultation.id, key, Self.body(plan, &random)))
-                sent.append((organisation, plan.consultation.id, key))
+                sent.append(SubmissionKey(organisation: organisation, consultation: plan.consultation.id, key: key))
             }
         }
         var failures = 0
@@ -78,54 +110,64 @@ struct Demo: ParsableCommand {
             do {
                 let client = try LineClient(host: host, port: port)
                 guard try client.request("AUTH \(organisation) \(tokens[organisation]!)").hasPrefix("OK") else {
-                    fail("consultd refused the demo credential of \(organisation)")
+                    stopped("consultd refused the demo credential of \(organisation)")
                 }
                 let requests = items.map { "SUBMIT \($0.0) \($0.1) \($0.2.serialized)\n" }.joined()
                 let sender = Thread { try? client.send(bytes: Array(requests.utf8)) }
                 sender.start()
                 for _ in items {
-                    guard let reply = try client.readLine() else { fail("consultd closed the connection") }
+                    guard let reply = try client.readLine() else { stopped("consultd closed the connection") }
                     if !reply.hasPrefix("OK SUBMIT") { failures += 1 }
                 }
                 _ = try? client.request("QUIT")
             } catch {
-                fail("cannot reach consultd at \(host):\(port): \(error)")
+                stopped("cannot reach consultd at \(host):\(port): \(error)")
             }
         }
-        guard failures == 0 else { fail("\(failures) demo submissions were refused") }
+        guard failures == 0 else { stopped("\(failures) demo submissions were refused") }
 
-        // Feedback to part of them, and outcomes for some consultations.
-        oneLine {
-            var feedback: [NewEvent] = []
-            var outcomes: [NewEvent] = []
+        // Feedback to part of them, outcomes for some consultations, and the closes: the convener's
+        // commands, in one transaction.
+        do {
+            var registry = try log.registry()
+            var decided: [PendingEvent] = []
             for plan in plans {
                 let mine = sent.filter { $0.consultation == plan.consultation.id }
                 for submission in mine where Double(random.next() % 1_000) / 1_000 < plan.feedbackShare {
-                    feedback.append(DomainEvents.feedbackGiven(
-                        organisation: submission.organisation, consultation: submission.consultation, key: submission.key,
-                        text: "Thank you: this was discussed in the working group and is reflected in the draft."))
+                    decided.append(try Commands.giveFeedback(
+                        to: submission, text: "Thank you: this was discussed in the working group and is reflected in the draft.",
+                        submission: try log.state(of: Streams.submission(submission))
+                    ).get())
                 }
+                let stream = Streams.consultation(plan.consultation.id)
+                var version = try log.version(of: stream)
                 if let share = plan.outcomeCiteShare {
-                    let cited = mine.filter { _ in Double(random.next() % 1_000) / 1_000 < share }.map { ($0.organisation, $0.key) }
-                    outcomes.append(DomainEvents.outcomePublished(
-                        consultation: plan.consultation.id, summary: "Outcome of \(plan.consultation.title)", cites: cited))
+                    let cited = mine.filter { _ in Double(random.next() % 1_000) / 1_000 < share }.map { "\($0.organisation)/\($0.key)" }
+                    let sentKeys = Set(mine)
+                    decided.append(try Commands.publishOutcome(
+                        of: plan.consultation.id, summary: "Outcome of \(plan.consultation.title)", cites: cited, registry: registry,
+                        version: version) { sentKeys.contains($0) }.get())
+                    version += 1
+                }
+                if plan.closesDuringDemo {
+                    decided.append(try Commands.close(plan.consultation.id, at: Date(), registry: registry, version: version).get())
                 }
             }
-            for chunk in stride(from: 0, to: feedback.count, by: 500) {
-                _ = try log.append(Array(feedback[chunk..<min(chunk + 500, feedback.count)]))
-            }
-            _ = try log.append(outcomes)
+            _ = try log.append(.success(decided))
+            registry = try log.registry()
+        } catch {
+            stopped("\(error)")
         }
         print("demo loaded: \(organisations.count) organisations, \(plans.count) consultations, \(sent.count) submissions")
     }
 
     static func plans(now: Date) -> [Plan] {
         let day = 86_400.0
-        let opens = now.addingTimeInterval(-10 * day)
-        func consultation(_ id: String, _ title: String, _ convener: String, window: Double, stages: [String], languages: [String],
-                          baseline: [String: [String: Double]]) -> Consultation {
-            Consultation(id: id, title: title, convener: convener, opensAt: opens, closesAt: opens.addingTimeInterval(window * day),
-                         stages: stages, languages: languages, baseline: baseline)
+        func consultation(_ id: String, _ title: String, _ convener: String, window: Double, opened: Double = 10, stages: [String],
+                          languages: [String], baseline: [String: [String: Double]]) -> Consultation {
+            let opens = now.addingTimeInterval(-opened * day)
+            return Consultation(id: id, title: title, convener: convener, opensAt: opens, closesAt: opens.addingTimeInterval(window * day),
+                                stages: stages, languages: languages, baseline: baseline)
         }
         let gender = ["female": 0.5, "male": 0.5]
         let age = ["0-17": 0.45, "18-24": 0.15, "25-59": 0.35, "60+": 0.05]
@@ -148,6 +190,16 @@ struct Demo: ParsableCommand {
                  stages: ["design", "implementation", "monitoring", "evaluation"], languages: ["en", "uk", "ar", "fa"],
                  baseline: ["country_of_origin": ["UKR": 0.6, "SYR": 0.15, "AFG": 0.15, "ERI": 0.1], "gender": gender]),
                  volume: 500, feedbackShare: 0.95, outcomeCiteShare: 0.3, skew: ["country_of_origin": ["UKR": 4, "ERI": 0.1]]),
+            // Opened 40 days ago and closed at the end of the demo: everyone heard, answered and cited.
+            Plan(consultation: consultation("shelter-uganda", "Shelter in new settlements", "Office of the Prime Minister, Uganda",
+                 window: 60, opened: 40, stages: ["design", "implementation", "monitoring"], languages: ["en", "ar"],
+                 baseline: ["gender": gender, "age": age]),
+                 volume: 300, feedbackShare: 1, outcomeCiteShare: 0.3, skew: [:], closesDuringDemo: true, affectedLedOnly: true),
+            // The same length, but nobody was answered and the outcome cites nothing: tokenistic.
+            Plan(consultation: consultation("water-lebanon", "Water and sanitation in informal settlements", "Water Sector Working Group",
+                 window: 60, opened: 40, stages: ["design", "implementation"], languages: ["ar"],
+                 baseline: ["gender": gender]),
+                 volume: 200, feedbackShare: 0, outcomeCiteShare: 0, skew: [:], closesDuringDemo: true),
         ]
     }
 

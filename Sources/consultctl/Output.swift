@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSON
 import LineProtocol
 
 /// How `list` and `query` commands print.
@@ -47,4 +48,10 @@ struct Rows {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+}
+
+/// A command that cannot go on, with the one line that says why (`oneLine` prints it).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Domain
 import EventLog
 import Foundation
+import JSON
 import LineProtocol
 import Metrics
 import Projections
@@ -72,7 +73,7 @@ struct Query: ParsableCommand {
     static func consultations(_ only: String?, in fold: LogFold) throws -> [String] {
         guard let only else { return fold.registry.consultations.keys.sorted() }
         guard fold.registry.consultations[only] != nil else {
-            throw ConvenerRules.Refusal("consultation: no consultation \(only) as of position \(fold.position)")
+            throw CommandFailure("consultation: no consultation \(only) as of position \(fold.position)")
         }
         return [only]
     }
@@ -82,7 +83,7 @@ struct Query: ParsableCommand {
         var fold = LogFold()
         let head = try store.headPosition()
         if let position, position > head || position < 0 {
-            throw ConvenerRules.Refusal("as-of: position \(position) is not in the log (its head is \(head))")
+            throw CommandFailure("as-of: position \(position) is not in the log (its head is \(head))")
         }
         try LogReader.fold(store.connection, into: &fold, through: position ?? head)
         return fold

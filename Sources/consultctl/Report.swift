@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import Foundation
+import JSON
 import LineProtocol
 import Metrics
 
@@ -58,7 +59,7 @@ struct Report: ParsableCommand {
         do {
             try Data(text.utf8).write(to: temporary)
             guard rename(temporary.path, target.path) == 0 else {
-                throw ConvenerRules.Refusal("cannot write \(target.path): \(String(cString: strerror(errno)))")
+                throw CommandFailure("cannot write \(target.path): \(String(cString: strerror(errno)))")
             }
         } catch {
             try? FileManager.default.removeItem(at: temporary)

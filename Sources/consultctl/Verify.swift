@@ -1,4 +1,5 @@
 import ArgumentParser
+import Domain
 import Foundation
 import PostgresClient
 
@@ -62,6 +63,27 @@ struct Verify: ParsableCommand {
             let detail: String = oneLine { try row.get("detail") }
             print("\(ok ? "ok  " : "FAIL") \(name) (\(detail))")
             if !ok { failed.append(name) }
+        }
+        // Every event has its type's shape: decoded with the one codec every reader uses.
+        var decoded = 0
+        var undecodable: (position: Int64, error: String)?
+        oneLine {
+            try connection.stream("SELECT position, type, recorded_at, data::text FROM consult.events ORDER BY position") { row in
+                guard undecodable == nil else { return }
+                do {
+                    _ = try DomainEvent(type: try row.get(1), data: row.string(3) ?? "", recordedAt: try row.date(2)!)
+                    decoded += 1
+                } catch {
+                    undecodable = (try row.int64(0)!, "\(error)")
+                }
+            }
+        }
+        let decodes = "every event decodes as its type"
+        if let undecodable {
+            print("FAIL \(decodes) (position \(undecodable.position): \(undecodable.error))")
+            failed.append(decodes)
+        } else {
+            print("ok   \(decodes) (\(decoded) events)")
         }
         if !failed.isEmpty { fail("the log failed \(failed.count) check(s): \(failed.joined(separator: "; "))") }
     }

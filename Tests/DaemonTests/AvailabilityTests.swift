@@ -231,7 +231,7 @@ final class AvailabilityTests: XCTestCase {
         XCTAssertTrue(try client.request("SUBMIT c1 gone \(Fixture.body)").hasPrefix("OK"))
         let withdrawn = try client.request(#"WITHDRAW c1 gone {"reason": "typo"}"#)
         XCTAssertTrue(withdrawn.hasPrefix("OK WITHDRAW gone "), withdrawn)
-        try fixture.store.append(DomainEvents.consultationClosed(id: "c1", at: Date()))
+        try fixture.store.append(NewEvent(.consultationClosed(ConsultationClosed(id: "c1", closedAt: Date()))))
         let again = try fixture.client()
         XCTAssertEqual(try again.request("SUBMIT c1 kept \(Fixture.body)"), first)
         let reordered = #"{"text": "Schools need Arabic teachers.", "language": "ar", "stage": "design", "represents": {"age": ["18-24"], "gender": ["female"]}, "people_consulted": 120, "topics": ["education"]}"#

@@ -22,25 +22,25 @@ struct Fixture {
         for (id, type) in [("org-a", "community_based"), ("org-b", "international_ngo")] {
             let token = Credentials.newToken()
             try store.append(
-                DomainEvents.organisationRegistered(
-                    Organisation(id: id, name: "Organisation \(id)", type: type, leadership: ["refugees"], level: "local", country: "JOR")))
-            try store.append(DomainEvents.credentialIssued(organisation: id, credential: "k1", tokenHash: Credentials.hash(token)))
+                NewEvent(.organisationRegistered(
+                    Organisation(id: id, name: "Organisation \(id)", type: type, leadership: ["refugees"], level: "local", country: "JOR"))))
+            try store.append(NewEvent(.credentialIssued(CredentialIssued(organisation: id, credential: "k1", sha256: Credentials.hash(token)))))
             tokens[id] = token
         }
         self.tokens = tokens
         let now = Date()
         try store.append(
-            DomainEvents.consultationOpened(
+            NewEvent(.consultationOpened(
                 Consultation(
                     id: "c1", title: "Education access", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-86_400),
                     closesAt: now.addingTimeInterval(30 * 86_400), stages: ["design", "implementation"], languages: ["ar", "en"],
-                    baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["18-24": 0.3, "25-59": 0.6, "60+": 0.1]])))
+                    baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["18-24": 0.3, "25-59": 0.6, "60+": 0.1]]))))
         try store.append(
-            DomainEvents.consultationOpened(
+            NewEvent(.consultationOpened(
                 Consultation(
                     id: "c-old", title: "Closed one", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-60 * 86_400),
                     closesAt: now.addingTimeInterval(-30 * 86_400), stages: ["design"], languages: ["en"],
-                    baseline: ["gender": ["female": 0.5, "male": 0.5]])))
+                    baseline: ["gender": ["female": 0.5, "male": 0.5]]))))
         daemon = try Daemon(conninfo: conninfo, arguments: daemonArguments)
     }
 

@@ -1,3 +1,4 @@
+import JSON
 import Domain
 import Foundation
 import LineProtocol

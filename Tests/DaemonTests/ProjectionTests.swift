@@ -1,3 +1,4 @@
+import JSON
 import Domain
 import EventLog
 import Foundation
@@ -29,7 +30,7 @@ final class ProjectionTests: XCTestCase {
     /// The fold's metric rows for every consultation, as "consultation metric dimension group" → value.
     func foldRows(_ store: EventStore, upTo position: Int64) throws -> [String: Double?] {
         var fold = LogFold()
-        for event in try store.read(after: 0, limit: 1_000_000) where event.position <= position { fold.apply(event) }
+        for event in try store.read(after: 0, limit: 1_000_000) where event.position <= position { try fold.apply(event) }
         let rows = fold.registry.consultations.keys.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: 0.5) }
             .flatMap(\.rows)
         return Dictionary(uniqueKeysWithValues: rows.map { ("\($0.consultation) \($0.metric) \($0.dimension ?? "") \($0.group ?? "")", $0.value) })
@@ -80,42 +81,40 @@ final class ProjectionTests: XCTestCase {
                             ("age", .array(Array(groups.shuffled(using: &random).prefix(Int.random(in: 0...2, using: &random))).map(JSONValue.string))),
                         ])),
                     ])
-                    batch.append(DomainEvents.submissionReceived(
-                        organisation: organisation, consultation: consultation, key: key, body: body, metadata: .object([])))
+                    batch.append(NewEvent(Commands.received(SubmissionKey(organisation: organisation, consultation: consultation, key: key), body: body), metadata: .object([])))
                     submitted.append((organisation, "\(consultation)/\(key)"))
                 case 6 where !submitted.isEmpty:
                     let (organisation, path) = submitted.randomElement(using: &random)!
                     let parts = path.split(separator: "/").map(String.init)
-                    var withdrawal = DomainEvents.submissionWithdrawn(
-                        organisation: organisation, consultation: parts[0], key: parts[1], reason: nil, metadata: .object([]))
+                    var withdrawal = NewEvent(Commands.withdraw(SubmissionKey(organisation: organisation, consultation: parts[0], key: parts[1]), reason: nil), metadata: .object([]))
                     withdrawal.expectedVersion = .any
                     batch.append(withdrawal)
                 case 7 where !submitted.isEmpty:
                     let (organisation, path) = submitted.randomElement(using: &random)!
                     let parts = path.split(separator: "/").map(String.init)
-                    batch.append(DomainEvents.feedbackGiven(organisation: organisation, consultation: parts[0], key: parts[1], text: "f"))
+                    batch.append(NewEvent(.feedbackGiven(FeedbackGiven(SubmissionKey(organisation: organisation, consultation: parts[0], key: parts[1]), text: "f"))))
                 case 8 where !submitted.isEmpty:
                     let cites = submitted.shuffled(using: &random).prefix(3).filter { $0.1.hasPrefix("\(consultation)/") }
                         .map { ($0.0, String($0.1.split(separator: "/")[1])) }
-                    batch.append(DomainEvents.outcomePublished(consultation: consultation, summary: "s", cites: cites))
+                    batch.append(NewEvent(.outcomePublished(OutcomePublished(consultation: consultation, summary: "s", cites: cites.map { Citation(organisation: $0.0, key: $0.1) }))))
                 case 9 where Bool.random(using: &random):
                     // Registrations and profile changes: a new organisation, or a changed one.
                     let id = ["org-a", "org-b", "org-n\(round)"].randomElement(using: &random)!
                     let profile = Organisation(
                         id: id, name: id, type: "ngo", leadership: [["refugees"], [], ["diaspora", "women"]].randomElement(using: &random)!,
                         level: ConvenerRules.levels.randomElement(using: &random)!, country: "JOR")
-                    var event = id.hasPrefix("org-n") ? DomainEvents.organisationRegistered(profile) : DomainEvents.organisationProfileChanged(profile)
+                    var event = id.hasPrefix("org-n") ? NewEvent(.organisationRegistered(profile)) : NewEvent(.organisationProfileChanged(profile))
                     event.expectedVersion = .any
                     batch.append(event)
                 case 9:
-                    batch.append(DomainEvents.consultationClosed(id: consultation, at: Date()))
+                    batch.append(NewEvent(.consultationClosed(ConsultationClosed(id: consultation, closedAt: Date()))))
                 default:
                     let id = "r\(round)-\(consultations.count)"
                     consultations.append(id)
-                    batch.append(DomainEvents.consultationOpened(Consultation(
+                    batch.append(NewEvent(.consultationOpened(Consultation(
                         id: id, title: "t", convener: "v", opensAt: Date(), closesAt: Date().addingTimeInterval(86_400),
                         stages: ["design", "monitoring"], languages: ["ar"],
-                        baseline: ["gender": ["female": 0.6, "male": 0.4], "age": ["18-24": 0.5, "25-59": 0.5]])))
+                        baseline: ["gender": ["female": 0.6, "male": 0.4], "age": ["18-24": 0.5, "25-59": 0.5]]))))
                 }
             }
             // Random batch boundaries: several transactions of random sizes.

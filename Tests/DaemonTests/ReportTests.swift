@@ -1,3 +1,4 @@
+import JSON
 import Domain
 import Foundation
 import LineProtocol
@@ -9,7 +10,9 @@ import FoundationXML
 
 /// The demo, the reports and the deployment files, as an operator and an analyst use them.
 final class ReportTests: XCTestCase {
-    static let demoConsultations = ["edu-jordan", "health-colombia", "livelihoods-kenya", "protection-europe"]
+    static let demoConsultations = [
+        "edu-jordan", "health-colombia", "livelihoods-kenya", "protection-europe", "shelter-uganda", "water-lebanon",
+    ]
 
     func consultctl(_ arguments: [String], _ fixture: Fixture) throws -> (status: Int32, stdout: String, stderr: String) {
         try TestDatabase.run(try TestDatabase.executable("consultctl"), arguments + ["--database", fixture.conninfo])
@@ -36,14 +39,14 @@ final class ReportTests: XCTestCase {
         for fixture in [first, second] {
             let loaded = try consultctl(["demo", "--seed", "7", "--port", String(fixture.daemon.port)], fixture)
             XCTAssertEqual(loaded.status, 0, loaded.stderr)
-            XCTAssertEqual(loaded.stdout, "demo loaded: 60 organisations, 4 consultations, 3200 submissions\n")
+            XCTAssertEqual(loaded.stdout, "demo loaded: 60 organisations, 6 consultations, 3700 submissions\n")
         }
         let metrics = try demoMetrics(first)
         XCTAssertEqual(metrics, try demoMetrics(second), "the same seed gives the same metrics")
 
         // A few numbers checked by hand against the plan in Demo.swift.
         let submissions = metrics.map { $0["submissions"] }
-        XCTAssertEqual(submissions, [.number("1200"), .number("600"), .number("900"), .number("500")])
+        XCTAssertEqual(submissions, [.number("1200"), .number("600"), .number("900"), .number("500"), .number("300"), .number("200")])
         XCTAssertEqual(metrics[0]["stage_coverage"], .number("1"))
         // Sudanese refugees are 3 % of the Jordan baseline but weighted 0.1 in the plan: barely heard.
         guard case .array(let worst)? = metrics[0]["underrepresented"]?["country_of_origin"] else { return XCTFail("no list") }
@@ -53,6 +56,37 @@ final class ReportTests: XCTestCase {
         let refusedTwice = try consultctl(["demo", "--seed", "7", "--port", String(first.daemon.port)], first)
         XCTAssertEqual(refusedTwice.status, 1)
         XCTAssertEqual(refusedTwice.stderr, "consultctl: the demo data is already loaded in this database\n")
+
+        // With the demo's policy (feedback judged at the close), every verdict is there to see.
+        let audit = try consultctl(["query", "audit", "--policy", policy("demo.json"), "--format", "json"], first)
+        XCTAssertEqual(audit.status, 0, audit.stderr)
+        var verdicts: [String: String] = [:]
+        guard case .array(let audits) = try JSONParser().parse(audit.stdout) else { return XCTFail(audit.stdout) }
+        for entry in audits {
+            if let id = entry["consultation"]?.stringValue, let verdict = entry["verdict"]?.stringValue { verdicts[id] = verdict }
+        }
+        XCTAssertEqual(verdicts["shelter-uganda"], "meaningful", audit.stdout)
+        XCTAssertEqual(verdicts["water-lebanon"], "tokenistic", audit.stdout)
+        XCTAssertEqual(verdicts["edu-jordan"], "partial")
+        XCTAssertEqual(Set(verdicts.values), ["meaningful", "partial", "tokenistic"])
+    }
+
+    func policy(_ name: String) -> String {
+        TestDatabase.repositoryRoot.appendingPathComponent("policy").appendingPathComponent(name).path
+    }
+
+    /// With consultd unreachable the demo writes nothing, says why in one line, and can run later.
+    func testDemoWithConsultdDownWritesNothing() throws {
+        let fixture = try Fixture()
+        let head = try fixture.store.headPosition()
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let refused = try consultctl(["demo", "--port", String(fixture.daemon.port)], fixture)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.hasPrefix("consultctl: cannot reach consultd at 127.0.0.1:"), refused.stderr)
+        XCTAssertTrue(refused.stderr.hasSuffix("nothing was written\n"), refused.stderr)
+        XCTAssertEqual(refused.stderr.filter { $0 == "\n" }.count, 1)
+        XCTAssertEqual(try fixture.store.headPosition(), head, "nothing was written")
     }
 
     func testEveryReportFormatSaysWhatAnAnalystNeedsAndIsStableAtAPosition() throws {

@@ -1,3 +1,4 @@
+import JSON
 import Domain
 import EventLog
 import Foundation
@@ -23,29 +24,28 @@ final class MetricsTests: XCTestCase {
                 ("stage", .string(stage)), ("language", .string(language)), ("text", .string("t")),
                 ("represents", .object(represents.map { ($0.0, .array($0.1.map(JSONValue.string))) })),
             ])
-            events.append((at, DomainEvents.submissionReceived(
-                organisation: organisation, consultation: "c", key: key, body: body, metadata: .object([]))))
+            events.append((at, NewEvent(Commands.received(SubmissionKey(organisation: organisation, consultation: "c", key: key), body: body), metadata: .object([]))))
         }
-        events.append((0, DomainEvents.organisationRegistered(org("A", ["refugees"], "local"))))
-        events.append((0, DomainEvents.organisationRegistered(org("B", [], "global"))))
-        events.append((0, DomainEvents.organisationRegistered(org("C", ["women"], "national"))))
-        events.append((0, DomainEvents.consultationOpened(Consultation(
+        events.append((0, NewEvent(.organisationRegistered(org("A", ["refugees"], "local")))))
+        events.append((0, NewEvent(.organisationRegistered(org("B", [], "global")))))
+        events.append((0, NewEvent(.organisationRegistered(org("C", ["women"], "national")))))
+        events.append((0, NewEvent(.consultationOpened(Consultation(
             id: "c", title: "t", convener: "v", opensAt: opens, closesAt: opens.addingTimeInterval(45 * day),
             stages: ["design", "implementation", "monitoring", "evaluation"], languages: ["ar", "en"],
-            baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["young": 0.4, "old": 0.6]]))))
+            baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["young": 0.4, "old": 0.6]])))))
         submit(4, "A", "a1", stage: "design", language: "ar", represents: [("gender", ["female"]), ("age", ["young"])])
         submit(5, "A", "a2", stage: "design", language: "ar-SY", represents: [("gender", ["female", "male"])])
         submit(6, "B", "b1", stage: "implementation", language: "en", represents: [("gender", ["male"]), ("age", ["old", "young"])])
         submit(7, "B", "b2", stage: "design", language: "en", represents: [("gender", ["nonbinary"]), ("age", ["old"])])
         submit(8, "C", "c1", stage: "design", language: "fr", represents: [])
         submit(9, "B", "b3", stage: "design", language: "en", represents: [("gender", ["male"])])
-        events.append((10, DomainEvents.submissionWithdrawn(organisation: "C", consultation: "c", key: "c1", reason: nil, metadata: .object([]))))
-        events.append((6, DomainEvents.feedbackGiven(organisation: "A", consultation: "c", key: "a1", text: "thanks")))
-        events.append((10, DomainEvents.feedbackGiven(organisation: "B", consultation: "c", key: "b1", text: "thanks")))
-        events.append((16, DomainEvents.feedbackGiven(organisation: "B", consultation: "c", key: "b1", text: "again")))
+        events.append((10, NewEvent(Commands.withdraw(SubmissionKey(organisation: "C", consultation: "c", key: "c1"), reason: nil), metadata: .object([]))))
+        events.append((6, NewEvent(.feedbackGiven(FeedbackGiven(SubmissionKey(organisation: "A", consultation: "c", key: "a1"), text: "thanks")))))
+        events.append((10, NewEvent(.feedbackGiven(FeedbackGiven(SubmissionKey(organisation: "B", consultation: "c", key: "b1"), text: "thanks")))))
+        events.append((16, NewEvent(.feedbackGiven(FeedbackGiven(SubmissionKey(organisation: "B", consultation: "c", key: "b1"), text: "again")))))
         // B's profile changes after it submitted: its past submissions keep the old profile.
-        events.append((20, DomainEvents.organisationProfileChanged(org("B", ["diaspora"], "local"))))
-        events.append((78, DomainEvents.outcomePublished(consultation: "c", summary: "s", cites: [("A", "a1"), ("B", "b3")])))
+        events.append((20, NewEvent(.organisationProfileChanged(org("B", ["diaspora"], "local")))))
+        events.append((78, NewEvent(.outcomePublished(OutcomePublished(consultation: "c", summary: "s", cites: [("A", "a1"), ("B", "b3")].map { Citation(organisation: $0.0, key: $0.1) })))))
         return events.enumerated().map { index, entry in
             RecordedEvent(
                 position: Int64(index + 1), eventID: entry.1.eventID, stream: entry.1.stream, version: 1, type: entry.1.type,
@@ -56,7 +56,9 @@ final class MetricsTests: XCTestCase {
 
     func fold(upTo position: Int64 = .max) -> LogFold {
         var fold = LogFold()
-        for event in history() where event.position <= position { fold.apply(event) }
+        for event in history() where event.position <= position {
+            XCTAssertNoThrow(try fold.apply(event))
+        }
         return fold
     }
 
@@ -166,35 +168,32 @@ final class MetricsTests: XCTestCase {
     func fold(_ events: [(Double, NewEvent)]) -> LogFold {
         var fold = LogFold()
         for (index, entry) in events.enumerated() {
-            fold.apply(RecordedEvent(
+            XCTAssertNoThrow(try fold.apply(RecordedEvent(
                 position: Int64(index + 1), eventID: entry.1.eventID, stream: entry.1.stream, version: 1, type: entry.1.type,
                 data: entry.1.data.text, metadata: "{}", recordedAt: opens.addingTimeInterval(entry.0 * day),
-                idempotencyKey: entry.1.idempotencyKey))
+                idempotencyKey: entry.1.idempotencyKey)))
         }
         return fold
     }
 
     func organisation(_ id: String, leadership: [String] = []) -> NewEvent {
-        DomainEvents.organisationRegistered(
-            Organisation(id: id, name: id, type: "ngo", leadership: leadership, level: "local", country: "JOR"))
+        NewEvent(.organisationRegistered(
+            Organisation(id: id, name: id, type: "ngo", leadership: leadership, level: "local", country: "JOR")))
     }
 
     func consultation(
         days: Double = 45, languages: [String] = ["en"], baseline: [String: [String: Double]] = ["g": ["a": 0.5, "b": 0.5]]
     ) -> NewEvent {
-        DomainEvents.consultationOpened(Consultation(
+        NewEvent(.consultationOpened(Consultation(
             id: "c", title: "t", convener: "v", opensAt: opens, closesAt: opens.addingTimeInterval(days * day),
-            stages: ["design"], languages: languages, baseline: baseline))
+            stages: ["design"], languages: languages, baseline: baseline)))
     }
 
     func submission(_ organisation: String, _ key: String, language: String = "en", groups: [String] = []) -> NewEvent {
-        DomainEvents.submissionReceived(
-            organisation: organisation, consultation: "c", key: key,
-            body: .object([
+        NewEvent(Commands.received(SubmissionKey(organisation: organisation, consultation: "c", key: key), body: .object([
                 ("stage", .string("design")), ("language", .string(language)), ("text", .string("t")),
                 ("represents", .object([("g", .array(groups.map(JSONValue.string)))])),
-            ]),
-            metadata: .object([]))
+            ])), metadata: .object([]))
     }
 
     func audit(_ fold: LogFold, policy: Policy = Policy()) throws -> (ConsultationMetrics, [String: Audit.Criterion]) {
@@ -298,8 +297,8 @@ final class MetricsTests: XCTestCase {
         // judged from day 1 + 30, not day 60 + 30.
         let events: [(Double, NewEvent)] = [
             (0, organisation("o1")), (0, consultation(days: 60)), (0.5, submission("o1", "k", groups: ["a"])),
-            (1, DomainEvents.consultationClosed(id: "c", at: opens.addingTimeInterval(day))),
-            (32, DomainEvents.outcomePublished(consultation: "c", summary: "s", cites: [("o1", "k")])),
+            (1, NewEvent(.consultationClosed(ConsultationClosed(id: "c", closedAt: opens.addingTimeInterval(day))))),
+            (32, NewEvent(.outcomePublished(OutcomePublished(consultation: "c", summary: "s", cites: [("o1", "k")].map { Citation(organisation: $0.0, key: $0.1) })))),
         ]
         let closed = fold(events)
         XCTAssertEqual(Audit.effectiveClose(of: closed.registry.consultations["c"]!), opens.addingTimeInterval(day))
@@ -317,7 +316,7 @@ final class MetricsTests: XCTestCase {
         // A close command after closes_at changes nothing: closes_at is earlier.
         let late = fold([
             (0, organisation("o1")), (0, consultation(days: 28)), (0.5, submission("o1", "k", groups: ["a"])),
-            (40, DomainEvents.consultationClosed(id: "c", at: opens.addingTimeInterval(40 * day))),
+            (40, NewEvent(.consultationClosed(ConsultationClosed(id: "c", closedAt: opens.addingTimeInterval(40 * day))))),
         ])
         let onTime = try audit(late).1
         XCTAssertEqual(onTime["window_days"]!.status, .pass)
