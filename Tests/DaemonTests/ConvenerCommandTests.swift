@@ -90,6 +90,12 @@ final class ConvenerCommandTests: XCTestCase {
         let status = try client.request("STATUS c2 h1")
         XCTAssertTrue(status.contains(#""text":"Thank you; hours extended.""#), status)
         XCTAssertTrue(status.contains(#""cited_in_outcome":true"#), status)
+        // A later outcome that drops the citation replaces the earlier one everywhere, STATUS included.
+        try ctl(["outcome", "--consultation", "c2", "--summary", "Clinic hours revised"])
+        let revised = try client.request("STATUS c2 h1")
+        XCTAssertTrue(revised.contains(#""cited_in_outcome":false"#), revised)
+        let participation = try ctl(["query", "participation", "--consultation", "c2", "--format", "csv"])
+        XCTAssertTrue(participation.contains("c2,org-a,1,0,1,0"), participation)
         XCTAssertTrue(try ctl(["feedback", "--consultation", "c2", "--organisation", "org-b", "--key", "h1", "--text", "x"],
                               expectFailure: true).contains("no submission h1 of org-b"))
 
