@@ -5,6 +5,7 @@ import PackageDescription
 //   consultd, consultctl -> Server -> ConnectionCore (pure) -> LineProtocol (pure) -> JSON (pure)
 //                        -> Server, Metrics, Projections -> EventLog -> PostgresClient -> CLibPQ
 //                                                                  -> Domain (pure) -> JSON (pure)
+//                        -> Trust -> Merkle (pure), PostgresClient
 //                        -> Migrations -> PostgresClient
 let package = Package(
     name: "consultd",
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -27,12 +29,19 @@ let package = Package(
         ),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "JSON"),
+        .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Trust",
+            dependencies: [
+                "Merkle", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
         .target(name: "LineClient"),
-        .target(name: "Domain", dependencies: ["JSON"]),
+        .target(name: "Domain", dependencies: ["JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
         .target(
             name: "Projections",
@@ -40,13 +49,13 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -55,6 +64,7 @@ let package = Package(
             name: "consultctl",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
+                "Trust", "Merkle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,7 +72,7 @@ let package = Package(
             name: "consult-bench",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
-                "Server", "JSON",
+                "Server", "JSON", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -71,8 +81,11 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
+        .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),

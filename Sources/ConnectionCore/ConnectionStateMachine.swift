@@ -34,6 +34,7 @@ public struct ConnectionStateMachine: Sendable {
     public enum Read: Equatable, Sendable {
         case consultations
         case status(organisation: String, consultation: String, key: String)
+        case receipt(organisation: String, consultation: String, key: String)
     }
 
     /// A request that appends to the log.
@@ -307,7 +308,7 @@ public struct ConnectionStateMachine: Sendable {
         switch request {
         case .auth, .ping, .quit:
             return handleOpen(request, sequence: sequence, cost: lineBytes, into: &actions)
-        case .consultations, .submit, .withdraw, .status:
+        case .consultations, .submit, .withdraw, .status, .receipt:
             break
         }
         // `Request.parse(_:authenticated:)` refuses these before AUTH; this keeps that true here too.
@@ -321,6 +322,8 @@ public struct ConnectionStateMachine: Sendable {
             read(.consultations, sequence, lineBytes, &actions)
         case .status(let consultation, let key):
             read(.status(organisation: organisation, consultation: consultation, key: key), sequence, lineBytes, &actions)
+        case .receipt(let consultation, let key):
+            read(.receipt(organisation: organisation, consultation: consultation, key: key), sequence, lineBytes, &actions)
         case .submit(let consultation, let key, let body):
             write(.submit(organisation: organisation, consultation: consultation, key: key, body: body), sequence, lineBytes, &actions)
         case .withdraw(let consultation, let key, let reason):
@@ -341,7 +344,7 @@ public struct ConnectionStateMachine: Sendable {
             awaitingAuth = true
             hold(sequence, cost: cost)
             actions.append(.authenticate(sequence: sequence, organisation: claimed, token: token))
-        case .consultations, .submit, .withdraw, .status:
+        case .consultations, .submit, .withdraw, .status, .receipt:
             preconditionFailure("only AUTH, PING and QUIT are handled here")
         }
     }

@@ -53,6 +53,7 @@ public enum Request: Equatable, Sendable {
     case submit(consultation: String, key: String, body: JSONValue)
     case withdraw(consultation: String, key: String, reason: String?)
     case status(consultation: String, key: String)
+    case receipt(consultation: String, key: String)
     case ping
     case quit
 
@@ -75,7 +76,7 @@ public enum Request: Equatable, Sendable {
     /// True for the requests that read state a write of the same connection may have changed.
     public var readsState: Bool {
         switch self {
-        case .status, .consultations: return true
+        case .status, .consultations, .receipt: return true
         default: return false
         }
     }
@@ -83,13 +84,13 @@ public enum Request: Equatable, Sendable {
     /// The verbs of protocol v1.
     public enum Verb: String, Sendable, CaseIterable {
         case auth = "AUTH", consultations = "CONSULTATIONS", submit = "SUBMIT", withdraw = "WITHDRAW"
-        case status = "STATUS", ping = "PING", quit = "QUIT"
+        case status = "STATUS", receipt = "RECEIPT", ping = "PING", quit = "QUIT"
 
         /// The verbs allowed before AUTH: nothing else is even parsed for an unauthenticated client.
         public var allowedBeforeAuth: Bool {
             switch self {
             case .auth, .ping, .quit: return true
-            case .consultations, .submit, .withdraw, .status: return false
+            case .consultations, .submit, .withdraw, .status, .receipt: return false
             }
         }
 
@@ -180,6 +181,11 @@ public enum Request: Equatable, Sendable {
             let usage = "STATUS <consultation-id> <submission-key>"
             return args(2, usage: usage).flatMap { values in
                 noMore(usage).map { .failure($0) } ?? .success(.status(consultation: values[0], key: values[1]))
+            }
+        case .receipt:
+            let usage = "RECEIPT <consultation-id> <submission-key>"
+            return args(2, usage: usage).flatMap { values in
+                noMore(usage).map { .failure($0) } ?? .success(.receipt(consultation: values[0], key: values[1]))
             }
         case .submit:
             let usage = "SUBMIT <consultation-id> <submission-key> <json>"

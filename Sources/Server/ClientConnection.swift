@@ -157,6 +157,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                 host.readers.status(organisation: organisation, consultation: consultation, key: key) { [self] reply in
                     queue.async { [self] in answered(sequence, reply) }
                 }
+            case .read(let sequence, .receipt(let organisation, let consultation, let key)):
+                host.readers.receipt(organisation: organisation, consultation: consultation, key: key) { [self] reply in
+                    queue.async { [self] in answered(sequence, reply) }
+                }
             case .write(let sequence, let write, let cost):
                 if let reply = enqueue(write, sequence: sequence, cost: cost) { refused.append((sequence, reply)) }
             case .authenticated(let organisation):

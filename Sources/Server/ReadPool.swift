@@ -5,6 +5,7 @@ import JSON
 import LineProtocol
 import Logging
 import PostgresClient
+import Trust
 
 /// Reads for AUTH, CONSULTATIONS and STATUS: a few threads, each with its own database session,
 /// taking jobs in arrival order. Each connection sends at most `maxReadsInFlight` reads at a time
@@ -107,6 +108,28 @@ final class ReadPool: @unchecked Sendable {
                 done(ClientConnection.reply(for: .busy, verb: "STATUS", key: key, consultation: consultation))
             }
         }
+    }
+
+    func receipt(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
+        submit { session in
+            do {
+                done(try session.with { try Self.receipt($0, organisation: organisation, consultation: consultation, key: key) })
+            } catch {
+                done(ClientConnection.reply(for: .busy, verb: "RECEIPT", key: key, consultation: consultation))
+            }
+        }
+    }
+
+    /// The organisation's own submission's receipt: its event, the latest checkpoint and the proof.
+    private static func receipt(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {
+        let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+        guard let received = try store.read(stream: Streams.submission(id)).first(where: { $0.type == EventType.submissionReceived }) else {
+            return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
+        }
+        guard let receipt = try TreeStore(connection: store.connection).receipt(position: received.position) else {
+            return .error(.busy, "position \(received.position) is not in a signed checkpoint yet; retry in a few seconds")
+        }
+        return .ok("RECEIPT " + receipt.json.serialized)
     }
 
     private static func status(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {

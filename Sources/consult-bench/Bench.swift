@@ -12,6 +12,7 @@ import Migrations
 import PostgresClient
 import Projections
 import Server
+import Trust
 
 /// `consult-bench`: ingest and projection speed beside PostgreSQL's own limits, in one run.
 /// Run it through `scripts/bench`, which builds in release mode and starts a throwaway PostgreSQL
@@ -112,6 +113,15 @@ struct Bench: ParsableCommand {
         report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
         daemon.stop()
 
+        // The tree's cost on ingest: the same 16-connection load on a daemon without its notary, then
+        // with it again (the first pass above also had it), so the two are measured back to back.
+        for (label, extra) in [("no_notary", ["--no-notary"]), ("notary", [])] {
+            let run = try DaemonProcess(conninfo: conninfo, extra: extra)
+            let rate = try Self.endToEnd(port: run.port, tokens: tokens, connections: 16, submissions: submissions, prefix: "t\(label)")
+            report("consultd_16_\(label)_submissions_per_s", rate, "submissions/s")
+            run.stop()
+        }
+
         // Idle connections on a fresh daemon, so the figure is theirs and not the load's high-water mark.
         let fresh = try DaemonProcess(conninfo: conninfo)
         // Its projector first folds the whole log (memory that grows with the log, not with connections).
@@ -163,10 +173,17 @@ struct Bench: ParsableCommand {
         report("as_of_fold_s", Date().timeIntervalSince(started), "s")
         report("as_of_fold_events", Double(head / 2), "events")
 
+        // 6. `consultctl verify`'s tree check over the whole log: every leaf recomputed from the events.
+        started = Date()
+        let findings = try LogVerifier(connection: connection).verify(key: nil)
+        report("verify_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
+        precondition(findings.first?.passed == true, "the benchmark's log verifies")
+
         let value = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })
         let ratios = [
             ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
             ("consultd_over_naive_1", best / naive1),
+            ("notary_over_no_notary", (value["consultd_16_notary_submissions_per_s"] ?? 0) / max(1, value["consultd_16_no_notary_submissions_per_s"] ?? 1)),
         ]
         print(Self.table(figures, ratios: ratios))
         try Self.write(figures, ratios: ratios, commit: commit, folder: out)
@@ -315,10 +332,10 @@ final class DaemonProcess {
     let pid: pid_t
     let port: UInt16
 
-    init(conninfo: String) throws {
+    init(conninfo: String, extra: [String] = []) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
-        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning"]
+        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning"] + extra
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }

@@ -4,14 +4,16 @@ import Foundation
 import JSON
 import LineProtocol
 import Metrics
+import Trust
 
 /// `consultctl report`: one file per consultation, in md, html, csv or json, written atomically.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write reports of consultations (metrics, audit, participation) to a folder.",
         discussion: """
-            Each report states the log position it was computed at, the policy, and when it was made; the
-            same position gives the same file apart from that last line. Files are written to a temporary
+            Each report states the log position it was computed at, the signed checkpoint that covers it
+            (docs/TRUST.md: keep it to check later that the log still extends it), the policy, and when it
+            was made; the same position gives the same file apart from that last line. Files are written to a temporary
             name and renamed, so a reader never sees half a report.
             """)
 
@@ -29,7 +31,9 @@ struct Report: ParsableCommand {
         guard all != (consultation != nil) else { fail("give either --consultation ID or --all") }
         let policy = oneLine { try Policy.load(self.policy) }
         let policyName = Policy.name(self.policy)
-        let fold = oneLine { try Query.fold(Log(db).store, upTo: asOf) }
+        let log = Log(db)
+        let fold = oneLine { try Query.fold(log.store, upTo: asOf) }
+        let checkpoint = oneLine { try TreeStore(connection: log.store.connection).checkpoint(covering: fold.position) }
         let ids = oneLine { try Query.consultations(consultation, in: fold) }
         let folder = URL(fileURLWithPath: out)
         oneLine { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
@@ -39,7 +43,8 @@ struct Report: ParsableCommand {
             let metrics = ConsultationMetrics(consultation: id, fold: fold, minRatio: policy.minRatio)!
             let audit = Audit(metrics: metrics, consultation: consultation, policy: policy, now: fold.time)
             let content = ReportContent(
-                consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName)
+                consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName,
+                checkpoint: checkpoint)
             let text: String
             switch format {
             case .md: text = content.markdown(made: made)
@@ -76,6 +81,8 @@ struct ReportContent {
     let fold: LogFold
     let policy: Policy
     let policyName: String
+    /// The first signed checkpoint covering the report's position, if one exists yet.
+    let checkpoint: Checkpoint?
 
     let f = ConsultationMetrics.format
     func show(_ value: Double?) -> String { value.map(f) ?? "n/a" }
@@ -85,8 +92,17 @@ struct ReportContent {
             "Consultation: \(consultation.title) (\(consultation.id)), convened by \(consultation.convener)",
             "Window: \(Timestamps.format(consultation.opensAt)) to \(Timestamps.format(consultation.closesAt))",
             "As of log position \(fold.position)",
+            checkpointLine,
             "Policy: \(policyName)",
         ]
+    }
+
+    var checkpointLine: String {
+        guard let checkpoint else {
+            return "Checkpoint: none signed yet covers position \(fold.position) (consultd signs one within seconds while the log grows)"
+        }
+        return "Checkpoint: the log's first \(checkpoint.size) events, root \(checkpoint.root.hex), signed by key \(checkpoint.keyID) "
+            + "(signature \(Data(checkpoint.signature).base64EncodedString()), log time \(Checkpoint.iso(microseconds: checkpoint.logTimeMicroseconds)))"
     }
 
     /// Submissions and first feedback per day (log time), for the chart over time.
@@ -145,13 +161,14 @@ struct ReportContent {
                          .string(criterion.status.rawValue), criterion.shown.map { .number($0) } ?? .null])
         }
         rows.append([.string(consultation.id), .number(String(fold.position)), .string("verdict"), .null, .string(audit.verdict), .null])
-        return rows.render(.csv) + "# policy: \(policyName)\r\n# made: \(made)\r\n"
+        return rows.render(.csv) + "# policy: \(policyName)\r\n# \(checkpointLine)\r\n# made: \(made)\r\n"
     }
 
     func json(made: String) -> String {
         JSONValue.object([
             ("consultation", .string(consultation.id)), ("title", .string(consultation.title)),
             ("position", .number(String(fold.position))), ("policy", .string(policyName)),
+            ("checkpoint", checkpoint?.json ?? .null),
             ("metrics", metrics.json), ("audit", audit.json),
         ]).serialized + "\n" + JSONValue.object([("made", .string(made))]).serialized + "\n"
     }

@@ -1,15 +1,25 @@
 import ArgumentParser
 import Domain
 import Foundation
+import JSON
+import Merkle
 import PostgresClient
+import Trust
 
 /// `consultctl verify`: checks the log's integrity, e.g. after a restore.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the log: contiguous positions, contiguous stream versions, its guards in place.",
-        discussion: "Prints one line per check; exits 1 if any fails (one line on stderr says which).")
+        abstract: "Check the log: its order and guards, every event against the Merkle tree, every signed checkpoint.",
+        discussion: """
+            Prints one line per check; exits 1 if any fails (one line on stderr says which). The tree is
+            recomputed from the events themselves (docs/TRUST.md). --public-key checks the checkpoints'
+            signatures; --checkpoint FILE (a receipt, a report's JSON, or a checkpoint) proves that today's
+            log extends that checkpoint, or says where it differs.
+            """)
 
     @OptionGroup var db: DatabaseOptions
+    @Option(help: "The operator's published public key: checks every checkpoint's signature.") var publicKey: String?
+    @Option(help: "A checkpoint kept elsewhere (a receipt, a report's JSON file, or a checkpoint's JSON).") var checkpoint: String?
 
     func run() {
         let connection = oneLine { try Connection(db.conninfo) }
@@ -85,6 +95,31 @@ struct Verify: ParsableCommand {
         } else {
             print("ok   \(decodes) (\(decoded) events)")
         }
+        // The tree and the checkpoints, recomputed from the events.
+        let key = oneLine { try publicKey.map(PublicKey.load) }
+        let external = oneLine { try checkpoint.map(Self.external) }
+        if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
+        let findings = oneLine {
+            try LogVerifier(connection: connection).verify(key: key, external: external?.checkpoint, externalLeaf: external?.leaf)
+        }
+        for finding in findings {
+            print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")
+            if !finding.passed { failed.append(finding.detail.hasPrefix("position") ? "\(finding.check): \(finding.detail)" : finding.check) }
+        }
+        if key == nil { print("note checkpoint signatures were not checked (give --public-key)") }
         if !failed.isEmpty { fail("the log failed \(failed.count) check(s): \(failed.joined(separator: "; "))") }
+    }
+
+    /// A checkpoint kept elsewhere: a receipt (with its event's leaf), a report's JSON, or a checkpoint.
+    static func external(_ path: String) throws -> (checkpoint: Checkpoint, leaf: (position: Int64, hash: Hash)?) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read \(path)") }
+        // A report's JSON file is the report on its first line (then the line saying when it was made).
+        let value = try (try? JSONParser.receipts.parse(text)) ?? JSONParser.receipts.parse(String(text.prefix { $0 != "\n" }))
+        if value["receipt"] != nil {
+            let receipt = try Receipt(json: value)
+            return (receipt.checkpoint, (receipt.event.position, receipt.leafHash))
+        }
+        if let inner = value["checkpoint"], inner != .null { return (try Checkpoint(json: inner), nil) }
+        return (try Checkpoint(json: value), nil)
     }
 }

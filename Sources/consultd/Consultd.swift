@@ -7,6 +7,7 @@ import PostgresClient
 import Metrics
 import Projections
 import Server
+import Trust
 
 /// The long-running daemon: line protocol in, events out to PostgreSQL.
 @main
@@ -69,6 +70,15 @@ struct Consultd: ParsableCommand {
     @Option(help: "Audit policy file for the projections (default: the shipped defaults, policy/default.json).")
     var policy: String?
 
+    @Option(help: "The operator's Ed25519 key (`consultctl keys generate`) that signs checkpoints of the log (default: $CONSULT_SIGNING_KEY; without one no checkpoint is signed).")
+    var signingKey: String?
+
+    @Option(help: "Seconds between signed checkpoints while the log grows.")
+    var checkpointInterval: Double = 10
+
+    @Flag(help: "Do not keep the Merkle tree or sign checkpoints here (another consultd on the same database does).")
+    var noNotary = false
+
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
 
@@ -114,6 +124,10 @@ struct Consultd: ParsableCommand {
         let server = Server(config: config, logger: logger)
         let auditPolicy: Policy
         do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
+        let keyPath = signingKey ?? ProcessInfo.processInfo.environment["CONSULT_SIGNING_KEY"]
+        let key: SigningKey?
+        do { key = try keyPath.map(SigningKey.load) } catch { Self.exit(withOneLine: "\(error)") }
+        guard checkpointInterval > 0 else { Self.exit(withOneLine: "--checkpoint-interval must be positive") }
 
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
         // before anything else so that a SIGTERM during start-up stops the daemon too. They only
@@ -175,6 +189,14 @@ struct Consultd: ParsableCommand {
         }
         projectorThread.name = "consultd.projector"
         projectorThread.start()
+        let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
+        let notaryStopped = DispatchSemaphore(value: 0)
+        let notaryThread = Thread {
+            if !noNotary { notary.run(shouldStop: { stopping.current }) }
+            notaryStopped.signal()
+        }
+        notaryThread.name = "consultd.notary"
+        notaryThread.start()
         logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
 
         withExtendedLifetime(sources) { stopRequested.wait() }
@@ -186,6 +208,9 @@ struct Consultd: ParsableCommand {
             logger.warning("the projector did not stop in time")
         } else {
             logger.info("projector stopped")
+        }
+        if notaryStopped.wait(timeout: .now() + config.shutdownTimeout) == .timedOut {
+            logger.warning("the notary did not stop in time")
         }
         logger.info("stopped")
     }

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import Merkle
+import PostgresClient
+
+/// Keeps the Merkle tree over the log current and signs checkpoints of it.
+///
+/// - One notary at a time: like the projector, each daemon tries for a session lock and the holder
+///   works; its session never reconnects silently, so losing it ends the leadership.
+/// - It reads every event in position order, whoever wrote it (consultd, consultctl, a hand-made
+///   INSERT), so every writer is covered. Positions are gap-free, so "after the tree's size" misses nothing.
+/// - After the nodes of new events are stored, at most every `interval` seconds while the log grows, it
+///   signs the tree's size, root and the last event's log time, and stores that checkpoint.
+public final class Notary: Sendable {
+    static let leaderLockKey: Int64 = 0x636F_6E73_6E6F_7461  // "consnota"
+    /// Events hashed per round trip while catching up.
+    static let page = 20_000
+
+    let conninfo: String
+    let key: SigningKey?
+    let interval: Double
+    let logger: Logger
+    let timeout: Double
+
+    public init(conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5) {
+        self.conninfo = conninfo
+        self.key = key
+        self.interval = interval
+        self.logger = logger
+        self.timeout = timeout
+    }
+
+    /// Works until `shouldStop` says so (checked at least every second).
+    public func run(shouldStop: () -> Bool) {
+        if key == nil { logger.warning("no --signing-key: the tree is kept, but no checkpoint is signed") }
+        var backoff = 0.2
+        var announced = false
+        while !shouldStop() {
+            do {
+                let leader = try Connection(conninfo, options: .bounded(timeout, reconnects: false))
+                while !shouldStop() {
+                    if try leader.execute("SELECT pg_try_advisory_lock($1) AS ok", [Self.leaderLockKey]).first!.get("ok", as: Bool.self) {
+                        break
+                    }
+                    if !announced {
+                        logger.info("notary standby: another consultd keeps the tree")
+                        announced = true
+                    }
+                    Thread.sleep(forTimeInterval: 1)  // retry interval for taking over; not a synchronisation
+                }
+                if shouldStop() { return }
+                logger.info("notary: this consultd keeps the tree and signs checkpoints")
+                try work(leader: leader, shouldStop: shouldStop)
+                backoff = 0.2
+            } catch {
+                logger.warning("notary interrupted; retrying", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: backoff)  // backoff before reconnecting, not a synchronisation
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    private func work(leader: Connection, shouldStop: () -> Bool) throws {
+        let connection = try Connection(conninfo, options: .bounded(max(timeout, 60)))
+        try connection.listen("consult_log")
+        let store = TreeStore(connection: connection)
+        var frontier = try Self.restore(store)
+        var signed = try store.latestCheckpoint()?.size ?? 0
+        var lastSigned = Date.distantPast
+        var lastTime: Int64?
+        if frontier.size > 0 { lastTime = try store.event(at: frontier.size)?.recordedAtMicroseconds }
+        while !shouldStop() {
+            try leader.execute("SELECT 1")  // losing the leader session loses the lock: this throws
+            var nodes: [(NodeID, Hash)] = []
+            var read = 0
+            try connection.stream(
+                "SELECT \(LeafEvent.columns) FROM consult.events WHERE position > $1 ORDER BY position LIMIT $2",
+                [frontier.size, Self.page]
+            ) { row in
+                let event = try LeafEvent(row: row)
+                guard event.position == frontier.size + 1 else {
+                    throw TrustError("the log skips from position \(frontier.size) to \(event.position)")
+                }
+                nodes += frontier.append(event.leafHash)
+                lastTime = event.recordedAtMicroseconds
+                read += 1
+            }
+            try store.insert(nodes)
+            if read == Self.page { continue }  // catch up before signing
+            if let key, frontier.size > signed, let lastTime {
+                let due = lastSigned.addingTimeInterval(interval)
+                if due.timeIntervalSinceNow <= 0 {
+                    let checkpoint = try Checkpoint.sign(size: frontier.size, root: frontier.root, logTimeMicroseconds: lastTime, with: key)
+                    try store.insert(checkpoint)
+                    signed = checkpoint.size
+                    lastSigned = Date()
+                    logger.debug("checkpoint signed", metadata: ["size": "\(checkpoint.size)", "root": "\(checkpoint.root.hex)"])
+                    continue
+                }
+                _ = try connection.waitForNotifications(timeout: min(1, max(0.01, due.timeIntervalSinceNow)))
+                continue
+            }
+            _ = try connection.waitForNotifications(timeout: 1)
+        }
+    }
+
+    /// The tree as stored: its size, and the perfect subtrees along its right edge.
+    static func restore(_ store: TreeStore) throws -> MerkleFrontier {
+        let size = try store.size()
+        let edge = MerkleProofs.rootNodes(size: size)
+        let stored = try store.nodes(edge)
+        return MerkleFrontier(size: size, rightEdge: edge.map { stored[$0]! })
+    }
+}

@@ -1,0 +1,148 @@
+import Domain
+import EventLog
+import Foundation
+import JSON
+import PostgresClient
+import TestSupport
+import Trust
+import XCTest
+
+/// The tamper-evident log, as an organisation, an auditor and a dishonest administrator meet it.
+final class TrustTests: XCTestCase {
+    var folder: URL!
+    var consultctl = ""
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("trust-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        consultctl = try TestDatabase.executable("consultctl")
+        let made = try TestDatabase.run(consultctl, ["keys", "generate", "--out", folder.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let other = try TestDatabase.run(consultctl, ["keys", "generate", "--out", folder.path, "--name", "wrong"])
+        XCTAssertEqual(other.status, 0, other.stderr)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    var key: String { folder.appendingPathComponent("consultd-signing.key").path }
+    var publicKey: String { folder.appendingPathComponent("consultd-signing.pub").path }
+    var wrongKey: String { folder.appendingPathComponent("wrong.pub").path }
+
+    func ctl(_ arguments: [String], _ fixture: Fixture) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestDatabase.run(consultctl, arguments + ["--database", fixture.conninfo])
+    }
+
+    /// Asks RECEIPT until the submission is in a signed checkpoint (the notary signs every 0.2 s
+    /// here) and keeps the receipt in a file, as an organisation would.
+    func receipt(_ client: LineClient, _ key: String) throws -> String {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let reply = try client.request("RECEIPT c1 \(key)")
+            if reply.hasPrefix("OK RECEIPT ") {
+                let path = folder.appendingPathComponent("\(key).receipt.json").path
+                try String(reply.dropFirst("OK RECEIPT ".count)).write(toFile: path, atomically: true, encoding: .utf8)
+                return path
+            }
+            XCTAssertTrue(reply.hasPrefix("ERR BUSY"), reply)
+            Thread.sleep(forTimeInterval: 0.1)  // waits for the next checkpoint, as a client would
+        }
+        throw TestEnvironmentError(description: "no receipt for \(key) within 20 s")
+    }
+
+    func testReceiptsProveInclusionAndVerifyFindsTampering() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        for key in ["k1", "k2", "k3"] {
+            XCTAssertTrue(try client.request("SUBMIT c1 \(key) \(Fixture.body)").hasPrefix("OK SUBMIT \(key)"))
+        }
+        XCTAssertTrue(try fixture.client(as: "org-b").request("RECEIPT c1 k1").hasPrefix("ERR NOT_FOUND"), "only one's own")
+        let first = try receipt(client, "k1")
+        let second = try receipt(client, "k2")
+        _ = try receipt(client, "k3")  // a checkpoint covers the whole log now
+
+        // Offline, with the public key alone; a wrong key is refused.
+        let checked = try TestDatabase.run(consultctl, ["receipt", "--check", first, "--public-key", publicKey])
+        XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
+        XCTAssertEqual(checked.stdout.split(separator: "\n").filter { $0.hasPrefix("ok") }.count, 3, checked.stdout)
+        let wrong = try TestDatabase.run(consultctl, ["receipt", "--check", first, "--public-key", wrongKey])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stdout.contains("FAIL the checkpoint was signed by key"), wrong.stdout)
+
+        // A healthy log verifies, signatures included; the wrong key fails every signature.
+        let healthy = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertEqual(healthy.status, 0, healthy.stdout + healthy.stderr)
+        XCTAssertTrue(healthy.stdout.contains("ok   every checkpoint is signed by key"), healthy.stdout)
+        XCTAssertEqual(try ctl(["verify", "--public-key", wrongKey], fixture).status, 1)
+        let extends = try ctl(["verify", "--public-key", publicKey, "--checkpoint", first], fixture)
+        XCTAssertEqual(extends.status, 0, extends.stdout + extends.stderr)
+        XCTAssertTrue(extends.stdout.contains("ok   today's log extends the given checkpoint"), extends.stdout)
+
+        // A report states the checkpoint it was computed at, and an auditor can hold the log to it.
+        let reports = folder.appendingPathComponent("reports").path
+        let report = try ctl(["report", "--consultation", "c1", "--format", "json", "--out", reports], fixture)
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let reportFile = reports + "/c1.json"
+        let reportJSON = try JSONParser().parse(String(try String(contentsOfFile: reportFile, encoding: .utf8).prefix { $0 != "\n" }))
+        guard case .number(let size)? = reportJSON["checkpoint"]?["size"], let covered = Int64(size) else {
+            return XCTFail("the report states no checkpoint: \(reportJSON)")
+        }
+        XCTAssertGreaterThanOrEqual(covered, try fixture.store.headPosition() - 1)
+        let audited = try ctl(["verify", "--public-key", publicKey, "--checkpoint", reportFile], fixture)
+        XCTAssertEqual(audited.status, 0, audited.stdout + audited.stderr)
+
+        // The administrator switches the guards off and changes one byte of k1's submission.
+        let position = try fixture.storedSubmissions()["org-a/k1"]!
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let admin = fixture.store.connection
+        try admin.execute("ALTER TABLE consult.events DISABLE TRIGGER USER")
+        try admin.execute(
+            "UPDATE consult.events SET data = jsonb_set(data, '{submission,people_consulted}', '121') WHERE position = $1", [position])
+        let tampered = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertEqual(tampered.status, 1)
+        XCTAssertTrue(tampered.stdout.contains("FAIL every event matches its leaf in the stored tree (position \(position):"), tampered.stdout)
+        XCTAssertTrue(tampered.stderr.contains("position \(position)"), tampered.stderr)
+        // The receipt issued before no longer fits today's log, and says where; the organisation's
+        // own copies still prove what the log held (checked offline).
+        let old = try ctl(["verify", "--public-key", publicKey, "--checkpoint", first], fixture)
+        XCTAssertEqual(old.status, 1)
+        XCTAssertTrue(old.stdout.contains("FAIL today's log extends the given checkpoint"), old.stdout)
+        XCTAssertTrue(old.stdout.contains("position \(position) differs"), old.stdout)
+        XCTAssertEqual(try TestDatabase.run(consultctl, ["receipt", "--check", second, "--public-key", publicKey]).status, 0)
+        XCTAssertEqual(try TestDatabase.run(consultctl, ["receipt", "--check", first, "--public-key", publicKey]).status, 0)
+    }
+
+    func testDeletingOrReorderingEventsIsNamed() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        for key in ["k1", "k2", "k3"] {
+            XCTAssertTrue(try client.request("SUBMIT c1 \(key) \(Fixture.body)").hasPrefix("OK SUBMIT \(key)"))
+        }
+        _ = try receipt(client, "k3")  // a checkpoint covers the whole log
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let admin = fixture.store.connection
+        let head = try fixture.store.headPosition()
+        try admin.execute("ALTER TABLE consult.events DISABLE TRIGGER USER")
+
+        // Two events swap places (their contents; ids and streams are unique, so they stay): the
+        // first of them is named.
+        try admin.execute(
+            """
+            UPDATE consult.events e SET data = o.data, metadata = o.metadata
+              FROM (SELECT position, data, metadata FROM consult.events WHERE position IN ($1, $2)) o
+             WHERE e.position IN ($1, $2) AND o.position <> e.position
+            """, [head - 2, head - 1])
+        let reordered = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertEqual(reordered.status, 1)
+        XCTAssertTrue(reordered.stdout.contains("(position \(head - 2):"), reordered.stdout)
+
+        // The last event deleted: the checkpoint covers a position the log no longer has.
+        try admin.execute("DELETE FROM consult.events WHERE position = $1", [head])
+        let deleted = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertEqual(deleted.status, 1)
+        XCTAssertTrue(deleted.stdout.contains("position \(head) is missing") || deleted.stdout.contains("positions \(head)…"), deleted.stdout)
+    }
+}
