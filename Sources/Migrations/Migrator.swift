@@ -2,7 +2,7 @@ import Foundation
 import PostgresClient
 
 /// One numbered SQL file from `schema/`.
-public struct Migration: Equatable {
+public struct Migration: Equatable, Sendable {
     public let version: Int
     public let name: String
     public let sql: String

@@ -55,20 +55,10 @@ public final class Projector: Sendable {
             do {
                 // A session that holds the leader lock must never be replaced silently: a new session
                 // would not hold it, and two daemons would project at once. Its loss ends leadership.
-                let leader = try Connection(conninfo, options: .bounded(timeout, reconnects: false))
-                var announced = false
-                while !shouldStop() {
-                    if try leader.execute("SELECT pg_try_advisory_lock($1) AS ok", [Self.leaderLockKey]).first!.get("ok", as: Bool.self) {
-                        break
-                    }
-                    if !announced {
-                        logger.info("projection standby: another consultd projects")
-                        announced = true
-                    }
-                    // Retry interval for taking over from a leader that died; not a synchronisation.
-                    Thread.sleep(forTimeInterval: standbyRetry)
-                }
-                if shouldStop() { return }
+                guard let leader = try Leadership.acquire(
+                    conninfo, key: Self.leaderLockKey, timeout: timeout, retry: standbyRetry, shouldStop: shouldStop,
+                    standby: { logger.info("projection standby: another consultd projects") })
+                else { return }
                 logger.info("projecting: this consultd holds the projection lock")
                 try project(leader: leader, shouldStop: shouldStop)
                 backoff = 0.2

@@ -101,21 +101,20 @@ final class ReadPool: @unchecked Sendable {
     }
 
     func status(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
-        submit { session in
-            do {
-                done(try session.with { try Self.status($0, organisation: organisation, consultation: consultation, key: key) })
-            } catch {
-                done(ClientConnection.reply(for: .busy, verb: "STATUS", key: key, consultation: consultation))
-            }
-        }
+        read(done) { try Self.status($0, organisation: organisation, consultation: consultation, key: key) }
     }
 
     func receipt(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
+        read(done) { try Self.receipt($0, organisation: organisation, consultation: consultation, key: key) }
+    }
+
+    /// A read job answered from the database; `BUSY` when it is unreachable or too slow.
+    private func read(_ done: @escaping @Sendable (Reply) -> Void, _ body: @escaping @Sendable (EventStore) throws -> Reply) {
         submit { session in
             do {
-                done(try session.with { try Self.receipt($0, organisation: organisation, consultation: consultation, key: key) })
+                done(try session.with(body))
             } catch {
-                done(ClientConnection.reply(for: .busy, verb: "RECEIPT", key: key, consultation: consultation))
+                done(.error(.busy, "database unavailable or too slow; retry later"))
             }
         }
     }

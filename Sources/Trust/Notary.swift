@@ -34,21 +34,12 @@ public final class Notary: Sendable {
     public func run(shouldStop: () -> Bool) {
         if key == nil { logger.warning("no --signing-key: the tree is kept, but no checkpoint is signed") }
         var backoff = 0.2
-        var announced = false
         while !shouldStop() {
             do {
-                let leader = try Connection(conninfo, options: .bounded(timeout, reconnects: false))
-                while !shouldStop() {
-                    if try leader.execute("SELECT pg_try_advisory_lock($1) AS ok", [Self.leaderLockKey]).first!.get("ok", as: Bool.self) {
-                        break
-                    }
-                    if !announced {
-                        logger.info("notary standby: another consultd keeps the tree")
-                        announced = true
-                    }
-                    Thread.sleep(forTimeInterval: 1)  // retry interval for taking over; not a synchronisation
-                }
-                if shouldStop() { return }
+                guard let leader = try Leadership.acquire(
+                    conninfo, key: Self.leaderLockKey, timeout: timeout, shouldStop: shouldStop,
+                    standby: { logger.info("notary standby: another consultd keeps the tree") })
+                else { return }
                 logger.info("notary: this consultd keeps the tree and signs checkpoints")
                 try work(leader: leader, shouldStop: shouldStop)
                 backoff = 0.2

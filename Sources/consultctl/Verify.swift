@@ -77,7 +77,7 @@ struct Verify: ParsableCommand {
         // Every event has its type's shape: decoded with the one codec every reader uses.
         var decoded = 0
         var undecodable: (position: Int64, error: String)?
-        oneLine {
+        _ = oneLine {
             try connection.stream("SELECT position, type, recorded_at, data::text FROM consult.events ORDER BY position") { row in
                 guard undecodable == nil else { return }
                 do {
