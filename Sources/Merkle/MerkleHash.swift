@@ -33,3 +33,20 @@ public enum MerkleHash {
     /// SHA-256 of the empty string: the MTH of a tree with no leaves.
     public static let empty: Hash = Hash(digest: SHA256().finalize())
 }
+
+/// A leaf hash fed in pieces, for leaf inputs that are never assembled in one buffer (the verifier
+/// hashes each event straight from the database's row).
+public struct LeafHasher {
+    private var hasher = SHA256()
+
+    public init() {
+        var prefix: UInt8 = 0x00
+        Swift.withUnsafeBytes(of: &prefix) { hasher.update(bufferPointer: $0) }
+    }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
+    public func finalize() -> Hash { Hash(digest: hasher.finalize()) }
+}

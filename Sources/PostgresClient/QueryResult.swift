@@ -115,7 +115,9 @@ public struct StreamedRow {
         return negative ? -value : value
     }
 
-    private func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8>? {
+    /// The column's bytes in place (its text form), or nil for NULL: valid only during the call the
+    /// row is given to, and never copied (for hashing or parsing a large read without allocating).
+    public func bytes(_ column: Int) -> UnsafeBufferPointer<UInt8>? {
         guard !isNull(column), let value = PQgetvalue(result, 0, Int32(column)) else { return nil }
         return UnsafeBufferPointer(
             start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: Int(PQgetlength(result, 0, Int32(column))))

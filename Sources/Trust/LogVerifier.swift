@@ -44,15 +44,15 @@ public struct LogVerifier {
              ORDER BY e.position
             """
         ) { row in
-            let event = try LeafEvent(row: row)
             guard gap == nil else { return }
-            guard event.position == frontier.size + 1 else {
+            let position = try row.int64(0)!
+            guard position == frontier.size + 1 else {
                 gap = frontier.size + 1
                 return
             }
-            let leaf = event.leafHash
-            if firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { firstChanged = event.position }
-            if externalLeaf?.position == event.position { leaves[event.position] = leaf }
+            let leaf = try LeafEvent.leafHash(row: row)
+            if firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { firstChanged = position }
+            if externalLeaf?.position == position { leaves[position] = leaf }
             for (id, hash) in frontier.append(leaf) where consistency.contains(id) { kept[id] = hash }
             if dueRoots.contains(frontier.size) { roots[frontier.size] = frontier.root }
         }

@@ -68,12 +68,12 @@ public final class Notary: Sendable {
                 "SELECT \(LeafEvent.columns) FROM consult.events WHERE position > $1 ORDER BY position LIMIT $2",
                 [frontier.size, Self.page]
             ) { row in
-                let event = try LeafEvent(row: row)
-                guard event.position == frontier.size + 1 else {
-                    throw TrustError("the log skips from position \(frontier.size) to \(event.position)")
+                let position = try row.int64(0)!
+                guard position == frontier.size + 1 else {
+                    throw TrustError("the log skips from position \(frontier.size) to \(position)")
                 }
-                nodes += frontier.append(event.leafHash)
-                lastTime = event.recordedAtMicroseconds
+                nodes += frontier.append(try LeafEvent.leafHash(row: row))
+                lastTime = try row.int64(7)!
                 read += 1
             }
             try store.insert(nodes)

@@ -114,7 +114,7 @@ public struct TreeStore {
 
 extension LeafEvent {
     /// From a row selected with `LeafEvent.columns`.
-    init(row: StreamedRow) throws {
+    public init(row: StreamedRow) throws {
         guard let id = UUID(uuidString: try row.get(1, as: String.self)) else { throw TrustError("event_id is not a UUID") }
         self.init(
             position: try row.int64(0)!, eventID: id, stream: try row.get(2), version: try row.int64(3)!, type: try row.get(4),

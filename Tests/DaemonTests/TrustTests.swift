@@ -114,6 +114,29 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(try TestDatabase.run(consultctl, ["receipt", "--check", first, "--public-key", publicKey]).status, 0)
     }
 
+    /// The leaf hashed from a row's bytes in place (the verifier's and the notary's path) is the
+    /// documented encoding (`leafInput`), and an independent verifier in Python, written from
+    /// docs/TRUST.md alone, accepts a real receipt.
+    func testLeavesFollowTheDocumentedEncoding() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        XCTAssertTrue(try client.request(#"SUBMIT c1 k1 {"stage": "design", "language": "ar", "text": "é \"quoted\" ✓ \u0001"}"#).hasPrefix("OK"))
+        let path = try receipt(client, "k1")
+        var compared = 0
+        try fixture.store.connection.stream("SELECT \(LeafEvent.columns) FROM consult.events ORDER BY position") { row in
+            let event = try LeafEvent(row: row)
+            XCTAssertEqual(try LeafEvent.leafHash(row: row), event.leafHash, "position \(event.position)")
+            compared += 1
+        }
+        XCTAssertEqual(compared, Int(try fixture.store.headPosition()))
+        let script = TestDatabase.repositoryRoot.appendingPathComponent("docs/verify_receipt.py").path
+        let checked = try TestDatabase.run("/usr/bin/env", ["python3", script, path, publicKey])
+        XCTAssertEqual(checked.status, 0, checked.stderr)
+        XCTAssertTrue(checked.stdout.contains("leaf hash matches: True"), checked.stdout)
+        XCTAssertTrue(checked.stdout.contains("included in the checkpoint's tree: True"), checked.stdout)
+        XCTAssertTrue(checked.stdout.contains("key id matches: True"), checked.stdout)
+    }
+
     func testDeletingOrReorderingEventsIsNamed() throws {
         let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
         let client = try fixture.client()
