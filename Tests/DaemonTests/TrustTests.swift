@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import PostgresClient
 import TestSupport
+import Merkle
 import Trust
 import XCTest
 
@@ -135,6 +136,38 @@ final class TrustTests: XCTestCase {
         XCTAssertTrue(checked.stdout.contains("leaf hash matches: True"), checked.stdout)
         XCTAssertTrue(checked.stdout.contains("included in the checkpoint's tree: True"), checked.stdout)
         XCTAssertTrue(checked.stdout.contains("key id matches: True"), checked.stdout)
+    }
+
+    /// docs/TRUST.md's worked example, computed by the Swift code (no database needed).
+    func testTheWorkedExampleOfTrustMD() throws {
+        let events = [
+            LeafEvent(position: 1, eventID: UUID(uuidString: "1f0c7e3a-4b5d-4c6e-8f70-8192a3b4c5d6")!, stream: "consultation-c1", version: 1,
+                      type: "ConsultationOpened", data: #"{"id": "c1"}"#, metadata: "{}", recordedAtMicroseconds: 1_795_000_000_000_000),
+            LeafEvent(position: 2, eventID: UUID(uuidString: "2a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")!, stream: "submission-org-a/c1/k1",
+                      version: 1, type: "SubmissionReceived",
+                      data: #"{"key": "k1", "submission": {"text": "Buses cost too much.", "stage": "design", "language": "ar"}, "consultation": "c1", "organisation": "org-a"}"#,
+                      metadata: #"{"protocol": "consultd-line/1"}"#, recordedAtMicroseconds: 1_795_000_001_250_000),
+            LeafEvent(position: 3, eventID: UUID(uuidString: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f")!, stream: "feedback-org-a/c1/k1", version: 1,
+                      type: "FeedbackGiven", data: #"{"key": "k1", "text": "Thank you.", "consultation": "c1", "organisation": "org-a"}"#,
+                      metadata: "{}", recordedAtMicroseconds: 1_795_000_002_500_000),
+        ]
+        XCTAssertEqual(events[0].leafInput.count, 120)
+        XCTAssertEqual(events.map(\.leafHash.hex), [
+            "363819e634742bb0e8134501d9d89365b33d55cdace66571d13d4b0b90ac99fe",
+            "76aa2e81fa374b564cff402c567466d6c1eb5d395448c1ab58f19d7d46006f75",
+            "954f8c6fb3a13384662bb512e251f8b31b83c3999e6795ef704ddec34cae178d",
+        ])
+        var frontier = MerkleFrontier()
+        for event in events { frontier.append(event.leafHash) }
+        XCTAssertEqual(frontier.root.hex, "4e03d36c9a5762358b10aa5696712a8f1557db8084418d60b272297a96e00459")
+        let hex = Array("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+        let secret = Data(stride(from: 0, to: hex.count, by: 2).map { UInt8(String(hex[$0...$0 + 1]), radix: 16)! })
+        let key = try SigningKey(fileText: "consultd-ed25519-private \(secret.base64EncodedString())")
+        XCTAssertEqual(key.publicKey.id, "21fe31dfa154a261626bf854046fd227")
+        let checkpoint = try Checkpoint.sign(size: 3, root: frontier.root, logTimeMicroseconds: 1_795_000_002_500_000, with: key)
+        XCTAssertEqual(Data(checkpoint.signature).base64EncodedString(),
+                       "PLqGIJRi5nzkctAwwQzX6LH1hdcm8IxjkUc0PWsINj90ccEns6KhTOUStoIyXzZu1z7H2fmGUhJi3lU/8UtWBw==")
+        XCTAssertTrue(checkpoint.isSigned(by: key.publicKey))
     }
 
     func testDeletingOrReorderingEventsIsNamed() throws {
