@@ -14,9 +14,18 @@ public struct LogVerifier {
     }
 
     let connection: Connection
+    /// For the readers that hash the log in parallel, each on a session of its own.
+    let conninfo: String
+    let readers: Int
+    let chunk: Int64
 
-    public init(connection: Connection) {
+    /// `readers` sessions hash the log in parallel, `chunk` positions at a time (a database prints
+    /// jsonb at a few µs a row: one session alone would bound the check); `connection` answers the rest.
+    public init(connection: Connection, conninfo: String, readers: Int = 2, chunk: Int64 = 65_536) {
         self.connection = connection
+        self.conninfo = conninfo
+        self.readers = max(1, readers)
+        self.chunk = max(1, chunk)
     }
 
     /// Checks the log; `key` checks the checkpoints' signatures, `external` proves today's log extends it.
@@ -35,27 +44,24 @@ public struct LogVerifier {
         var kept: [NodeID: Hash] = [:]
         var frontier = MerkleFrontier()
         var firstChanged: Int64?
-        var leaves: [Int64: Hash] = [:]
+        var externalLeaves: [Int64: Hash] = [:]
         var gap: Int64?
-        try connection.stream(
-            """
-            SELECT \(LeafEvent.columns), encode(n.hash, 'hex')
-              FROM consult.events e LEFT JOIN consult.merkle_nodes n ON n.level = 0 AND n.index = e.position - 1
-             ORDER BY e.position
-            """
-        ) { row in
-            guard gap == nil else { return }
-            let position = try row.int64(0)!
-            guard position == frontier.size + 1 else {
-                gap = frontier.size + 1
-                return
+        let chunks = ChunkedLeaves(conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position)
+        defer { chunks.stop() }
+        for chunk in chunks {
+            let leaves = try chunk.get()
+            for leaf in leaves.hashes {
+                for (id, hash) in frontier.append(leaf) where consistency.contains(id) { kept[id] = hash }
+                if dueRoots.contains(frontier.size) { roots[frontier.size] = frontier.root }
             }
-            let leaf = try LeafEvent.leafHash(row: row)
-            if firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { firstChanged = position }
-            if externalLeaf?.position == position { leaves[position] = leaf }
-            for (id, hash) in frontier.append(leaf) where consistency.contains(id) { kept[id] = hash }
-            if dueRoots.contains(frontier.size) { roots[frontier.size] = frontier.root }
+            if firstChanged == nil { firstChanged = leaves.firstChanged }
+            if let watched = leaves.watched { externalLeaves[watched.position] = watched.hash }
+            if let missing = leaves.gap {
+                gap = missing
+                break
+            }
         }
+        let leaves = externalLeaves
         let size = frontier.size
         findings.append(Finding(
             check: "positions run 1, 2, 3, … without a gap", passed: gap == nil,
@@ -121,5 +127,109 @@ public struct LogVerifier {
             detail = "position \(externalLeaf.position) differs: the receipt's event is not the log's"
         }
         return findings + [Finding(check: check, passed: false, detail: detail)]
+    }
+}
+
+/// The log's leaves in position order, hashed by a few reader threads in chunks (each on a session
+/// of its own) and handed out in order; at most a few chunks are held at once.
+final class ChunkedLeaves: Sequence, @unchecked Sendable {
+    // `@unchecked Sendable`: every mutable field is read and written under `condition`.
+    struct Chunk: Sendable {
+        /// Leaves of positions start, start + 1, … up to the first gap (if any).
+        var hashes: [Hash] = []
+        var firstChanged: Int64?
+        var gap: Int64?
+        var watched: (position: Int64, hash: Hash)?
+    }
+
+    private let size: Int64
+    private let condition = NSCondition()
+    private var results: [Int: Result<Chunk, Error>] = [:]
+    private var taken = 0
+    private var consumed = 0
+    private var stopped = false
+    private let count: Int
+
+    init(conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?) {
+        size = chunk
+        count = Int((head + chunk - 1) / chunk)
+        for _ in 0..<Swift.min(readers, Swift.max(count, 1)) {
+            Thread { [self] in read(conninfo: conninfo, head: head, watch: watch) }.start()
+        }
+    }
+
+    /// Lets the readers go (they hold the sequence until they end).
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func read(conninfo: String, head: Int64, watch: Int64?) {
+        var connection: Connection?
+        while true {
+            condition.lock()
+            // Bounded memory: a reader runs at most a few chunks ahead of the consumer.
+            while !stopped && taken < count && taken >= consumed + 4 { condition.wait() }
+            guard !stopped, taken < count else {
+                condition.unlock()
+                return
+            }
+            let index = taken
+            taken += 1
+            condition.unlock()
+            let result = Result<Chunk, Error> {
+                if connection == nil { connection = try Connection(conninfo) }
+                return try Self.hash(connection!, from: Int64(index) * size + 1, through: Swift.min(head, Int64(index + 1) * size), watch: watch)
+            }
+            condition.lock()
+            results[index] = result
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private static func hash(_ connection: Connection, from first: Int64, through last: Int64, watch: Int64?) throws -> Chunk {
+        var chunk = Chunk()
+        chunk.hashes.reserveCapacity(Int(last - first + 1))
+        var expected = first
+        try connection.stream(
+            """
+            SELECT \(LeafEvent.columns), encode(n.hash, 'hex')
+              FROM consult.events e LEFT JOIN consult.merkle_nodes n ON n.level = 0 AND n.index = e.position - 1
+             WHERE e.position BETWEEN $1 AND $2
+             ORDER BY e.position
+            """, [first, last]
+        ) { row in
+            guard chunk.gap == nil else { return }
+            let position = try row.int64(0)!
+            guard position == expected else {
+                chunk.gap = expected
+                return
+            }
+            let leaf = try LeafEvent.leafHash(row: row)
+            if chunk.firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { chunk.firstChanged = position }
+            if watch == position { chunk.watched = (position, leaf) }
+            chunk.hashes.append(leaf)
+            expected += 1
+        }
+        if chunk.gap == nil && expected <= last { chunk.gap = expected }
+        return chunk
+    }
+
+    func makeIterator() -> AnyIterator<Result<Chunk, Error>> {
+        var next = 0
+        return AnyIterator { [self] in
+            guard next < count else { return nil }
+            condition.lock()
+            while results[next] == nil { condition.wait() }
+            let result = results.removeValue(forKey: next)!
+            consumed = next + 1
+            condition.broadcast()
+            condition.unlock()
+            next += 1
+            return result
+        }
     }
 }

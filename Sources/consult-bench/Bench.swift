@@ -184,7 +184,7 @@ struct Bench: ParsableCommand {
 
         // 6. `consultctl verify`'s tree check over the whole log: every leaf recomputed from the events.
         started = Date()
-        let findings = try LogVerifier(connection: connection).verify(key: nil)
+        let findings = try LogVerifier(connection: connection, conninfo: conninfo).verify(key: nil)
         report("verify_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
         precondition(findings.first?.passed == true, "the benchmark's log verifies")
 

@@ -100,7 +100,7 @@ struct Verify: ParsableCommand {
         let external = oneLine { try checkpoint.map(Self.external) }
         if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
         let findings = oneLine {
-            try LogVerifier(connection: connection).verify(key: key, external: external?.checkpoint, externalLeaf: external?.leaf)
+            try LogVerifier(connection: connection, conninfo: db.conninfo).verify(key: key, external: external?.checkpoint, externalLeaf: external?.leaf)
         }
         for finding in findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")

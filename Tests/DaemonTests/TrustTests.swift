@@ -138,6 +138,30 @@ final class TrustTests: XCTestCase {
         XCTAssertTrue(checked.stdout.contains("key id matches: True"), checked.stdout)
     }
 
+    /// Hashing in chunks by parallel readers gives the same findings whatever the chunk size, and a
+    /// gap in the middle of the log is named wherever it falls.
+    func testChunkedVerificationIsTheSameAtEveryChunkSize() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        for index in 0..<7 { XCTAssertTrue(try client.request("SUBMIT c1 k\(index) \(Fixture.body)").hasPrefix("OK")) }
+        _ = try receipt(client, "k6")
+        let connection = fixture.store.connection
+        let key = try PublicKey.load(publicKey)
+        let whole = try LogVerifier(connection: connection, conninfo: fixture.conninfo, readers: 1, chunk: 1_000).verify(key: key)
+        XCTAssertTrue(whole.allSatisfy(\.passed), "\(whole)")
+        for (readers, chunk) in [(2, 1), (2, 2), (3, 3), (1, 5)] {
+            XCTAssertEqual(try LogVerifier(connection: connection, conninfo: fixture.conninfo, readers: readers, chunk: Int64(chunk)).verify(key: key), whole)
+        }
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        try connection.execute("ALTER TABLE consult.events DISABLE TRIGGER USER")
+        try connection.execute("DELETE FROM consult.events WHERE position = 8")
+        for chunk in [1, 2, 3, 1_000] {
+            let findings = try LogVerifier(connection: connection, conninfo: fixture.conninfo, readers: 2, chunk: Int64(chunk)).verify(key: key)
+            XCTAssertEqual(findings.first?.detail, "position 8 is missing", "chunk \(chunk)")
+        }
+    }
+
     /// docs/TRUST.md's worked example, computed by the Swift code (no database needed).
     func testTheWorkedExampleOfTrustMD() throws {
         let events = [
