@@ -28,8 +28,15 @@ public struct LogVerifier {
         self.chunk = max(1, chunk)
     }
 
-    /// Checks the log; `key` checks the checkpoints' signatures, `external` proves today's log extends it.
-    public func verify(key: PublicKey?, external: Checkpoint? = nil, externalLeaf: (position: Int64, hash: Hash)? = nil) throws -> [Finding] {
+    /// A check of each event's row (selected with `LeafEvent.columns`) made in the same pass: the
+    /// name of the check, and a function that says what is wrong with a row, if anything.
+    public typealias RowCheck = (name: String, problem: @Sendable (StreamedRow) -> String?)
+
+    /// Checks the log; `key` checks the checkpoints' signatures, `external` proves today's log extends
+    /// it, `rowCheck` is made on every event in the same pass (its finding comes first).
+    public func verify(
+        key: PublicKey?, external: Checkpoint? = nil, externalLeaf: (position: Int64, hash: Hash)? = nil, rowCheck: RowCheck? = nil
+    ) throws -> [Finding] {
         var findings: [Finding] = []
         let store = TreeStore(connection: connection)
         let checkpoints = try store.checkpoints()
@@ -46,7 +53,9 @@ public struct LogVerifier {
         var firstChanged: Int64?
         var externalLeaves: [Int64: Hash] = [:]
         var gap: Int64?
-        let chunks = ChunkedLeaves(conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position)
+        var firstProblem: (position: Int64, problem: String)?
+        let chunks = ChunkedLeaves(
+            conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position, rowCheck: rowCheck?.problem)
         defer { chunks.stop() }
         for chunk in chunks {
             let leaves = try chunk.get()
@@ -55,6 +64,7 @@ public struct LogVerifier {
                 if dueRoots.contains(frontier.size) { roots[frontier.size] = frontier.root }
             }
             if firstChanged == nil { firstChanged = leaves.firstChanged }
+            if firstProblem == nil { firstProblem = leaves.problem }
             if let watched = leaves.watched { externalLeaves[watched.position] = watched.hash }
             if let missing = leaves.gap {
                 gap = missing
@@ -63,6 +73,11 @@ public struct LogVerifier {
         }
         let leaves = externalLeaves
         let size = frontier.size
+        if let rowCheck {
+            findings.append(Finding(
+                check: rowCheck.name, passed: firstProblem == nil,
+                detail: firstProblem.map { "position \($0.position): \($0.problem)" } ?? "\(size) events"))
+        }
         findings.append(Finding(
             check: "positions run 1, 2, 3, … without a gap", passed: gap == nil,
             detail: gap.map { "position \($0) is missing" } ?? "\(size) events"))
@@ -140,6 +155,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         var firstChanged: Int64?
         var gap: Int64?
         var watched: (position: Int64, hash: Hash)?
+        var problem: (position: Int64, problem: String)?
     }
 
     private let size: Int64
@@ -150,11 +166,11 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
     private var stopped = false
     private let count: Int
 
-    init(conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?) {
+    init(conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?) {
         size = chunk
         count = Int((head + chunk - 1) / chunk)
         for _ in 0..<Swift.min(readers, Swift.max(count, 1)) {
-            Thread { [self] in read(conninfo: conninfo, head: head, watch: watch) }.start()
+            Thread { [self] in read(conninfo: conninfo, head: head, watch: watch, rowCheck: rowCheck) }.start()
         }
     }
 
@@ -166,7 +182,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func read(conninfo: String, head: Int64, watch: Int64?) {
+    private func read(conninfo: String, head: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?) {
         var connection: Connection?
         while true {
             condition.lock()
@@ -181,7 +197,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
             condition.unlock()
             let result = Result<Chunk, Error> {
                 if connection == nil { connection = try Connection(conninfo) }
-                return try Self.hash(connection!, from: Int64(index) * size + 1, through: Swift.min(head, Int64(index + 1) * size), watch: watch)
+                return try Self.hash(connection!, from: Int64(index) * size + 1, through: Swift.min(head, Int64(index + 1) * size), watch: watch, rowCheck: rowCheck)
             }
             condition.lock()
             results[index] = result
@@ -190,7 +206,9 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         }
     }
 
-    private static func hash(_ connection: Connection, from first: Int64, through last: Int64, watch: Int64?) throws -> Chunk {
+    private static func hash(
+        _ connection: Connection, from first: Int64, through last: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?
+    ) throws -> Chunk {
         var chunk = Chunk()
         chunk.hashes.reserveCapacity(Int(last - first + 1))
         var expected = first
@@ -211,6 +229,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
             let leaf = try LeafEvent.leafHash(row: row)
             if chunk.firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { chunk.firstChanged = position }
             if watch == position { chunk.watched = (position, leaf) }
+            if chunk.problem == nil, let problem = rowCheck?(row) { chunk.problem = (position, problem) }
             chunk.hashes.append(leaf)
             expected += 1
         }

@@ -74,33 +74,16 @@ struct Verify: ParsableCommand {
             print("\(ok ? "ok  " : "FAIL") \(name) (\(detail))")
             if !ok { failed.append(name) }
         }
-        // Every event has its type's shape: decoded with the one codec every reader uses.
-        var decoded = 0
-        var undecodable: (position: Int64, error: String)?
-        _ = oneLine {
-            try connection.stream("SELECT position, type, recorded_at, data::text FROM consult.events ORDER BY position") { row in
-                guard undecodable == nil else { return }
-                do {
-                    _ = try DomainEvent(type: try row.get(1), data: row.string(3) ?? "", recordedAt: try row.date(2)!)
-                    decoded += 1
-                } catch {
-                    undecodable = (try row.int64(0)!, "\(error)")
-                }
-            }
-        }
-        let decodes = "every event decodes as its type"
-        if let undecodable {
-            print("FAIL \(decodes) (position \(undecodable.position): \(undecodable.error))")
-            failed.append(decodes)
-        } else {
-            print("ok   \(decodes) (\(decoded) events)")
-        }
         // The tree and the checkpoints, recomputed from the events.
         let key = oneLine { try publicKey.map(PublicKey.load) }
         let external = oneLine { try checkpoint.map(Self.external) }
         if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
         let findings = oneLine {
-            try LogVerifier(connection: connection, conninfo: db.conninfo).verify(key: key, external: external?.checkpoint, externalLeaf: external?.leaf)
+            // Every event has its type's shape (decoded with the one codec every reader uses), checked in
+            // the same pass that hashes it.
+            try LogVerifier(connection: connection, conninfo: db.conninfo).verify(
+                key: key, external: external?.checkpoint, externalLeaf: external?.leaf,
+                rowCheck: ("every event decodes as its type", Self.decodes))
         }
         for finding in findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")
@@ -108,6 +91,18 @@ struct Verify: ParsableCommand {
         }
         if key == nil { print("note checkpoint signatures were not checked (give --public-key)") }
         if !failed.isEmpty { fail("the log failed \(failed.count) check(s): \(failed.joined(separator: "; "))") }
+    }
+
+    /// What is wrong with a row's event (selected with `LeafEvent.columns`), if it does not decode.
+    @Sendable static func decodes(_ row: StreamedRow) -> String? {
+        do {
+            let type: String = try row.get(4)
+            let recordedAt = Date(timeIntervalSince1970: Double(try row.int64(7)!) / 1_000_000)
+            _ = try DomainEvent(type: type, data: row.string(5) ?? "", recordedAt: recordedAt)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     /// A checkpoint kept elsewhere: a receipt (with its event's leaf), a report's JSON, or a checkpoint.
