@@ -31,11 +31,15 @@ struct Verify: ParsableCommand {
                     count(*) || ' events, last position ' || coalesce(max(position), 0) AS detail
                FROM consult.events
              """),
+            // Versions are unique per stream and at least 1, so they run 1, 2, 3, … exactly when every
+            // version above 1 has its predecessor: few events have one, and each is an index probe (a
+            // GROUP BY over every stream cost seconds on a large log).
             ("every stream's versions run 1, 2, 3, … without a gap",
              """
-             SELECT count(*) = 0 AS ok, count(*) || ' streams out of step' AS detail
-               FROM (SELECT stream FROM consult.events GROUP BY stream
-                      HAVING count(*) <> max(version) OR min(version) <> 1) broken
+             SELECT count(*) = 0 AS ok, count(*) || ' events whose stream lacks the version before theirs' AS detail
+               FROM consult.events e
+              WHERE e.version > 1
+                AND NOT EXISTS (SELECT FROM consult.events p WHERE p.stream = e.stream AND p.version = e.version - 1)
              """),
             ("recorded_at never goes back more than a second as positions go forward",
              """

@@ -181,5 +181,11 @@ final class ConvenerCommandTests: XCTestCase {
         let result = try TestDatabase.run(consultctl, ["verify", "--database", fixture.conninfo])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stdout.contains("FAIL every event decodes as its type (position \(bad.position): FeedbackGiven.organisation: a string)"), result.stdout)
+
+        // A stream whose versions skip one (changed behind the triggers' back) is found.
+        try fixture.store.connection.execute("ALTER TABLE consult.events DISABLE TRIGGER USER")
+        try fixture.store.connection.execute("UPDATE consult.events SET version = 5 WHERE stream = 'organisation-org-a' AND version = 2")
+        let skipped = try TestDatabase.run(consultctl, ["verify", "--database", fixture.conninfo])
+        XCTAssertTrue(skipped.stdout.contains("FAIL every stream's versions run 1, 2, 3, … without a gap (1 events whose stream lacks"), skipped.stdout)
     }
 }
