@@ -68,6 +68,7 @@ public enum SQLState {
     public static let checkViolation = "23514"
     public static let insufficientPrivilege = "42501"
     public static let undefinedTable = "42P01"
+    public static let invalidSchemaName = "3F000"
     public static let undefinedFunction = "42883"
     public static let raiseException = "P0001"
     public static let serializationFailure = "40001"

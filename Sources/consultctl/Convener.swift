@@ -54,6 +54,9 @@ func oneLine<T>(_ body: () throws -> T) -> T {
         return try body()
     } catch let refusal as DomainError {
         fail(refusal.description)
+    } catch let error as PostgresError where error.sqlState == SQLState.undefinedTable || error.sqlState == SQLState.invalidSchemaName {
+        // A database nobody migrated: say what to do, not which relation is missing.
+        fail("this database has no consultd schema yet: run `consultctl migrate` (as the database's owner) first")
     } catch let error as AppendError {
         fail("refused by the log: \(error) (someone changed it meanwhile? try again)")
     } catch {

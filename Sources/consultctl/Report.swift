@@ -26,6 +26,7 @@ struct Report: ParsableCommand {
     @Option(help: "Folder to write into (created if missing).") var out: String
     @Option(help: "A past log position (default: the head).") var asOf: Int64?
     @Option(help: "Audit policy file (default: the shipped defaults).") var policy: String?
+    @Flag(help: "Print nothing on success (for cron, which mails any output).") var quiet = false
 
     func run() {
         guard all != (consultation != nil) else { fail("give either --consultation ID or --all") }
@@ -54,7 +55,7 @@ struct Report: ParsableCommand {
             }
             let target = folder.appendingPathComponent("\(id).\(format.rawValue)")
             oneLine { try Self.writeAtomically(text, to: target) }
-            print(target.path)
+            if !quiet { print(target.path) }
         }
     }
 

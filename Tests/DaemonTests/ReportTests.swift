@@ -154,6 +154,18 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(down.stderr.filter { $0 == "\n" }.count, 1, down.stderr)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         XCTAssertEqual(files, [])
+
+        // A database nobody migrated: one sentence that says what to run.
+        let bare = try TestDatabase.fresh(migrated: false)
+        let unmigrated = try TestDatabase.run(try TestDatabase.executable("consultctl"), ["query", "metrics", "--database", bare])
+        XCTAssertEqual(unmigrated.status, 1)
+        XCTAssertEqual(unmigrated.stderr, "consultctl: this database has no consultd schema yet: run `consultctl migrate` (as the database's owner) first\n")
+
+        // Quiet on success, for cron.
+        let quiet = try consultctl(["report", "--quiet", "--all", "--format", "md", "--out", folder.path], fixture)
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(quiet.stdout + quiet.stderr, "")
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)), ["c1.md", "c-old.md"])
     }
 
     func testSystemdUnitsVerify() throws {
