@@ -165,7 +165,9 @@ public struct JSONParser: Sendable {
             guard depth <= maxDepth else { throw error("JSON nested deeper than \(maxDepth) levels") }
             index += 1
             var members: [(String, JSONValue)] = []
-            var names = Set<String>()
+            // Duplicates are found by a scan while an object is small (most are), by a set once it is
+            // not, so that a hostile object of thousands of members still costs linear time.
+            var names: Set<String>?
             skipSpace()
             if peek == UInt8(ascii: "}") {
                 index += 1
@@ -175,7 +177,14 @@ public struct JSONParser: Sendable {
                 skipSpace()
                 guard peek == UInt8(ascii: "\"") else { throw error("expected a member name") }
                 let name = try string()
-                guard names.insert(name).inserted else { throw error("duplicate member \"\(name.prefix(64))\"") }
+                let duplicate: Bool
+                if names != nil {
+                    duplicate = !names!.insert(name).inserted
+                } else {
+                    duplicate = members.contains { $0.0 == name }
+                    if !duplicate && members.count >= 16 { names = Set(members.map(\.0) + [name]) }
+                }
+                if duplicate { throw error("duplicate member \"\(name.prefix(64))\"") }
                 skipSpace()
                 guard peek == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1

@@ -100,7 +100,7 @@ struct Verify: ParsableCommand {
     /// What is wrong with a row's event (selected with `LeafEvent.columns`), if it does not decode.
     @Sendable static func decodes(_ row: StreamedRow) -> String? {
         do {
-            let type: String = try row.get(4)
+            let type = row.string(4) ?? ""
             let recordedAt = Date(timeIntervalSince1970: Double(try row.int64(7)!) / 1_000_000)
             _ = try DomainEvent(type: type, data: row.string(5) ?? "", recordedAt: recordedAt)
             return nil

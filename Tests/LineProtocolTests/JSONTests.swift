@@ -24,4 +24,17 @@ final class JSONTests: XCTestCase {
         XCTAssertThrowsError(try parser.parse(String(repeating: "9", count: 10_000)))
         XCTAssertThrowsError(try parser.parse([0x22, 0xFF, 0x22]), "invalid UTF-8 inside a string")
     }
+
+    /// A member name twice is refused in a small object (found by a scan) and in a large one (by a
+    /// set), wherever the second one falls.
+    func testDuplicateNamesAreRefusedAtAnySize() throws {
+        for size in [2, 15, 16, 17, 40, 2_600] {
+            let names = (0..<size).map { "\"m\($0)\": \($0)" }
+            XCTAssertNoThrow(try parser.parse("{" + names.joined(separator: ", ") + "}"), "\(size) distinct")
+            for repeated in [0, size / 2, size - 1] {
+                let text = "{" + (names + ["\"m\(repeated)\": 0"]).joined(separator: ", ") + "}"
+                XCTAssertThrowsError(try parser.parse(text), "\(size) members, m\(repeated) twice")
+            }
+        }
+    }
 }
