@@ -114,7 +114,14 @@ public struct JSONParser: Sendable {
     public init() {}
 
     public func parse<Bytes: Collection>(_ bytes: Bytes) throws -> JSONValue where Bytes.Element == UInt8 {
-        var reader = Reader(bytes: Array(bytes), maxDepth: maxDepth, maxNumberLength: maxNumberLength)
+        try parse(Array(bytes), validUTF8: false)
+    }
+
+    /// A Swift string is valid UTF-8 already: its text's runs need no second check.
+    public func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8), validUTF8: true) }
+
+    private func parse(_ bytes: [UInt8], validUTF8: Bool) throws -> JSONValue {
+        var reader = Reader(bytes: bytes, validUTF8: validUTF8, maxDepth: maxDepth, maxNumberLength: maxNumberLength)
         reader.skipSpace()
         let value = try reader.value(depth: 0)
         reader.skipSpace()
@@ -122,10 +129,11 @@ public struct JSONParser: Sendable {
         return value
     }
 
-    public func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
-
     private struct Reader {
         let bytes: [UInt8]
+        /// True when the bytes came from a Swift string (valid UTF-8 by construction). A run between
+        /// quotes and backslashes, which are ASCII, is then valid on its own too.
+        let validUTF8: Bool
         let maxDepth: Int
         let maxNumberLength: Int
         var index = 0
@@ -278,6 +286,10 @@ public struct JSONParser: Sendable {
             var runStart = index
             func flushRun() throws {
                 guard runStart < index else { return }
+                if validUTF8 {
+                    text += String(decoding: bytes[runStart..<index], as: UTF8.self)
+                    return
+                }
                 guard let run = String(validating: bytes[runStart..<index], as: UTF8.self) else {
                     throw error("invalid UTF-8 in string")
                 }

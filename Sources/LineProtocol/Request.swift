@@ -155,7 +155,7 @@ public enum Request: Equatable, Sendable {
                 return required ? .failure(RequestError(.protocol, "usage: \(usage)")) : .success(nil)
             }
             do {
-                let value = try json.parse(Array(rest.utf8))
+                let value = try json.parse(String(rest))  // the line was validated as UTF-8 above
                 guard case .object = value else { return .failure(RequestError(.invalid, "body: must be a JSON object")) }
                 return .success(value)
             } catch let error as JSONError {
