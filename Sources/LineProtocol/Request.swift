@@ -57,19 +57,11 @@ public enum Request: Equatable, Sendable {
     case ping
     case quit
 
-    /// True for the requests allowed before AUTH (unauthenticated work is kept small).
-    public var allowedBeforeAuth: Bool {
-        switch self {
-        case .auth, .ping, .quit: return true
-        default: return false
-        }
-    }
-
     /// True for the requests that append to the log.
     public var writesState: Bool {
         switch self {
         case .submit, .withdraw: return true
-        default: return false
+        case .auth, .consultations, .status, .receipt, .ping, .quit: return false
         }
     }
 
@@ -77,7 +69,7 @@ public enum Request: Equatable, Sendable {
     public var readsState: Bool {
         switch self {
         case .status, .consultations, .receipt: return true
-        default: return false
+        case .auth, .submit, .withdraw, .ping, .quit: return false
         }
     }
 
