@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

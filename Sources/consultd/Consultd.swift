@@ -82,6 +82,9 @@ struct Consultd: ParsableCommand {
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
 
+    @Option(help: "text (one line per entry, for people) or json (one JSON object per line, for log shippers).")
+    var logFormat: String = ProcessInfo.processInfo.environment["CONSULT_LOG_FORMAT"] ?? "text"
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["CONSULT_LOG_LEVEL"] ?? "info"
 
@@ -89,7 +92,14 @@ struct Consultd: ParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level \(logLevel)")
         }
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format is text or json") }
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import TestSupport
 import XCTest
 
@@ -47,5 +48,23 @@ final class StartupTests: XCTestCase {
         stderr.fileHandleForReading.readabilityHandler = nil
         XCTAssertEqual(process.terminationStatus, 0)
         XCTAssertTrue(output.current.contains("schema_version="))
+    }
+}
+
+/// `--log-format json`: every line the daemon writes is one JSON object with its level and message.
+final class JSONLogTests: XCTestCase {
+    func testEveryLogLineIsOneJSONObject() throws {
+        let fixture = try Fixture(daemonArguments: ["--log-format", "json"])
+        XCTAssertEqual(try fixture.client().request("PING"), "OK PONG")
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let lines = fixture.daemon.log.split(separator: "\n")
+        XCTAssertGreaterThan(lines.count, 3)
+        for line in lines {
+            let value = try JSONParser().parse(String(line))
+            XCTAssertNotNil(value["level"]?.stringValue, String(line))
+            XCTAssertNotNil(value["message"]?.stringValue, String(line))
+        }
+        XCTAssertTrue(lines.contains { $0.contains(#""message":"authenticated""#) && $0.contains(#""organisation":"org-a""#) })
     }
 }

@@ -58,7 +58,7 @@ public final class Daemon: @unchecked Sendable {
                 let chunk = String(decoding: buffer[0..<count], as: UTF8.self)
                 let ready = output.withLock { state -> Bool in
                     state.text += chunk
-                    return state.text.contains("listening=")
+                    return state.text.contains("listening=") || state.text.contains(#""listening":""#)
                 }
                 chunkArrived.signal()
                 if ready && !signalled {
@@ -87,8 +87,9 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private static func port(in log: String) -> UInt16? {
-        guard let range = log.range(of: "listening=") else { return nil }
-        let address = log[range.upperBound...].prefix { $0 != " " && $0 != "\n" }
+        // Text logs say listening=host:port, JSON logs "listening":"host:port".
+        guard let range = log.range(of: "listening=") ?? log.range(of: #""listening":""#) else { return nil }
+        let address = log[range.upperBound...].prefix { $0 != " " && $0 != "\n" && $0 != "\"" }
         return address.split(separator: ":").last.flatMap { UInt16($0) }
     }
 
