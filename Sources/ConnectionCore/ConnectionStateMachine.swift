@@ -114,7 +114,7 @@ public struct ConnectionStateMachine: Sendable {
         var deadlines: [Double] = []
         if phase == .open {
             if organisation == nil { deadlines.append(connectedAt + limits.authTimeout) }
-            if let lineStartedAt { deadlines.append(lineStartedAt + limits.lineTimeout) }
+            if let lineStartedAt, !readingPaused { deadlines.append(lineStartedAt + limits.lineTimeout) }
             if isQuiet { deadlines.append(lastActivity + limits.idleTimeout) }
         }
         if phase != .closed && outputPending > 0 { deadlines.append(lastOutputProgress + limits.idleTimeout) }
@@ -221,7 +221,9 @@ public struct ConnectionStateMachine: Sendable {
         if organisation == nil && now >= connectedAt + limits.authTimeout {
             return timeOut(.timeout, "not authenticated within \(Self.seconds(limits.authTimeout)) s; closing", now: now)
         }
-        if let lineStartedAt, now >= lineStartedAt + limits.lineTimeout {
+        // The line's clock runs only while the server reads: a pause of its own making (the client's
+        // earlier requests still in flight) must not be counted against the client.
+        if let lineStartedAt, !readingPaused, now >= lineStartedAt + limits.lineTimeout {
             return timeOut(.timeout, "line not completed within \(Self.seconds(limits.lineTimeout)) s; closing", now: now)
         }
         if isQuiet && now >= lastActivity + limits.idleTimeout {
@@ -261,6 +263,7 @@ public struct ConnectionStateMachine: Sendable {
             && inFlightBytes < limits.maxInFlightBytes
         if shouldRead == readingPaused, phase == .open, !inputEnded {
             readingPaused = !shouldRead
+            if shouldRead && framer.isInsideLine { lineStartedAt = now }  // the rest of the line may come now
             actions.append(shouldRead ? .resumeReading : .pauseReading)
         }
         return actions

@@ -222,7 +222,7 @@ public final class Connection {
         }
         guard sent == 1 else { throw connectionError(conn, .connectionLost) }
         guard PQsetSingleRowMode(conn) == 1 else {
-            close()
+            drop()
             throw PostgresError(.misuse, message: "single-row mode refused; session dropped")
         }
         var count = 0
@@ -234,7 +234,7 @@ public final class Connection {
                 do {
                     try body(StreamedRow(result: result))
                 } catch {
-                    close()
+                    drop()
                     throw error
                 }
                 count += 1
@@ -514,10 +514,15 @@ public final class Connection {
         }
     }
 
-    private func timedOut() -> PostgresError {
-        let seconds = options.callTimeout.map { String(format: "%g", $0) } ?? "?"
+    /// Closes a session whose state is unknown; one that held session state stays lost.
+    private func drop() {
         close()
         if !options.reconnects || pinned > 0 { lostForGood = true }
+    }
+
+    private func timedOut() -> PostgresError {
+        let seconds = options.callTimeout.map { String(format: "%g", $0) } ?? "?"
+        drop()
         return PostgresError(.timedOut, message: "the database did not answer within \(seconds) s; the session was closed")
     }
 

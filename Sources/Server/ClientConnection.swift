@@ -170,8 +170,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                 return shutdown()
             }
         }
-        if !refused.isEmpty { return perform(machine.writesAnswered(refused, now: Self.now())) }
         if sent { flush() }
+        if !refused.isEmpty { return perform(machine.writesAnswered(refused, now: Self.now())) }
         armTimer()
     }
 

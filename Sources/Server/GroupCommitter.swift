@@ -131,7 +131,11 @@ final class GroupCommitter: @unchecked Sendable {
         let batch = Array(queue[queueHead..<end])
         queueHead = end
         queuedBytes -= bytes
-        if queueHead > 4_096 && queueHead * 2 > queue.count {
+        // Taken requests hold their events (and their connections) until dropped from the array.
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: queue.count <= 4_096)
+            queueHead = 0
+        } else if queueHead > 4_096 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)
             queueHead = 0
         }
@@ -230,15 +234,23 @@ final class GroupCommitter: @unchecked Sendable {
             return try store.append(batch: events).map { .success($0) }
         } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
             logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
-            return try events.map { event in
+            // Each commits alone: if the database goes away part way, those before it are stored and
+            // say so; the rest are answered BUSY (a retry of the same key finds out).
+            var outcomes: [Result<Result<Appended, AppendError>, PostgresError>] = []
+            for event in events {
                 do {
-                    return .success(.success(try store.append(event)))
+                    outcomes.append(.success(.success(try store.append(event))))
                 } catch let refusal as AppendError {
-                    return .success(.failure(refusal))
-                } catch let error as PostgresError where !error.isConnectionProblem && !error.isTimeout {
-                    return .failure(error)
+                    outcomes.append(.success(.failure(refusal)))
+                } catch let error as PostgresError {
+                    outcomes.append(.failure(error))
+                    if error.isConnectionProblem || error.isTimeout { break }
                 }
             }
+            while outcomes.count < events.count {
+                outcomes.append(.failure(PostgresError(.connectionLost, message: "not tried: the database went away")))
+            }
+            return outcomes
         }
     }
 
@@ -251,6 +263,7 @@ final class GroupCommitter: @unchecked Sendable {
         case .success(.failure(.versionConflict)):
             return .noSubmission
         case .failure(let error):
+            if error.isConnectionProblem || error.isTimeout { return .busy }
             // Class 22 is "data exception": the content itself was refused.
             if error.sqlState?.hasPrefix("22") == true { return .refused(message: error.message) }
             logger.error("append failed", metadata: Self.describe(error))

@@ -65,20 +65,23 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     /// answered (writes arriving now are told the server is shutting down); connections close;
     /// the read pool and the registry follower stop. Returns when done or after `config.shutdownTimeout`.
     public func stop() {
+        // One deadline for every stage, so that a stalled database cannot stretch the stop past what
+        // systemd allows (TimeoutStopSec).
+        let deadline = Date().addingTimeInterval(config.shutdownTimeout)
+        func remaining() -> Double { max(0, deadline.timeIntervalSinceNow) }
         acceptQueue.sync {
             draining = true
             acceptSource?.cancel()
         }
         for connection in table.current.connections.values { connection.drain() }
-        committer.stop(timeout: config.shutdownTimeout)
-        let deadline = Date().addingTimeInterval(config.shutdownTimeout)
+        committer.stop(timeout: remaining())
         closedCondition.lock()
         while !table.current.connections.isEmpty && Date() < deadline {
             _ = closedCondition.wait(until: deadline)
         }
         closedCondition.unlock()
-        readers.stop(timeout: config.databaseTimeout + 1)
-        registryFollower.stop()
+        readers.stop(timeout: remaining())
+        registryFollower.stop(timeout: remaining())
     }
 
     /// Connections open now.

@@ -59,9 +59,9 @@ final class RegistryFollower: @unchecked Sendable {
         thread.start()
     }
 
-    func stop() {
+    func stop(timeout: Double) {
         stopping.withLock { $0 = true }
-        _ = finished.wait(timeout: .now() + timeout + 2)
+        _ = finished.wait(timeout: .now() + timeout)
     }
 
     private func run() {

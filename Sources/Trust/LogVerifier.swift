@@ -39,6 +39,9 @@ public struct LogVerifier {
     ) throws -> [Finding] {
         var findings: [Finding] = []
         let store = TreeStore(connection: connection)
+        // The stored tree's size before the log's head: on a live database the notary may store
+        // leaves for events appended while this runs, which must not look like events gone missing.
+        let storedLeaves = try store.size()
         let checkpoints = try store.checkpoints()
         let head: Int64 = try connection.execute("SELECT coalesce(max(position), 0) AS head FROM consult.events").first!.get("head")
         var dueRoots = Set(checkpoints.map(\.size))
@@ -54,8 +57,10 @@ public struct LogVerifier {
         var externalLeaves: [Int64: Hash] = [:]
         var gap: Int64?
         var firstProblem: (position: Int64, problem: String)?
+        var firstUnhashed: Int64?
         let chunks = ChunkedLeaves(
-            conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position, rowCheck: rowCheck?.problem)
+            conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position, rowCheck: rowCheck?.problem,
+            storedLeaves: storedLeaves)
         defer { chunks.stop() }
         for chunk in chunks {
             let leaves = try chunk.get()
@@ -64,6 +69,7 @@ public struct LogVerifier {
                 if dueRoots.contains(frontier.size) { roots[frontier.size] = frontier.root }
             }
             if firstChanged == nil { firstChanged = leaves.firstChanged }
+            if firstUnhashed == nil { firstUnhashed = leaves.unhashed }
             if firstProblem == nil { firstProblem = leaves.problem }
             if let watched = leaves.watched { externalLeaves[watched.position] = watched.hash }
             if let missing = leaves.gap {
@@ -81,10 +87,14 @@ public struct LogVerifier {
         findings.append(Finding(
             check: "positions run 1, 2, 3, … without a gap", passed: gap == nil,
             detail: gap.map { "position \($0) is missing" } ?? "\(size) events"))
+        let changed = [firstChanged, firstUnhashed].compactMap { $0 }.min()
         findings.append(Finding(
-            check: "every event matches its leaf in the stored tree", passed: firstChanged == nil,
-            detail: firstChanged.map { "position \($0): the event differs from the leaf hashed when it was written" } ?? "\(size) leaves"))
-        let storedLeaves = try store.size()
+            check: "every event matches its leaf in the stored tree", passed: changed == nil,
+            detail: changed.map { position in
+                position == firstChanged
+                    ? "position \(position): the event differs from the leaf hashed when it was written"
+                    : "position \(position): its leaf is missing from the stored tree, which covers \(storedLeaves) events"
+            } ?? "\(size) leaves"))
         findings.append(Finding(
             check: "the stored tree covers no event the log lacks", passed: storedLeaves <= size,
             detail: storedLeaves <= size ? "\(storedLeaves) leaves stored" : "the tree has \(storedLeaves) leaves: positions \(size + 1)…\(storedLeaves) are gone from the log"))
@@ -156,6 +166,8 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         var gap: Int64?
         var watched: (position: Int64, hash: Hash)?
         var problem: (position: Int64, problem: String)?
+        /// The first position within the stored tree's size whose leaf the tree lacks.
+        var unhashed: Int64?
     }
 
     private let size: Int64
@@ -166,11 +178,14 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
     private var stopped = false
     private let count: Int
 
-    init(conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?) {
+    init(
+        conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?,
+        storedLeaves: Int64
+    ) {
         size = chunk
         count = Int((head + chunk - 1) / chunk)
         for _ in 0..<Swift.min(readers, Swift.max(count, 1)) {
-            Thread { [self] in read(conninfo: conninfo, head: head, watch: watch, rowCheck: rowCheck) }.start()
+            Thread { [self] in read(conninfo: conninfo, head: head, watch: watch, rowCheck: rowCheck, storedLeaves: storedLeaves) }.start()
         }
     }
 
@@ -182,7 +197,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func read(conninfo: String, head: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?) {
+    private func read(conninfo: String, head: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?, storedLeaves: Int64) {
         var connection: Connection?
         while true {
             condition.lock()
@@ -197,7 +212,8 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
             condition.unlock()
             let result = Result<Chunk, Error> {
                 if connection == nil { connection = try Connection(conninfo) }
-                return try Self.hash(connection!, from: Int64(index) * size + 1, through: Swift.min(head, Int64(index + 1) * size), watch: watch, rowCheck: rowCheck)
+                return try Self.hash(connection!, from: Int64(index) * size + 1, through: Swift.min(head, Int64(index + 1) * size), watch: watch, rowCheck: rowCheck,
+                    storedLeaves: storedLeaves)
             }
             condition.lock()
             results[index] = result
@@ -207,7 +223,8 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
     }
 
     private static func hash(
-        _ connection: Connection, from first: Int64, through last: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?
+        _ connection: Connection, from first: Int64, through last: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?,
+        storedLeaves: Int64
     ) throws -> Chunk {
         var chunk = Chunk()
         chunk.hashes.reserveCapacity(Int(last - first + 1))
@@ -227,7 +244,11 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
                 return
             }
             let leaf = try LeafEvent.leafHash(row: row)
-            if chunk.firstChanged == nil, let stored = row.string(8).flatMap(Hash.init(hex:)), stored != leaf { chunk.firstChanged = position }
+            if let stored = row.string(8).flatMap(Hash.init(hex:)) {
+                if chunk.firstChanged == nil && stored != leaf { chunk.firstChanged = position }
+            } else if chunk.unhashed == nil && position <= storedLeaves {
+                chunk.unhashed = position  // a leaf deleted from the tree would hide a change to its event
+            }
             if watch == position { chunk.watched = (position, leaf) }
             if chunk.problem == nil, let problem = rowCheck?(row) { chunk.problem = (position, problem) }
             chunk.hashes.append(leaf)

@@ -214,12 +214,14 @@ struct Consultd: ParsableCommand {
         // write it is in, if any); then return, which ends the process.
         server.stop()
         logger.info("server stopped; stopping the projector")
-        if projectorStopped.wait(timeout: .now() + config.shutdownTimeout) == .timedOut {
+        // The projector and the notary share one deadline (each finishes the write it is in).
+        let workersDeadline = DispatchTime.now() + config.shutdownTimeout
+        if projectorStopped.wait(timeout: workersDeadline) == .timedOut {
             logger.warning("the projector did not stop in time")
         } else {
             logger.info("projector stopped")
         }
-        if notaryStopped.wait(timeout: .now() + config.shutdownTimeout) == .timedOut {
+        if notaryStopped.wait(timeout: workersDeadline) == .timedOut {
             logger.warning("the notary did not stop in time")
         }
         logger.info("stopped")

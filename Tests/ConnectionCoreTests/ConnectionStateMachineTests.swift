@@ -140,6 +140,28 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertTrue(harness.writes.isEmpty)
     }
 
+    /// The line's clock stops while the server itself pauses reading (its own requests in flight), so
+    /// a client that pipelines is never cut off mid-line for the server's slowness; it runs again
+    /// from the moment reading resumes.
+    func testLineDeadlineDoesNotRunWhileTheServerPauses() {
+        var limits = ConnectionLimits()
+        limits.lineTimeout = 5
+        limits.maxInFlightBytes = 1_000
+        var harness = authenticated(limits)
+        // Two whole submissions (over the in-flight budget) and half of a third.
+        let line = "SUBMIT c1 k \(Self.body)\n"
+        harness.send(line + line + String(line.prefix(20)))
+        XCTAssertFalse(harness.reading, "paused: the writes in flight hold the budget")
+        harness.advance(to: 60)
+        XCTAssertFalse(harness.closed, "not counted against the client while the server does not read")
+        harness.answerWrites()
+        XCTAssertTrue(harness.reading)
+        harness.advance(to: 64)
+        XCTAssertFalse(harness.closed)
+        harness.advance(to: 65)
+        XCTAssertTrue(harness.closed, "counted again from the resume")
+    }
+
     /// A completed line resets the line deadline; lines arriving slowly but whole are fine.
     func testWholeLinesDoNotHitTheLineDeadline() {
         var limits = ConnectionLimits()

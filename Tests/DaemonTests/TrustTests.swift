@@ -162,6 +162,22 @@ final class TrustTests: XCTestCase {
         }
     }
 
+    /// Deleting an event's leaf from the stored tree does not hide a change to the event.
+    func testAMissingStoredLeafIsNamed() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        for index in 0..<3 { XCTAssertTrue(try client.request("SUBMIT c1 k\(index) \(Fixture.body)").hasPrefix("OK")) }
+        _ = try receipt(client, "k2")
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let position = try fixture.storedSubmissions()["org-a/k1"]!
+        let admin = fixture.store.connection
+        try admin.execute("DELETE FROM consult.merkle_nodes WHERE level = 0 AND index = $1", [position - 1])
+        let findings = try LogVerifier(connection: admin, conninfo: fixture.conninfo).verify(key: nil)
+        XCTAssertEqual(findings.first { $0.check == "every event matches its leaf in the stored tree" }?.detail,
+                       "position \(position): its leaf is missing from the stored tree, which covers \(try fixture.store.headPosition()) events")
+    }
+
     /// docs/TRUST.md's worked example, computed by the Swift code (no database needed).
     func testTheWorkedExampleOfTrustMD() throws {
         let events = [
