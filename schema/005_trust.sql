@@ -27,19 +27,19 @@ CREATE TABLE consult.checkpoints (
 );
 COMMENT ON TABLE consult.checkpoints IS 'Signed checkpoints of the Merkle tree over the log. Never updated or deleted.';
 
--- Checkpoints, like the log, are only ever added to.
-CREATE FUNCTION consult.refuse_checkpoint_change() RETURNS trigger
+-- Checkpoints, like the log, are only ever added to: the log's refusal, made to name its table.
+CREATE OR REPLACE FUNCTION consult.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'consult.checkpoints is append-only: % refused', TG_OP USING ERRCODE = 'CL001';
+    RAISE EXCEPTION '%.% is append-only: % refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'CL001', HINT = 'Record something new that corrects or supersedes the old.';
 END $$;
 CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON consult.checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_checkpoint_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON consult.checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_checkpoint_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
 CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON consult.checkpoints
-    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_checkpoint_change();
-REVOKE ALL ON FUNCTION consult.refuse_checkpoint_change() FROM PUBLIC;
+    FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
 
 -- Checkpoints are public (reports publish them): analysts may read them.
 CREATE VIEW analytics.checkpoints AS

@@ -60,6 +60,19 @@ final class PrivilegeTests: XCTestCase {
         try owner.execute("ROLLBACK")
     }
 
+    /// Signed checkpoints are append-only like the log, for every role, the owner included.
+    func testCheckpointsAreAppendOnly() throws {
+        try owner.execute(
+            """
+            INSERT INTO consult.checkpoints (tree_size, root, log_time, key_id, signature)
+            VALUES (1, decode(repeat('ab', 32), 'hex'), now(), 'k', decode(repeat('cd', 64), 'hex'))
+            """)
+        for sql in ["UPDATE consult.checkpoints SET key_id = 'x'", "DELETE FROM consult.checkpoints", "TRUNCATE consult.checkpoints"] {
+            assertRefused(sql, on: owner, states: [SQLState.immutableLog])
+        }
+        XCTAssertEqual(try owner.execute("SELECT count(*) AS c FROM consult.checkpoints").first?.get("c", as: Int.self), 1)
+    }
+
     func testOwnerCannotUpdateDeleteOrTruncate() throws {
         for sql in [
             "UPDATE consult.events SET data = '{\"v\": 2}'",
