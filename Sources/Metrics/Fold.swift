@@ -44,19 +44,19 @@ public struct FoldEvent: Sendable {
         let event = try recorded.decoded()
         var submission: SubmissionKey?
         var body: JSONValue?
+        var consultation: String?
         switch event {
         case .submissionReceived(let received):
             submission = received.submission
             body = received.body
         case .submissionWithdrawn(let withdrawn): submission = withdrawn.submission
         case .feedbackGiven(let feedback): submission = feedback.submission
-        case .outcomePublished(let outcome):
-            submission = SubmissionKey(organisation: "", consultation: outcome.consultation, key: "")
+        case .outcomePublished(let outcome): consultation = outcome.consultation
         default: break
         }
         self.init(
             position: recorded.position, type: recorded.type, recordedAt: recorded.recordedAt,
-            organisation: submission.map(\.organisation), consultation: submission.map(\.consultation), key: submission.map(\.key),
+            organisation: submission?.organisation, consultation: submission?.consultation ?? consultation, key: submission?.key,
             stage: body?["stage"]?.stringValue, language: body?["language"]?.stringValue, represents: Self.groups(body?["represents"]),
             event: LogFold.wholeDataTypes.contains(recorded.type) ? event : nil)
     }

@@ -13,7 +13,7 @@ public struct Notification: Equatable, Sendable {
 ///
 /// The defaults suit a command-line tool (no bound on a call). The daemon bounds everything: a
 /// frozen or unreachable server must cost a request an error after a few seconds, not a hang.
-public struct SessionOptions: Sendable, Equatable {
+public struct SessionOptions: Sendable {
     /// Seconds to open a session (libpq's `connect_timeout`); nil leaves libpq's default (none).
     public var connectTimeout: Int? = nil
     /// The client's own bound on one call, in seconds (sending, the server's work, receiving). On
@@ -53,14 +53,6 @@ public struct SessionOptions: Sendable, Equatable {
         options.keepalive = (idle: 30, interval: 10, count: 3)
         options.reconnects = reconnects
         return options
-    }
-
-    public static func == (lhs: SessionOptions, rhs: SessionOptions) -> Bool {
-        lhs.connectTimeout == rhs.connectTimeout && lhs.callTimeout == rhs.callTimeout
-            && lhs.statementTimeout == rhs.statementTimeout && lhs.lockTimeout == rhs.lockTimeout
-            && lhs.idleInTransactionTimeout == rhs.idleInTransactionTimeout
-            && lhs.keepalive?.idle == rhs.keepalive?.idle && lhs.keepalive?.interval == rhs.keepalive?.interval
-            && lhs.keepalive?.count == rhs.keepalive?.count && lhs.reconnects == rhs.reconnects
     }
 }
 

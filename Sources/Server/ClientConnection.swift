@@ -241,46 +241,29 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
 
         static let unknown = Wording(verb: "SUBMIT", key: "?", consultation: "?")
 
-        init(verb: String, key: String, consultation: String) {
-            self.verb = verb
-            self.key = key
-            self.consultation = consultation
-        }
-
-        init(_ write: ConnectionStateMachine.Write) {
-            switch write {
-            case .submit(_, let consultation, let key, _): self.init(verb: "SUBMIT", key: key, consultation: consultation)
-            case .withdraw(_, let consultation, let key, _): self.init(verb: "WITHDRAW", key: key, consultation: consultation)
-            }
-        }
-
+        /// The wire's words for an outcome (SPEC: error codes).
         func reply(for outcome: WriteOutcome) -> Reply {
-            ClientConnection.reply(for: outcome, verb: verb, key: key, consultation: consultation)
-        }
-    }
-
-    /// The wire's words for an outcome (SPEC: error codes).
-    static func reply(for outcome: WriteOutcome, verb: String, key: String, consultation: String) -> Reply {
-        switch outcome {
-        case .stored(let position):
-            return .ok("\(verb) \(key) \(position)")
-        case .conflict(let position):
-            if verb == "SUBMIT" {
-                return .error(.conflict, "key \(key) already holds a different submission (position \(position))")
+            switch outcome {
+            case .stored(let position):
+                return .ok("\(verb) \(key) \(position)")
+            case .conflict(let position):
+                if verb == "SUBMIT" {
+                    return .error(.conflict, "key \(key) already holds a different submission (position \(position))")
+                }
+                return .error(.conflict, "submission \(key) was already withdrawn with another reason (position \(position))")
+            case .noSubmission:
+                return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
+            case .refusedByRules(let error):
+                return error.reply
+            case .refused(let message):
+                return .error(.invalid, "body: refused by the database (\(message))")
+            case .busy:
+                return .error(.busy, "database unavailable or overloaded; nothing was stored, retry later")
+            case .shuttingDown:
+                return .error(.busy, "server shutting down; nothing was stored, retry later")
+            case .failed:
+                return .error(.internal, "the server could not store this; nothing was stored, retry later")
             }
-            return .error(.conflict, "submission \(key) was already withdrawn with another reason (position \(position))")
-        case .noSubmission:
-            return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
-        case .refusedByRules(let error):
-            return error.reply
-        case .refused(let message):
-            return .error(.invalid, "body: refused by the database (\(message))")
-        case .busy:
-            return .error(.busy, "database unavailable or overloaded; nothing was stored, retry later")
-        case .shuttingDown:
-            return .error(.busy, "server shutting down; nothing was stored, retry later")
-        case .failed:
-            return .error(.internal, "the server could not store this; nothing was stored, retry later")
         }
     }
 
@@ -359,6 +342,15 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             writeSource = nil
             timer = nil
             host.connectionClosed(id)
+        }
+    }
+}
+
+extension ClientConnection.Wording {
+    init(_ write: ConnectionStateMachine.Write) {
+        switch write {
+        case .submit(_, let consultation, let key, _): self.init(verb: "SUBMIT", key: key, consultation: consultation)
+        case .withdraw(_, let consultation, let key, _): self.init(verb: "WITHDRAW", key: key, consultation: consultation)
         }
     }
 }

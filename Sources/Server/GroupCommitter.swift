@@ -96,13 +96,6 @@ final class GroupCommitter: @unchecked Sendable {
         return nil
     }
 
-    /// Bytes held by queued writes (for tests and metrics).
-    var queuedByteCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queuedBytes
-    }
-
     /// Stops taking writes, commits what is queued, and returns when done or after `timeout`.
     func stop(timeout: Double) {
         condition.lock()

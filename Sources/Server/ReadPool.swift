@@ -82,20 +82,23 @@ final class ReadPool: @unchecked Sendable {
         return job
     }
 
+    /// The registry caught up with the log, so that a credential issued or a consultation opened a
+    /// moment ago is known; as it stands when the database is away.
+    private func fresh(_ session: DatabaseSession) -> Registry {
+        (try? session.with { try registry.catchUp($0) }) ?? registry.snapshot
+    }
+
     /// Whether `token` is a live credential of `organisation`; `done` may run on the caller's thread.
     func authenticate(organisation: String, token: String, _ done: @escaping @Sendable (Bool) -> Void) {
         if registry.snapshot.authenticate(organisation: organisation, token: token) { return done(true) }
-        submit { [registry] session in
-            let fresh = (try? session.with { try registry.catchUp($0) }) ?? registry.snapshot
-            done(fresh.authenticate(organisation: organisation, token: token))
+        submit { [self] session in
+            done(fresh(session).authenticate(organisation: organisation, token: token))
         }
     }
 
     func consultations(_ done: @escaping @Sendable (Reply) -> Void) {
-        submit { [registry] session in
-            // Caught up, so a consultation opened a moment ago is listed; as it stands if the database is away.
-            let fresh = (try? session.with { try registry.catchUp($0) }) ?? registry.snapshot
-            let open = fresh.openConsultations(at: Date())
+        submit { [self] session in
+            let open = fresh(session).openConsultations(at: Date())
             done(.ok("CONSULTATIONS " + JSONValue.array(open.map(\.listing)).serialized))
         }
     }

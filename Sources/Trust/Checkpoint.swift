@@ -92,14 +92,14 @@ public struct SigningKey: Sendable {
 
     func privateKey() throws -> Curve25519.Signing.PrivateKey { try Curve25519.Signing.PrivateKey(rawRepresentation: raw) }
 
-    /// The file's text: one line, a tag and the raw key in base64.
-    public var fileText: String { "consultd-ed25519-private \(raw.base64EncodedString())\n" }
+    static let tag = "consultd-ed25519-private"
+
+    public var fileText: String { KeyFile.text(tag: Self.tag, raw: raw) }
 
     public init(fileText text: String) throws {
-        let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, parts[0] == "consultd-ed25519-private", let raw = Data(base64Encoded: String(parts[1])),
-            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-        else { throw TrustError("not a consultd signing key (made by `consultctl keys generate`)") }
+        guard let raw = KeyFile.raw(text, tag: Self.tag), let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            throw TrustError("not a consultd signing key (made by `consultctl keys generate`)")
+        }
         self.init(key: key)
     }
 
@@ -109,8 +109,7 @@ public struct SigningKey: Sendable {
     }
 
     public static func load(_ path: String) throws -> SigningKey {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw TrustError("cannot read the signing key \(path)") }
-        do { return try SigningKey(fileText: text) } catch let error as TrustError { throw TrustError("\(path): \(error)") }
+        try KeyFile.read(path, what: "the signing key", SigningKey.init(fileText:))
     }
 }
 
@@ -122,22 +121,40 @@ public struct PublicKey: Sendable {
     func publicKey() throws -> Curve25519.Signing.PublicKey { try Curve25519.Signing.PublicKey(rawRepresentation: raw) }
 
     /// The first 16 bytes of SHA-256 of the raw key, in hex.
-    public var id: String { SHA256.hash(data: raw).prefix(16).map { String(format: "%02x", $0) }.joined() }
+    public var id: String { Array(SHA256.hash(data: raw).prefix(16)).hex }
 
-    public var fileText: String { "consultd-ed25519-public \(raw.base64EncodedString())\n" }
+    static let tag = "consultd-ed25519-public"
+
+    public var fileText: String { KeyFile.text(tag: Self.tag, raw: raw) }
 
     public init(fileText text: String) throws {
-        let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, parts[0] == "consultd-ed25519-public", let raw = Data(base64Encoded: String(parts[1])),
-            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
-        else { throw TrustError("not a consultd public key (made by `consultctl keys generate`)") }
+        guard let raw = KeyFile.raw(text, tag: Self.tag), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+            throw TrustError("not a consultd public key (made by `consultctl keys generate`)")
+        }
         self.init(key: key)
     }
 
     init(key: Curve25519.Signing.PublicKey) { raw = key.rawRepresentation }
 
     public static func load(_ path: String) throws -> PublicKey {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw TrustError("cannot read the public key \(path)") }
-        do { return try PublicKey(fileText: text) } catch let error as TrustError { throw TrustError("\(path): \(error)") }
+        try KeyFile.read(path, what: "the public key", PublicKey.init(fileText:))
+    }
+}
+
+/// The key files `consultctl keys generate` writes: one line, a tag, then the raw key in base64.
+enum KeyFile {
+    static func text(tag: String, raw: Data) -> String { "\(tag) \(raw.base64EncodedString())\n" }
+
+    /// The raw key of a file with `tag`, if it is one.
+    static func raw(_ text: String, tag: String) -> Data? {
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2, parts[0] == tag else { return nil }
+        return Data(base64Encoded: String(parts[1]))
+    }
+
+    /// Reads and parses a key file; the error names the file.
+    static func read<Key>(_ path: String, what: String, _ parse: (String) throws -> Key) throws -> Key {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw TrustError("cannot read \(what) \(path)") }
+        do { return try parse(text) } catch let error as TrustError { throw TrustError("\(path): \(error)") }
     }
 }

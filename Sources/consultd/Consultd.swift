@@ -192,21 +192,9 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "\(error)")
         }
         let projector = Projector(conninfo: config.conninfo, policy: auditPolicy, logger: logger)
-        let projectorStopped = DispatchSemaphore(value: 0)
-        let projectorThread = Thread {
-            projector.run(shouldStop: { stopping.current })
-            projectorStopped.signal()
-        }
-        projectorThread.name = "consultd.projector"
-        projectorThread.start()
+        let projectorStopped = Self.worker("consultd.projector") { projector.run(shouldStop: { stopping.current }) }
         let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
-        let notaryStopped = DispatchSemaphore(value: 0)
-        let notaryThread = Thread {
-            if !noNotary { notary.run(shouldStop: { stopping.current }) }
-            notaryStopped.signal()
-        }
-        notaryThread.name = "consultd.notary"
-        notaryThread.start()
+        let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
         logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
 
         withExtendedLifetime(sources) { stopRequested.wait() }
@@ -221,10 +209,22 @@ struct Consultd: ParsableCommand {
         } else {
             logger.info("projector stopped")
         }
-        if notaryStopped.wait(timeout: workersDeadline) == .timedOut {
+        if notaryStopped?.wait(timeout: workersDeadline) == .timedOut {
             logger.warning("the notary did not stop in time")
         }
         logger.info("stopped")
+    }
+
+    /// Runs `body` on a thread of its own; the semaphore is signalled when it returns.
+    static func worker(_ name: String, _ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
+        let stopped = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            body()
+            stopped.signal()
+        }
+        thread.name = name
+        thread.start()
+        return stopped
     }
 
     static func exit(withOneLine message: String) -> Never {
