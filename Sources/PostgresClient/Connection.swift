@@ -314,6 +314,60 @@ public final class Connection {
         return copied
     }
 
+    /// Runs `COPY (<query>) TO STDOUT (FORMAT binary)` and hands each row to `body` as it arrives:
+    /// no result object per row and no text formatting of integers, UUIDs or times, for the reads
+    /// that cover the whole log. `copySQL` is fixed text from the caller's code (COPY takes no
+    /// parameters). The deadline moves on with each row, as in `stream`. If `body` throws, the
+    /// session is closed. Returns the number of rows.
+    @discardableResult
+    public func copyOut(_ copySQL: String, row body: (BinaryCopyRow) throws -> Void) throws -> Int {
+        let conn = try ready()
+        var limit = deadline()
+        guard PQsendQuery(conn, copySQL) == 1 else { throw connectionError(conn, .connectionLost) }
+        try flushOutput(conn, deadline: limit)
+        try waitUntilResultReady(conn, deadline: limit)
+        guard let start = PQgetResult(conn) else { throw connectionError(conn, .connectionLost) }
+        if PQresultStatus(start) != PGRES_COPY_OUT {
+            let failure = error(from: start, conn)
+            PQclear(start)
+            try results(conn, deadline: limit) { _ in }
+            throw failure
+        }
+        PQclear(start)
+        var parser = BinaryCopyParser()
+        var count = 0
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(conn, &buffer, 1)
+            if length > 0, let buffer {
+                defer { PQfreemem(buffer) }
+                do {
+                    if let row = try parser.row(UnsafeRawBufferPointer(start: buffer, count: Int(length))) {
+                        try body(row)
+                        count += 1
+                    }
+                } catch {
+                    drop()
+                    throw error
+                }
+                limit = deadline()
+            } else if length == 0 {
+                try wait(conn, for: Int16(POLLIN), deadline: limit)
+                guard PQconsumeInput(conn) == 1 else { throw connectionError(conn, .connectionLost) }
+            } else if length == -1 {
+                break
+            } else {
+                throw connectionError(conn, .connectionLost)
+            }
+        }
+        var failure: PostgresError?
+        try results(conn, deadline: limit) { result in
+            if PQresultStatus(result) != PGRES_COMMAND_OK && failure == nil { failure = error(from: result, conn) }
+        }
+        if let failure { throw failure }
+        return count
+    }
+
     // MARK: LISTEN / NOTIFY
 
     /// Starts listening on `channel` (a plain lower-case identifier); kept across reconnects.

@@ -54,58 +54,7 @@ public struct LeafEvent: Equatable, Sendable {
     /// RFC 9162's leaf hash of `leafInput`.
     public var leafHash: Hash { MerkleHash.leaf(leafInput) }
 
-    /// The leaf hash of a row selected with `columns`, computed from the row's bytes in place: the same
-    /// bytes as `leafInput` without building it (the verifier hashes a million events this way).
-    public static func leafHash(row: StreamedRow) throws -> Hash {
-        var hasher = LeafHasher()
-        func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { hasher.update($0) } }
-        func text(_ column: Int) throws {
-            guard let bytes = row.bytes(column) else { throw TrustError("column \(column + 1) is NULL") }
-            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update($0) }
-            hasher.update(UnsafeRawBufferPointer(bytes))
-        }
-        Self.tag.withUnsafeBytes { hasher.update($0) }
-        integer(try row.int64(0)!)
-        guard let id = row.bytes(1), let uuid = Self.uuidBytes(id) else { throw TrustError("event_id is not a UUID") }
-        uuid.withUnsafeBytes { hasher.update($0) }
-        try text(2)
-        integer(try row.int64(3)!)
-        try text(4)
-        try text(5)
-        try text(6)
-        integer(try row.int64(7)!)
-        return hasher.finalize()
-    }
-
     static let tag: [UInt8] = Array("consultd-leaf-v1".utf8) + [0]
-
-    /// The 16 bytes of a UUID's text (8-4-4-4-12 hex digits).
-    static func uuidBytes(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        guard text.count == 36 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var high: UInt8?
-        for (offset, character) in text.enumerated() {
-            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
-                guard character == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            let digit: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = character - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = character - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let first = high {
-                bytes.append(first << 4 | digit)
-                high = nil
-            } else {
-                high = digit
-            }
-        }
-        return bytes
-    }
 
     /// The columns to select for a `LeafEvent`, in `init(row:)`'s order (an exact epoch in microseconds).
     public static let columns = """
@@ -113,3 +62,75 @@ public struct LeafEvent: Equatable, Sendable {
         (extract(epoch FROM recorded_at) * 1000000)::bigint
         """
 }
+
+/// An event as `COPY (SELECT \(LeafRow.columns) …) TO STDOUT (FORMAT binary)` gives it, read in
+/// place: the verifier and the notary hash the whole log this way, with no text formatting of
+/// integers, UUIDs or times by the server and no copy here. Valid only inside the call it is given to.
+public struct LeafRow {
+    public let position: Int64
+    /// The UUID's 16 bytes.
+    public let eventID: UnsafeRawBufferPointer
+    public let stream: UnsafeRawBufferPointer
+    public let version: Int64
+    public let type: UnsafeRawBufferPointer
+    /// jsonb as PostgreSQL prints it (`data::text`): binary jsonb is a version byte, then that text.
+    public let data: UnsafeRawBufferPointer
+    public let metadata: UnsafeRawBufferPointer
+    public let recordedAtMicroseconds: Int64
+
+    /// The columns to copy, in this order.
+    public static let columns = "position, event_id, stream, version, type, data, metadata, recorded_at"
+
+    /// PostgreSQL's binary times count microseconds from 2000-01-01; the leaf counts from 1970-01-01.
+    static let epochOffsetMicroseconds: Int64 = 946_684_800_000_000
+
+    public init(_ row: BinaryCopyRow) throws {
+        func jsonb(_ field: Int) throws -> UnsafeRawBufferPointer {
+            let bytes = try row.bytes(field)
+            guard bytes.first == 1 else { throw TrustError("field \(field + 1) is not jsonb of version 1") }
+            return UnsafeRawBufferPointer(rebasing: bytes.dropFirst())
+        }
+        position = try row.int64(0)
+        eventID = try row.bytes(1)
+        guard eventID.count == 16 else { throw TrustError("event_id is not a UUID") }
+        stream = try row.bytes(2)
+        version = try row.int64(3)
+        type = try row.bytes(4)
+        data = try jsonb(5)
+        metadata = try jsonb(6)
+        recordedAtMicroseconds = try row.int64(7) + Self.epochOffsetMicroseconds
+    }
+
+    /// The leaf hash: the same bytes as `LeafEvent.leafInput`, hashed without building them.
+    public var leafHash: Hash {
+        var hasher = LeafHasher()
+        func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { hasher.update($0) } }
+        func text(_ bytes: UnsafeRawBufferPointer) {
+            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update($0) }
+            hasher.update(bytes)
+        }
+        LeafEvent.tag.withUnsafeBytes { hasher.update($0) }
+        integer(position)
+        hasher.update(eventID)
+        text(stream)
+        integer(version)
+        text(type)
+        text(data)
+        text(metadata)
+        integer(recordedAtMicroseconds)
+        return hasher.finalize()
+    }
+
+    /// Copies `columns` of the events in `first...last` (bounds are integers of ours: COPY takes no
+    /// parameters), in position order, to `body`; returns the number of rows.
+    @discardableResult
+    public static func copy(_ connection: Connection, from first: Int64, through last: Int64, limit: Int? = nil, _ body: (LeafRow) throws -> Void) throws -> Int {
+        try connection.copyOut(
+            """
+            COPY (SELECT \(columns) FROM consult.events WHERE position BETWEEN \(first) AND \(last) ORDER BY position\(limit.map { " LIMIT \($0)" } ?? ""))
+              TO STDOUT (FORMAT binary)
+            """
+        ) { try body(LeafRow($0)) }
+    }
+}
+

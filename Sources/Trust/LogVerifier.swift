@@ -28,9 +28,13 @@ public struct LogVerifier {
         self.chunk = max(1, chunk)
     }
 
-    /// A check of each event's row (selected with `LeafEvent.columns`) made in the same pass: the
+    /// How far recorded_at may go back as positions go forward: clocks of concurrent writers differ
+    /// by a little (SPEC.md, "The log"), not more.
+    static let timeSlackMicroseconds: Int64 = 1_000_000
+
+    /// A check of each event made in the same pass: the
     /// name of the check, and a function that says what is wrong with a row, if anything.
-    public typealias RowCheck = (name: String, problem: @Sendable (StreamedRow) -> String?)
+    public typealias RowCheck = (name: String, problem: @Sendable (LeafRow) -> String?)
 
     /// Checks the log; `key` checks the checkpoints' signatures, `external` proves today's log extends
     /// it, `rowCheck` is made on every event in the same pass (its finding comes first).
@@ -58,6 +62,8 @@ public struct LogVerifier {
         var gap: Int64?
         var firstProblem: (position: Int64, problem: String)?
         var firstUnhashed: Int64?
+        var timeBack: Int64?
+        var lastTime: Int64?
         let chunks = ChunkedLeaves(
             conninfo: conninfo, head: head, readers: readers, chunk: chunk, watch: externalLeaf?.position, rowCheck: rowCheck?.problem,
             storedLeaves: storedLeaves)
@@ -72,6 +78,11 @@ public struct LogVerifier {
             if firstUnhashed == nil { firstUnhashed = leaves.unhashed }
             if firstProblem == nil { firstProblem = leaves.problem }
             if let watched = leaves.watched { externalLeaves[watched.position] = watched.hash }
+            if timeBack == nil, let last = lastTime, let first = leaves.firstTime, first < last - Self.timeSlackMicroseconds {
+                timeBack = frontier.size - Int64(leaves.hashes.count) + 1
+            }
+            if timeBack == nil { timeBack = leaves.timeBack }
+            lastTime = leaves.lastTime ?? lastTime
             if let missing = leaves.gap {
                 gap = missing
                 break
@@ -86,7 +97,10 @@ public struct LogVerifier {
         }
         findings.append(Finding(
             check: "positions run 1, 2, 3, … without a gap", passed: gap == nil,
-            detail: gap.map { "position \($0) is missing" } ?? "\(size) events"))
+            detail: gap.map { "position \($0) is missing" } ?? "\(size) events, last position \(size)"))
+        findings.append(Finding(
+            check: "recorded_at never goes back more than a second as positions go forward", passed: timeBack == nil,
+            detail: timeBack.map { "position \($0) is recorded earlier than the one before" } ?? "\(size) events"))
         let changed = [firstChanged, firstUnhashed].compactMap { $0 }.min()
         findings.append(Finding(
             check: "every event matches its leaf in the stored tree", passed: changed == nil,
@@ -168,6 +182,11 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         var problem: (position: Int64, problem: String)?
         /// The first position within the stored tree's size whose leaf the tree lacks.
         var unhashed: Int64?
+        /// recorded_at of the chunk's first and last events, and the first event recorded more than
+        /// the slack before the one before it.
+        var firstTime: Int64?
+        var lastTime: Int64?
+        var timeBack: Int64?
     }
 
     private let size: Int64
@@ -179,7 +198,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
     private let count: Int
 
     init(
-        conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?,
+        conninfo: String, head: Int64, readers: Int, chunk: Int64, watch: Int64?, rowCheck: (@Sendable (LeafRow) -> String?)?,
         storedLeaves: Int64
     ) {
         size = chunk
@@ -197,7 +216,7 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func read(conninfo: String, head: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?, storedLeaves: Int64) {
+    private func read(conninfo: String, head: Int64, watch: Int64?, rowCheck: (@Sendable (LeafRow) -> String?)?, storedLeaves: Int64) {
         var connection: Connection?
         while true {
             condition.lock()
@@ -223,34 +242,46 @@ final class ChunkedLeaves: Sequence, @unchecked Sendable {
     }
 
     private static func hash(
-        _ connection: Connection, from first: Int64, through last: Int64, watch: Int64?, rowCheck: (@Sendable (StreamedRow) -> String?)?,
+        _ connection: Connection, from first: Int64, through last: Int64, watch: Int64?, rowCheck: (@Sendable (LeafRow) -> String?)?,
         storedLeaves: Int64
     ) throws -> Chunk {
         var chunk = Chunk()
-        chunk.hashes.reserveCapacity(Int(last - first + 1))
-        var expected = first
-        try connection.stream(
+        // The stored tree's leaves for these positions first (32 bytes each), then the events beside them.
+        var stored = [Hash?](repeating: nil, count: Int(last - first + 1))
+        try connection.copyOut(
             """
-            SELECT \(LeafEvent.columns), encode(n.hash, 'hex')
-              FROM consult.events e LEFT JOIN consult.merkle_nodes n ON n.level = 0 AND n.index = e.position - 1
-             WHERE e.position BETWEEN $1 AND $2
-             ORDER BY e.position
-            """, [first, last]
+            COPY (SELECT index, hash FROM consult.merkle_nodes WHERE level = 0 AND index BETWEEN \(first - 1) AND \(last - 1))
+              TO STDOUT (FORMAT binary)
+            """
         ) { row in
+            let hash = try row.bytes(1)
+            guard hash.count == Hash.byteCount else { throw TrustError("a stored leaf is not \(Hash.byteCount) bytes") }
+            stored[Int(try row.int64(0) - (first - 1))] = Hash(bytes: hash)
+        }
+        chunk.hashes.reserveCapacity(stored.count)
+        var expected = first
+        var previousTime: Int64?
+        try LeafRow.copy(connection, from: first, through: last) { row in
             guard chunk.gap == nil else { return }
-            let position = try row.int64(0)!
-            guard position == expected else {
+            guard row.position == expected else {
                 chunk.gap = expected
                 return
             }
-            let leaf = try LeafEvent.leafHash(row: row)
-            if let stored = row.string(8).flatMap(Hash.init(hex:)) {
-                if chunk.firstChanged == nil && stored != leaf { chunk.firstChanged = position }
-            } else if chunk.unhashed == nil && position <= storedLeaves {
-                chunk.unhashed = position  // a leaf deleted from the tree would hide a change to its event
+            let leaf = row.leafHash
+            if let stored = stored[Int(row.position - first)] {
+                if chunk.firstChanged == nil && stored != leaf { chunk.firstChanged = row.position }
+            } else if chunk.unhashed == nil && row.position <= storedLeaves {
+                chunk.unhashed = row.position  // a leaf deleted from the tree would hide a change to its event
             }
-            if watch == position { chunk.watched = (position, leaf) }
-            if chunk.problem == nil, let problem = rowCheck?(row) { chunk.problem = (position, problem) }
+            if watch == row.position { chunk.watched = (row.position, leaf) }
+            if chunk.problem == nil, let problem = rowCheck?(row) { chunk.problem = (row.position, problem) }
+            let time = row.recordedAtMicroseconds
+            if chunk.firstTime == nil { chunk.firstTime = time }
+            if chunk.timeBack == nil, let previousTime, time < previousTime - LogVerifier.timeSlackMicroseconds {
+                chunk.timeBack = row.position
+            }
+            previousTime = time
+            chunk.lastTime = time
             chunk.hashes.append(leaf)
             expected += 1
         }

@@ -64,16 +64,12 @@ public final class Notary: Sendable {
             try leader.execute("SELECT 1")  // losing the leader session loses the lock: this throws
             var nodes: [(NodeID, Hash)] = []
             var read = 0
-            try connection.stream(
-                "SELECT \(LeafEvent.columns) FROM consult.events WHERE position > $1 ORDER BY position LIMIT $2",
-                [frontier.size, Self.page]
-            ) { row in
-                let position = try row.int64(0)!
-                guard position == frontier.size + 1 else {
-                    throw TrustError("the log skips from position \(frontier.size) to \(position)")
+            try LeafRow.copy(connection, from: frontier.size + 1, through: .max, limit: Self.page) { row in
+                guard row.position == frontier.size + 1 else {
+                    throw TrustError("the log skips from position \(frontier.size) to \(row.position)")
                 }
-                nodes += frontier.append(try LeafEvent.leafHash(row: row))
-                lastTime = try row.int64(7)!
+                nodes += frontier.append(row.leafHash)
+                lastTime = row.recordedAtMicroseconds
                 read += 1
             }
             try store.insert(nodes)

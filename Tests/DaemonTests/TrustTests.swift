@@ -115,18 +115,22 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(try TestDatabase.run(consultctl, ["receipt", "--check", first, "--public-key", publicKey]).status, 0)
     }
 
-    /// The leaf hashed from a row's bytes in place (the verifier's and the notary's path) is the
-    /// documented encoding (`leafInput`), and an independent verifier in Python, written from
+    /// The leaf hashed from a binary COPY row in place (the verifier's and the notary's path) is the
+    /// documented encoding (`leafInput`) of the event as text columns show it, and an independent verifier in Python, written from
     /// docs/TRUST.md alone, accepts a real receipt.
     func testLeavesFollowTheDocumentedEncoding() throws {
         let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
         let client = try fixture.client()
         XCTAssertTrue(try client.request(#"SUBMIT c1 k1 {"stage": "design", "language": "ar", "text": "é \"quoted\" ✓ \u0001"}"#).hasPrefix("OK"))
         let path = try receipt(client, "k1")
+        var events: [LeafEvent] = []
+        try fixture.store.connection.stream("SELECT \(LeafEvent.columns) FROM consult.events ORDER BY position") { events.append(try LeafEvent(row: $0)) }
         var compared = 0
-        try fixture.store.connection.stream("SELECT \(LeafEvent.columns) FROM consult.events ORDER BY position") { row in
-            let event = try LeafEvent(row: row)
-            XCTAssertEqual(try LeafEvent.leafHash(row: row), event.leafHash, "position \(event.position)")
+        try LeafRow.copy(fixture.store.connection, from: 1, through: .max) { row in
+            let event = events[compared]
+            XCTAssertEqual(row.position, event.position)
+            XCTAssertEqual(row.recordedAtMicroseconds, event.recordedAtMicroseconds, "position \(event.position)")
+            XCTAssertEqual(row.leafHash, event.leafHash, "position \(event.position)")
             compared += 1
         }
         XCTAssertEqual(compared, Int(try fixture.store.headPosition()))
@@ -234,6 +238,12 @@ final class TrustTests: XCTestCase {
         let reordered = try ctl(["verify", "--public-key", publicKey], fixture)
         XCTAssertEqual(reordered.status, 1)
         XCTAssertTrue(reordered.stdout.contains("(position \(head - 2):"), reordered.stdout)
+
+        // An event's time moved back an hour: the order-of-time check names it (and its leaf differs).
+        try admin.execute("UPDATE consult.events SET recorded_at = recorded_at - interval '1 hour' WHERE position = $1", [head - 1])
+        let backdated = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertEqual(backdated.status, 1)
+        XCTAssertTrue(backdated.stdout.contains("FAIL recorded_at never goes back more than a second as positions go forward (position \(head - 1) "), backdated.stdout)
 
         // The last event deleted: the checkpoint covers a position the log no longer has.
         try admin.execute("DELETE FROM consult.events WHERE position = $1", [head])

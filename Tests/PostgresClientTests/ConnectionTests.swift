@@ -227,6 +227,38 @@ final class ConnectionTests: XCTestCase {
         XCTAssertThrowsError(try connection.stream("SELECT 'x'::text AS t") { row in _ = try row.int64(0) })
     }
 
+    /// A binary COPY hands over each row's fields in PostgreSQL's binary form, NULL as nil; a failure
+    /// part way through is the server's error; a callback that throws drops the session only.
+    func testBinaryCopyOut() throws {
+        let connection = try Connection(conninfo)
+        var seen: [(Int64, String?, Int64)] = []
+        let count = try connection.copyOut(
+            """
+            COPY (SELECT i::bigint, CASE WHEN i % 3 = 0 THEN NULL ELSE 'row ' || i || ' ✓' END,
+                         timestamptz '2000-01-01 00:00:01+00' + i * interval '1 microsecond'
+                    FROM generate_series(1, 20000) AS i) TO STDOUT (FORMAT binary)
+            """
+        ) { row in
+            seen.append((try row.int64(0), row.fields[1].map { String(decoding: $0, as: UTF8.self) }, try row.int64(2)))
+        }
+        XCTAssertEqual(count, 20_000)
+        XCTAssertEqual(seen.map(\.0), Array(1...20_000))
+        XCTAssertEqual(seen[0].1, "row 1 ✓")
+        XCTAssertNil(seen[2].1)
+        XCTAssertEqual(seen[9].2, 1_000_010, "timestamptz: microseconds since 2000-01-01")
+        XCTAssertThrowsError(try connection.copyOut("COPY (SELECT 10 / (1000 - i) FROM generate_series(1, 2000) AS i) TO STDOUT (FORMAT binary)") { _ in }) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, "22012")
+        }
+        XCTAssertThrowsError(try connection.copyOut("COPY (SELECT nope) TO STDOUT (FORMAT binary)") { _ in }) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, "42703")
+        }
+        struct Stop: Error {}
+        XCTAssertThrowsError(try connection.copyOut("COPY (SELECT i FROM generate_series(1, 100000) AS i) TO STDOUT (FORMAT binary)") { _ in throw Stop() }) {
+            XCTAssertTrue($0 is Stop)
+        }
+        XCTAssertEqual(try connection.execute("SELECT 2 AS two").first?.get("two", as: Int.self), 2)
+    }
+
     /// Any text travels intact as an element of a `text[]` parameter, NULL included.
     func testTextArrayRoundTrip() throws {
         let connection = try Connection(conninfo)
