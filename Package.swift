@@ -6,6 +6,7 @@ import PackageDescription
 //                        -> Server, Metrics, Projections -> EventLog -> PostgresClient -> CLibPQ
 //                                                                  -> Domain (pure) -> JSON (pure)
 //                        -> Trust -> Merkle (pure), PostgresClient
+//                        -> Server, consultctl -> Vault -> EventLog, Domain
 //                        -> Migrations -> PostgresClient
 let package = Package(
     name: "consultd",
@@ -37,6 +38,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
+        .target(
+            name: "Vault",
+            dependencies: ["EventLog", "Domain", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
@@ -49,13 +53,13 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,7 +68,7 @@ let package = Package(
             name: "consultctl",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
-                "Trust", "Merkle",
+                "Trust", "Merkle", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,7 +76,7 @@ let package = Package(
             name: "consult-bench",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
-                "Server", "JSON", "Trust",
+                "Server", "JSON", "Trust", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -83,9 +87,13 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle"]),
+            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
+        .testTarget(
+            name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),

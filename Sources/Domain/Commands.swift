@@ -109,7 +109,7 @@ public enum Commands {
     public static func withdraw(_ submission: SubmissionKey, reason: String?) -> PendingEvent {
         let stream = Streams.submission(submission)
         return PendingEvent(
-            .submissionWithdrawn(SubmissionWithdrawn(submission, reason: reason)), expectedVersion: .exactly(1),
+            .submissionWithdrawn(SubmissionWithdrawn(submission, reason: reason.map(PersonalText.plain))), expectedVersion: .exactly(1),
             idempotencyKey: stream + "#withdrawn")
     }
 

@@ -16,12 +16,16 @@ public enum EventType {
     public static let feedbackGiven = "FeedbackGiven"
     /// On the consultation's stream; a later one replaces the earlier everywhere.
     public static let outcomePublished = "OutcomePublished"
+    /// Personal content's keys were destroyed (docs/PRIVACY.md), on the `erasures` stream.
+    public static let contentErased = "ContentErased"
 }
 
 /// Stream names (`category-id`). Protocol ARGs never contain `/`, so the separator is unambiguous.
 public enum Streams {
     public static func organisation(_ id: String) -> String { "organisation-\(id)" }
     public static func consultation(_ id: String) -> String { "consultation-\(id)" }
+    /// Every erasure, in one stream.
+    public static let erasures = "erasure-log"
     public static func submission(_ id: SubmissionKey) -> String { "submission-\(id.path)" }
     public static func feedback(_ id: SubmissionKey) -> String { "feedback-\(id.path)" }
     public static func submission(organisation: String, consultation: String, key: String) -> String {
@@ -101,6 +105,9 @@ public struct SubmissionReceived: Equatable, Sendable {
     public let submission: SubmissionKey
     public let body: JSONValue
 
+    /// The body's text: as sent, sealed as the log keeps it, or erased.
+    public var text: PersonalText? { body["text"].flatMap(PersonalText.init(json:)) }
+
     public init(_ submission: SubmissionKey, body: JSONValue) {
         self.submission = submission
         self.body = body
@@ -110,22 +117,30 @@ public struct SubmissionReceived: Equatable, Sendable {
 /// An organisation withdrew its submission (it no longer counts), with an optional reason.
 public struct SubmissionWithdrawn: Equatable, Sendable {
     public let submission: SubmissionKey
-    public let reason: String?
+    public let reason: PersonalText?
 
-    public init(_ submission: SubmissionKey, reason: String?) {
+    public init(_ submission: SubmissionKey, reason: PersonalText?) {
         self.submission = submission
         self.reason = reason
+    }
+
+    public init(_ submission: SubmissionKey, reason: String) {
+        self.init(submission, reason: .plain(reason))
     }
 }
 
 /// The convener's feedback to one submission.
 public struct FeedbackGiven: Equatable, Sendable {
     public let submission: SubmissionKey
-    public let text: String
+    public let text: PersonalText
 
-    public init(_ submission: SubmissionKey, text: String) {
+    public init(_ submission: SubmissionKey, text: PersonalText) {
         self.submission = submission
         self.text = text
+    }
+
+    public init(_ submission: SubmissionKey, text: String) {
+        self.init(submission, text: .plain(text))
     }
 }
 
@@ -166,6 +181,7 @@ public enum DomainEvent: Equatable, Sendable {
     case submissionWithdrawn(SubmissionWithdrawn)
     case feedbackGiven(FeedbackGiven)
     case outcomePublished(OutcomePublished)
+    case contentErased(ContentErased)
 
     /// The `type` column.
     public var type: String {
@@ -180,6 +196,7 @@ public enum DomainEvent: Equatable, Sendable {
         case .submissionWithdrawn: return EventType.submissionWithdrawn
         case .feedbackGiven: return EventType.feedbackGiven
         case .outcomePublished: return EventType.outcomePublished
+        case .contentErased: return EventType.contentErased
         }
     }
 
@@ -196,6 +213,7 @@ public enum DomainEvent: Equatable, Sendable {
         case .submissionWithdrawn(let event): return Streams.submission(event.submission)
         case .feedbackGiven(let event): return Streams.feedback(event.submission)
         case .outcomePublished(let event): return Streams.consultation(event.consultation)
+        case .contentErased: return Streams.erasures
         }
     }
 
@@ -218,14 +236,16 @@ public enum DomainEvent: Equatable, Sendable {
         case .submissionReceived(let event):
             return .object(event.submission.fields + [("submission", event.body)])
         case .submissionWithdrawn(let event):
-            return .object(event.submission.fields + [("reason", event.reason.map(JSONValue.string) ?? .null)])
+            return .object(event.submission.fields + [("reason", event.reason?.json ?? .null)])
         case .feedbackGiven(let event):
-            return .object(event.submission.fields + [("text", .string(event.text))])
+            return .object(event.submission.fields + [("text", event.text.json)])
         case .outcomePublished(let event):
             return .object([
                 ("consultation", .string(event.consultation)), ("summary", .string(event.summary)),
                 ("cites", .array(event.cites.map { .object([("organisation", .string($0.organisation)), ("key", .string($0.key))]) })),
             ])
+        case .contentErased(let event):
+            return event.json
         }
     }
 
@@ -261,15 +281,21 @@ public enum DomainEvent: Equatable, Sendable {
             }
             self = .submissionReceived(SubmissionReceived(try SubmissionKey(data, type: type), body: body))
         case EventType.submissionWithdrawn:
-            let reason: String?
+            let id = try SubmissionKey(data, type: type)
+            let reason: PersonalText?
             switch data["reason"] {
             case nil, .null?: reason = nil
-            case .string(let text)?: reason = text
-            default: throw E(type: type, field: "reason", message: "a string or null")
+            case let value?:
+                guard let text = PersonalText(json: value) else { throw E(type: type, field: "reason", message: "a string, sealed text or null") }
+                reason = text
             }
-            self = .submissionWithdrawn(SubmissionWithdrawn(try SubmissionKey(data, type: type), reason: reason))
+            self = .submissionWithdrawn(SubmissionWithdrawn(id, reason: reason))
         case EventType.feedbackGiven:
-            self = .feedbackGiven(FeedbackGiven(try SubmissionKey(data, type: type), text: try E.string(data, "text", type)))
+            let id = try SubmissionKey(data, type: type)
+            guard let text = data["text"].flatMap(PersonalText.init(json:)) else {
+                throw E(type: type, field: "text", message: "a string or sealed text")
+            }
+            self = .feedbackGiven(FeedbackGiven(id, text: text))
         case EventType.outcomePublished:
             guard case .array(let entries)? = data["cites"] else { throw E(type: type, field: "cites", message: "a list") }
             var cites: [Citation] = []
@@ -278,6 +304,8 @@ public enum DomainEvent: Equatable, Sendable {
             }
             self = .outcomePublished(OutcomePublished(
                 consultation: try E.string(data, "consultation", type), summary: try E.string(data, "summary", type), cites: cites))
+        case EventType.contentErased:
+            self = .contentErased(try ContentErased(json: data, type: type))
         default:
             throw E(type: type, field: nil, message: "not an event type of consultd")
         }

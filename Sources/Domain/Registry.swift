@@ -40,7 +40,7 @@ public struct Registry: Sendable {
             consultations[consultation.id] = consultation
         case .consultationClosed(let closed):
             consultations[closed.id]?.closedAt = closed.closedAt
-        case .submissionReceived, .submissionWithdrawn, .feedbackGiven, .outcomePublished:
+        case .submissionReceived, .submissionWithdrawn, .feedbackGiven, .outcomePublished, .contentErased:
             break
         }
     }

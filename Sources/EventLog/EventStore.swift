@@ -44,9 +44,11 @@ public final class EventStore {
         }
     }
 
-    /// Appends one event in its own transaction; returns once it is committed.
+    /// Appends one event in its own transaction (with the key its personal content is sealed under,
+    /// if any); returns once it is committed.
     @discardableResult
-    public func append(_ event: NewEvent) throws -> Appended {
+    public func append(_ event: NewEvent, contentKey: ContentKey? = nil) throws -> Appended {
+        if let contentKey { return try append(batch: [event], contentKeys: [contentKey])[0].get() }
         let result = try connection.execute(
             Self.appendSQL,
             [event.eventID, event.stream, event.type, event.data, event.metadata, event.expectedVersion.parameter,
@@ -56,19 +58,25 @@ public final class EventStore {
 
     private static let appendBatchSQL = """
         SELECT outcome, log_position, stream_version
-          FROM consult.append_batch($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[])
+          FROM consult.append_batch_sealed($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[],
+                                           $8::text[], $9::text[], $10::text[], $11::uuid[], $12::text[])
         """
 
     /// Appends `events` in one transaction: one statement, one round trip, one commit. Refusals
     /// (version or key conflicts) are per event and do not stop the others; any other failure
-    /// stores nothing and throws `PostgresError`. Returns once the transaction is committed.
-    public func append(batch events: [NewEvent]) throws -> [Result<Appended, AppendError>] {
+    /// stores nothing and throws `PostgresError`. `contentKeys[i]`, when given, is stored with event i
+    /// if it is appended (the key its personal content is sealed under). Returns once committed.
+    public func append(batch events: [NewEvent], contentKeys: [ContentKey?]? = nil) throws -> [Result<Appended, AppendError>] {
         guard !events.isEmpty else { return [] }
+        let keys = contentKeys ?? Array(repeating: nil, count: events.count)
+        precondition(keys.count == events.count, "one content key (or nil) per event")
         let result = try connection.execute(
             Self.appendBatchSQL,
             [TextArray(events.map { $0.eventID.uuidString }), TextArray(events.map(\.stream)), TextArray(events.map(\.type)),
              TextArray(events.map(\.data.text)), TextArray(events.map(\.metadata.text)),
-             TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey))])
+             TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey)),
+             TextArray(keys.map { $0?.organisation }), TextArray(keys.map { $0?.consultation }), TextArray(keys.map { $0?.submissionKey }),
+             TextArray(keys.map { $0?.organisationKey.uuidString }), TextArray(keys.map { $0?.wrapped.base64EncodedString() })])
         guard result.rows.count == events.count else {
             throw PostgresError(.decoding, message: "consult.append_batch returned \(result.rows.count) rows for \(events.count) events")
         }

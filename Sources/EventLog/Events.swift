@@ -108,6 +108,26 @@ extension Registry {
     }
 }
 
+/// The key one event's personal content is sealed under, itself sealed under its organisation's
+/// data key (docs/PRIVACY.md). Kept outside the log, in `consult.content_keys`: deleting it erases.
+public struct ContentKey: Equatable, Sendable {
+    public let organisation: String
+    public let consultation: String
+    public let submissionKey: String
+    /// The organisation data key that seals `wrapped`.
+    public let organisationKey: UUID
+    /// AES-GCM box of the event's key.
+    public let wrapped: Data
+
+    public init(organisation: String, consultation: String, submissionKey: String, organisationKey: UUID, wrapped: Data) {
+        self.organisation = organisation
+        self.consultation = consultation
+        self.submissionKey = submissionKey
+        self.organisationKey = organisationKey
+        self.wrapped = wrapped
+    }
+}
+
 /// Where an appended event landed.
 public struct Appended: Equatable, Sendable {
     public let position: Int64

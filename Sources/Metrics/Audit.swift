@@ -15,6 +15,11 @@ public struct Policy: Equatable, Sendable {
     public var influenceRate = 0.0
     public var stageCoverage = 0.75
     public var windowDays = 28.0
+    /// Published reports suppress counts below this, and shares computed from them (docs/PRIVACY.md).
+    public var minCell = 5.0
+    /// When set, `consultctl retention apply` erases the personal content of consultations closed
+    /// longer ago than this many days.
+    public var retentionDaysAfterClose: Double?
 
     public init() {}
 
@@ -26,9 +31,16 @@ public struct Policy: Equatable, Sendable {
             "min_ratio": \.minRatio, "affected_led_share": \.affectedLedShare,
             "representativeness": \.representativeness, "coverage": \.coverage, "effective_voices": \.effectiveVoices,
             "feedback_rate": \.feedbackRate, "feedback_grace_days": \.feedbackGraceDays, "influence_rate": \.influenceRate,
-            "stage_coverage": \.stageCoverage, "window_days": \.windowDays,
+            "stage_coverage": \.stageCoverage, "window_days": \.windowDays, "min_cell": \.minCell,
         ]
         for (name, member) in members {
+            if name == "retention_days_after_close" {
+                guard case .number(let text) = member, let days = Double(text), days.isFinite, days >= 0 else {
+                    throw PolicyError("\(name): a number of days ≥ 0")
+                }
+                retentionDaysAfterClose = days
+                continue
+            }
             guard let path = fields[name] else { throw PolicyError("\(name): not a policy setting") }
             guard case .number(let text) = member, let number = Double(text), number.isFinite, number >= 0 else {
                 throw PolicyError("\(name): a number ≥ 0")

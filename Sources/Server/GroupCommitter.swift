@@ -3,6 +3,7 @@ import EventLog
 import Foundation
 import Logging
 import PostgresClient
+import Vault
 
 /// What became of one write. The committer knows outcomes; the connection words the replies.
 enum WriteOutcome: Equatable, Sendable {
@@ -59,6 +60,7 @@ protocol WriteOwner: AnyObject, Sendable {
 final class GroupCommitter: @unchecked Sendable {
     private let config: ServerConfig
     private let registry: SharedRegistry
+    private let vault: Vault
     private let session: DatabaseSession
     private let logger: Logger
     private let condition = NSCondition()
@@ -68,9 +70,10 @@ final class GroupCommitter: @unchecked Sendable {
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, logger: Logger) {
+    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger) {
         self.config = config
         self.registry = registry
+        self.vault = vault
         self.logger = logger
         self.session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
@@ -163,9 +166,11 @@ final class GroupCommitter: @unchecked Sendable {
                         outcomes[index] = .refusedByRules(refusal)
                     }
                 }
-                let appended = try append(events, store: store)
+                // Sealed here, on one thread, so that an organisation's data key is made once.
+                let sealed = try vault.seal(events, store.connection)
+                let appended = try append(sealed, store: store)
                 for (owner, outcome) in zip(owners, appended) {
-                    outcomes[owner] = self.outcome(of: batch[owner], appended: outcome)
+                    outcomes[owner] = try self.outcome(of: batch[owner], appended: outcome, store: store)
                 }
                 // A retry of a write stored before the consultation closed still learns its position.
                 for (index, refusal) in closed {
@@ -192,6 +197,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
     /// submission text stays out of logs.
     static func describe(_ error: Error) -> Logger.Metadata {
+        if let error = error as? VaultError { return ["error": "\(error)"] }  // never carries content or keys
         guard let error = error as? PostgresError else { return ["error": "\(type(of: error))"] }
         return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
     }
@@ -216,23 +222,31 @@ final class GroupCommitter: @unchecked Sendable {
         ).first
         guard let row else { return nil }
         let position: Int64 = try row.get("position")
-        return try row.get("same", as: Bool.self) ? .stored(position: position) : .conflict(position: position)
+        if try row.get("same", as: Bool.self) { return .stored(position: position) }
+        return try sameSealed(event, at: position, store: store) ? .stored(position: position) : .conflict(position: position)
+    }
+
+    /// Whether a write whose key is taken is a retry of the event stored at `position`: sealed content
+    /// differs at every sealing, so it is compared opened.
+    private func sameSealed(_ event: NewEvent, at position: Int64, store: EventStore) throws -> Bool {
+        guard PersonalContent.carried(by: event.type) else { return false }
+        return try vault.storedEvent(at: position, matches: event, store.connection)
     }
 
     /// One statement and one transaction for the batch. If the database refuses one event outright (not a
     /// version or key conflict, which come back per event), each event is retried alone, so that
     /// one bad submission does not fail the others. A timeout is not retried: the database is struggling.
-    private func append(_ events: [NewEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
+    private func append(_ sealed: [SealedEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
         do {
-            return try store.append(batch: events).map { .success($0) }
+            return try store.append(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey)).map { .success($0) }
         } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
             logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
             // Each commits alone: if the database goes away part way, those before it are stored and
             // say so; the rest are answered BUSY (a retry of the same key finds out).
             var outcomes: [Result<Result<Appended, AppendError>, PostgresError>] = []
-            for event in events {
+            for event in sealed {
                 do {
-                    outcomes.append(.success(.success(try store.append(event))))
+                    outcomes.append(.success(.success(try store.append(event.event, contentKey: event.contentKey))))
                 } catch let refusal as AppendError {
                     outcomes.append(.success(.failure(refusal)))
                 } catch let error as PostgresError {
@@ -240,19 +254,21 @@ final class GroupCommitter: @unchecked Sendable {
                     if error.isConnectionProblem || error.isTimeout { break }
                 }
             }
-            while outcomes.count < events.count {
+            while outcomes.count < sealed.count {
                 outcomes.append(.failure(PostgresError(.connectionLost, message: "not tried: the database went away")))
             }
             return outcomes
         }
     }
 
-    private func outcome(of request: WriteRequest, appended: Result<Result<Appended, AppendError>, PostgresError>) -> WriteOutcome {
+    private func outcome(
+        of request: WriteRequest, appended: Result<Result<Appended, AppendError>, PostgresError>, store: EventStore
+    ) throws -> WriteOutcome {
         switch appended {
         case .success(.success(let appended)):
             return .stored(position: appended.position)
         case .success(.failure(.idempotencyConflict(_, let position))):
-            return .conflict(position: position)
+            return try sameSealed(request.event, at: position, store: store) ? .stored(position: position) : .conflict(position: position)
         case .success(.failure(.versionConflict)):
             return .noSubmission
         case .failure(let error):

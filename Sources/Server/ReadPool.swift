@@ -6,6 +6,7 @@ import LineProtocol
 import Logging
 import PostgresClient
 import Trust
+import Vault
 
 /// Reads for AUTH, CONSULTATIONS and STATUS: a few threads, each with its own database session,
 /// taking jobs in arrival order. Each connection sends at most `maxReadsInFlight` reads at a time
@@ -17,6 +18,7 @@ import Trust
 /// `@unchecked Sendable`: the job queue is guarded by `condition`; each session belongs to one thread.
 final class ReadPool: @unchecked Sendable {
     private let registry: SharedRegistry
+    private let vault: Vault
     private let config: ServerConfig
     private let logger: Logger
     private let condition = NSCondition()
@@ -26,9 +28,10 @@ final class ReadPool: @unchecked Sendable {
     private var running = 0
     private let allStopped = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, logger: Logger) {
+    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger) {
         self.config = config
         self.registry = registry
+        self.vault = vault
         self.logger = logger
     }
 
@@ -104,7 +107,7 @@ final class ReadPool: @unchecked Sendable {
     }
 
     func status(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
-        read(done) { try Self.status($0, organisation: organisation, consultation: consultation, key: key) }
+        read(done) { [vault] in try Self.status($0, vault: vault, organisation: organisation, consultation: consultation, key: key) }
     }
 
     func receipt(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
@@ -134,19 +137,21 @@ final class ReadPool: @unchecked Sendable {
         return .ok("RECEIPT " + receipt.json.serialized)
     }
 
-    private static func status(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {
+    private static func status(_ store: EventStore, vault: Vault, organisation: String, consultation: String, key: String) throws -> Reply {
         let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
-        let history = try store.read(stream: Streams.submission(id))
+        let history = try vault.open(store.read(stream: Streams.submission(id)), store.connection)
         guard let received = history.first(where: { $0.type == EventType.submissionReceived }) else {
             return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
         }
         let withdrawn = history.contains { $0.type == EventType.submissionWithdrawn }
+        var content = "kept"
+        if case .submissionReceived(let submission) = try received.decoded(), submission.text == .erased { content = "erased" }
         var feedback: [JSONValue] = []
-        for event in try store.read(stream: Streams.feedback(id)) {
+        for event in try vault.open(store.read(stream: Streams.feedback(id)), store.connection) {
             guard case .feedbackGiven(let given) = try event.decoded() else { continue }
             feedback.append(.object([
-                ("text", .string(given.text)), ("given_at", .string(Timestamps.format(event.recordedAt))),
-                ("position", .number(String(event.position))),
+                ("text", given.text.text.map(JSONValue.string) ?? .null), ("erased", .bool(given.text == .erased)),
+                ("given_at", .string(Timestamps.format(event.recordedAt))), ("position", .number(String(event.position))),
             ]))
         }
         // The latest outcome replaces every earlier one (SPEC): only it says whether this is cited.
@@ -158,6 +163,7 @@ final class ReadPool: @unchecked Sendable {
         let body = JSONValue.object([
             ("state", .string(withdrawn ? "withdrawn" : "received")),
             ("position", .number(String(received.position))),
+            ("content", .string(content)),
             ("feedback", .array(feedback)),
             ("cited_in_outcome", cited),
         ])

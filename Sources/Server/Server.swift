@@ -2,6 +2,7 @@ import Dispatch
 import Domain
 import Foundation
 import Logging
+import Vault
 
 /// Why the server could not start.
 public struct ServerError: Error, CustomStringConvertible {
@@ -32,12 +33,13 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     private var nextID = 0
     private var draining = false
 
-    public init(config: ServerConfig, logger: Logger) {
+    /// `vault` seals personal content on its way into the log and opens it for STATUS.
+    public init(config: ServerConfig, vault: Vault, logger: Logger) {
         self.config = config
         self.logger = logger
         let registry = SharedRegistry()
-        committer = GroupCommitter(config: config, registry: registry, logger: logger)
-        readers = ReadPool(config: config, registry: registry, logger: logger)
+        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger)
+        readers = ReadPool(config: config, registry: registry, vault: vault, logger: logger)
         registryFollower = RegistryFollower(registry: registry, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
 

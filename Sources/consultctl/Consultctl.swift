@@ -9,7 +9,7 @@ struct Consultctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consultctl",
         abstract: "Run and query a consultd consultation log.",
-        subcommands: [Migrate.self, Org.self, ConsultationCommand.self, Feedback.self, Outcome.self, Query.self, Report.self, ProjectionsCommand.self, Demo.self, Verify.self, Submit.self, ReceiptCommand.self, Keys.self]
+        subcommands: [Migrate.self, Org.self, ConsultationCommand.self, Feedback.self, Outcome.self, Query.self, Report.self, ProjectionsCommand.self, Demo.self, Verify.self, Submit.self, ReceiptCommand.self, Keys.self, Erase.self, Retention.self]
     )
 }
 

@@ -4,12 +4,20 @@ import EventLog
 import Foundation
 import JSON
 import PostgresClient
+import Vault
 
 /// Opens the log and reads the registry (organisations, credentials, consultations) from it.
 struct Log {
     let store: EventStore
+    /// Seals personal content (feedback); nil when no master key was given.
+    let vault: Vault?
 
-    init(_ options: DatabaseOptions) {
+    init(_ options: DatabaseOptions, keys: MasterKeyOptions? = nil) {
+        do {
+            vault = try keys?.vault()
+        } catch {
+            fail("\(error)")
+        }
         do {
             store = EventStore(connection: try Connection(options.conninfo))
         } catch {
@@ -39,8 +47,13 @@ struct Log {
         let actor = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
         let metadata = JSONValue.object([("tool", .string("consultctl")), ("actor", .string(actor))])
         let events = try decided.get().map { NewEvent($0, metadata: metadata) }
+        var sealed = events.map { SealedEvent(event: $0, contentKey: nil) }
+        if events.contains(where: { PersonalContent.carried(by: $0.type) }) {
+            guard let vault else { throw CommandFailure("this writes personal content, sealed under the master key: give --master-key-file") }
+            sealed = try vault.seal(events, store.connection)
+        }
         // One transaction: a refusal thrown by the second event rolls back the first.
-        return try store.connection.transaction { _ in try events.map { try store.append($0) } }
+        return try store.connection.transaction { _ in try sealed.map { try store.append($0.event, contentKey: $0.contentKey) } }
     }
 
     func append(_ decided: Result<PendingEvent, DomainError>) throws -> Appended {
@@ -304,8 +317,9 @@ struct ConsultationCommand: ParsableCommand {
 }
 
 struct Feedback: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record feedback to one submission.")
+    static let configuration = CommandConfiguration(abstract: "Record feedback to one submission (sealed under the master key).")
     @OptionGroup var db: DatabaseOptions
+    @OptionGroup var keys: MasterKeyOptions
     @Option var consultation: String
     @Option var organisation: String
     @Option var key: String
@@ -313,7 +327,7 @@ struct Feedback: ParsableCommand {
 
     func run() {
         oneLine {
-            let log = Log(db)
+            let log = Log(db, keys: keys)
             let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
             let appended = try log.append(Commands.giveFeedback(to: id, text: text, submission: try log.state(of: Streams.submission(id))))
             print("feedback recorded at position \(appended.position)")

@@ -24,6 +24,7 @@ struct Demo: ParsableCommand {
             """)
 
     @OptionGroup var db: DatabaseOptions
+    @OptionGroup var keys: MasterKeyOptions
     @Option var seed: UInt64 = 1
     @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
     @Option(help: "consultd's port.") var port: UInt16 = 7600
@@ -44,7 +45,7 @@ struct Demo: ParsableCommand {
 
     func run() {
         var random = SeededGenerator(seed: seed)
-        let log = Log(db)
+        let log = Log(db, keys: keys)
         let now = Date()
         let plans = Self.plans(now: now)
         let organisations = Self.organisations(&random)

@@ -5,10 +5,11 @@ import JSON
 import LineClient
 import Trust
 
-/// `consultctl keys`: the operator's signing key for checkpoints.
+/// `consultctl keys`: the operator's signing key for checkpoints and master key for personal content.
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make the Ed25519 key pair that signs the log's checkpoints.", subcommands: [Generate.self])
+        abstract: "The operator's keys: the Ed25519 pair that signs checkpoints, and the master key that seals personal content.",
+        subcommands: [Generate.self, GenerateMaster.self, RotateMaster.self, RetireMaster.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -8,6 +8,7 @@ import Metrics
 import Projections
 import Server
 import Trust
+import Vault
 
 /// The long-running daemon: line protocol in, events out to PostgreSQL.
 @main
@@ -73,6 +74,9 @@ struct Consultd: ParsableCommand {
     @Option(help: "The operator's Ed25519 key (`consultctl keys generate`) that signs checkpoints of the log (default: $CONSULT_SIGNING_KEY; without one no checkpoint is signed).")
     var signingKey: String?
 
+    @Option(help: "The operator's master key (`consultctl keys generate-master`) that seals personal content (default: $CONSULT_MASTER_KEY_FILE). Required: nothing personal is stored in plaintext.")
+    var masterKeyFile: String?
+
     @Option(help: "Seconds between signed checkpoints while the log grows.")
     var checkpointInterval: Double = 10
 
@@ -131,7 +135,12 @@ struct Consultd: ParsableCommand {
         guard positive.allSatisfy({ $0 > 0 }), batchWait >= 0 else {
             Self.exit(withOneLine: "limits, timeouts, --readers and --batch-size must be positive (--batch-wait may be 0)")
         }
-        let server = Server(config: config, logger: logger)
+        guard let masterPath = masterKeyFile ?? ProcessInfo.processInfo.environment["CONSULT_MASTER_KEY_FILE"] else {
+            Self.exit(withOneLine: "no master key: give --master-key-file FILE (make one with `consultctl keys generate-master`)")
+        }
+        let vault: Vault
+        do { vault = Vault(master: try MasterKey.load(masterPath)) } catch { Self.exit(withOneLine: "\(error)") }
+        let server = Server(config: config, vault: vault, logger: logger)
         let auditPolicy: Policy
         do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
         let keyPath = signingKey ?? ProcessInfo.processInfo.environment["CONSULT_SIGNING_KEY"]
@@ -182,6 +191,7 @@ struct Consultd: ParsableCommand {
         } catch {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
+        do { try vault.check(connection) } catch { Self.exit(withOneLine: "\(error)") }
         connection.close()
         if stopping.current { return }
 

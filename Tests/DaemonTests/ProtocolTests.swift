@@ -47,7 +47,7 @@ final class ProtocolTests: XCTestCase {
         XCTAssertTrue(try client.request("SUBMIT nowhere k2 \(Fixture.body)").hasPrefix("ERR NOT_FOUND"))
 
         let status = try client.request("STATUS c1 k1")
-        XCTAssertEqual(status, #"OK STATUS {"state":"received","position":\#(position),"feedback":[],"cited_in_outcome":null}"#)
+        XCTAssertEqual(status, #"OK STATUS {"state":"received","position":\#(position),"content":"kept","feedback":[],"cited_in_outcome":null}"#)
         XCTAssertTrue(try client.request("STATUS c1 nope").hasPrefix("ERR NOT_FOUND"))
         let withdrawn = try client.request(#"WITHDRAW c1 k1 {"reason": "duplicate of k3"}"#)
         XCTAssertTrue(withdrawn.hasPrefix("OK WITHDRAW k1 "), withdrawn)
@@ -92,9 +92,9 @@ final class ProtocolTests: XCTestCase {
     func testOneRefusedSubmissionDoesNotFailItsBatch() throws {
         let fixture = try Fixture()
         try fixture.store.connection.execute(
-            "ALTER TABLE consult.events ADD CONSTRAINT no_boom CHECK (data->'submission'->>'text' IS DISTINCT FROM 'boom') NOT VALID")
+            "ALTER TABLE consult.events ADD CONSTRAINT no_boom CHECK (NOT coalesce(data->'submission'->'topics' ? 'boom', false)) NOT VALID")
         let client = try fixture.client()
-        let boom = #"{"stage": "design", "language": "ar", "text": "boom"}"#
+        let boom = #"{"stage": "design", "language": "ar", "text": "a text", "topics": ["boom"]}"#
         try client.send(bytes: Array("""
             SUBMIT c1 before \(Fixture.body)
             SUBMIT c1 bad \(boom)

@@ -27,7 +27,7 @@ final class StartupTests: XCTestCase {
         let conninfo = try TestDatabase.fresh()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestDatabase.executable("consultd"))
-        process.arguments = ["--database", conninfo, "--port", "0"]
+        process.arguments = ["--database", conninfo, "--port", "0", "--master-key-file", TestDatabase.masterKeyFile]
         let stderr = Pipe()
         process.standardError = stderr
         let ready = DispatchSemaphore(value: 0)

@@ -76,6 +76,7 @@ final class DomainTests: XCTestCase {
             .submissionWithdrawn(SubmissionWithdrawn(submission, reason: "typo")),
             .feedbackGiven(FeedbackGiven(submission, text: "thanks")),
             .outcomePublished(OutcomePublished(consultation: "c1", summary: "s", cites: [Citation(organisation: "o1", key: "k1")])),
+            .contentErased(ContentErased(organisation: "o1", consultation: "c1", key: "k1", by: "dpo", reason: "request", events: 2)),
         ]
         for event in events {
             let text = event.data.serialized

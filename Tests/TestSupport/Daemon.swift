@@ -33,7 +33,8 @@ public final class Daemon: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         posix_spawn_file_actions_addclose(&actions, fds[0])
         let path = try TestDatabase.executable("consultd")
-        let argv = ([path, "--database", conninfo, "--port", "0"] + arguments).map { strdup($0) } + [nil]
+        let key = arguments.contains("--master-key-file") ? [] : ["--master-key-file", TestDatabase.masterKeyFile]
+        let argv = ([path, "--database", conninfo, "--port", "0"] + key + arguments).map { strdup($0) } + [nil]
         let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0

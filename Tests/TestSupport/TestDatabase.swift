@@ -18,6 +18,17 @@ public enum TestDatabase {
 
     public static var schemaDirectory: URL { repositoryRoot.appendingPathComponent("schema") }
 
+    /// A master key for this test run (consultd requires one; consultctl needs one to write feedback):
+    /// given to every daemon and every program `run` starts, unless a test gives its own.
+    public static let masterKeyFile: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("consultd-test-master-\(UUID().uuidString).key").path
+        var generator = SystemRandomNumberGenerator()
+        let raw = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        FileManager.default.createFile(
+            atPath: path, contents: Data("consultd-master-key-v1 \(raw.base64EncodedString())\n".utf8), attributes: [.posixPermissions: 0o600])
+        return path
+    }()
+
     /// Checks that the PG* variables name a server; fails with a message that says what to do.
     public static func requireServer() throws {
         guard environment["PGHOST"] != nil, environment["PGPORT"] != nil else {
@@ -88,7 +99,7 @@ public enum TestDatabase {
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.merging(extra) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = environment.merging(["CONSULT_MASTER_KEY_FILE": masterKeyFile]) { $1 }.merging(extra) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
 
         var pid: pid_t = 0

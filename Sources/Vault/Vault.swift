@@ -1,0 +1,178 @@
+import Crypto
+import Domain
+import EventLog
+import Foundation
+import JSON
+import PostgresClient
+
+/// An event ready to append: its data with personal content sealed, and the key to store beside it.
+public struct SealedEvent: Sendable {
+    public let event: NewEvent
+    /// nil when the event carries no personal content.
+    public let contentKey: ContentKey?
+
+    public init(event: NewEvent, contentKey: ContentKey?) {
+        self.event = event
+        self.contentKey = contentKey
+    }
+}
+
+/// Seals personal content as it goes into the log and opens it as it comes out (docs/PRIVACY.md).
+/// Holds the master key and the organisations' data keys it has opened; safe to share between threads.
+public final class Vault: Sendable {
+    public let master: MasterKey
+    private let dataKeys = Mutex<[String: DataKey]>([:])  // by organisation: the key new content is sealed under
+    private let openedKeys = Mutex<[UUID: Secret]>([:])  // by data key id
+
+    struct DataKey: Sendable {
+        let id: UUID
+        let secret: Secret
+        var key: SymmetricKey { secret.key }
+    }
+
+    public init(master: MasterKey) {
+        self.master = master
+    }
+
+    // MARK: Sealing
+
+    /// Seals the personal content of `events` (those of types that carry any, whose content is still
+    /// plain text); others pass unchanged. Creates an organisation's data key the first time it is needed.
+    public func seal(_ events: [NewEvent], _ connection: Connection) throws -> [SealedEvent] {
+        let owners = try events.map { event -> String? in
+            guard PersonalContent.carried(by: event.type) else { return nil }
+            return try Self.data(of: event)["organisation"]?.stringValue
+        }
+        try loadDataKeys(for: Set(owners.compactMap { $0 }), connection)
+        return try zip(events, owners).map { event, owner in
+            guard let owner, let path = PersonalContent.paths[event.type] else { return SealedEvent(event: event, contentKey: nil) }
+            let data = try Self.data(of: event)
+            guard case .string(let text)? = data.value(at: path) else { return SealedEvent(event: event, contentKey: nil) }
+            let dataKey = dataKeys.withLock { $0[owner] }!
+            let contentKey = SymmetricKey(size: .bits256)
+            let box = try Sealing.seal(Data(text.utf8), key: contentKey, context: Sealing.contentContext(event: event.eventID, path: path))
+            let sealedData = data.replacing(at: path) { _ in PersonalText.sealed(box.base64EncodedString()).json }
+            var sealed = event
+            sealed.data = JSONText(sealedData.serialized)
+            let wrapped = try contentKey.withUnsafeBytes {
+                try Sealing.seal(Data($0), key: dataKey.key, context: Sealing.contentKeyContext(event: event.eventID))
+            }
+            return SealedEvent(
+                event: sealed,
+                contentKey: ContentKey(
+                    organisation: owner, consultation: data["consultation"]?.stringValue ?? "", submissionKey: data["key"]?.stringValue ?? "",
+                    organisationKey: dataKey.id, wrapped: wrapped))
+        }
+    }
+
+    private static func data(of event: NewEvent) throws -> JSONValue {
+        do {
+            return try JSONParser.eventData.parse(event.data.text)
+        } catch {
+            throw VaultError("event data is not JSON")
+        }
+    }
+
+    /// Makes sure a data key sealed under this master key is open for each of `organisations`.
+    private func loadDataKeys(for organisations: Set<String>, _ connection: Connection) throws {
+        let missing = dataKeys.withLock { keys in organisations.filter { keys[$0] == nil } }
+        guard !missing.isEmpty else { return }
+        let store = KeyStore(connection: connection)
+        var found = try store.dataKeys(organisations: Array(missing), master: master.id)
+        for organisation in missing where found[organisation] == nil {
+            try store.insertDataKey(organisation: organisation, id: UUID(), key: SymmetricKey(size: .bits256), master: master)
+            found = found.merging(try store.dataKeys(organisations: [organisation], master: master.id)) { $1 }
+        }
+        for (organisation, row) in found {
+            let key = try open(dataKey: row)
+            dataKeys.withLock { $0[organisation] = DataKey(id: row.id, secret: Secret(key: key)) }
+        }
+    }
+
+    private func open(dataKey row: KeyStore.DataKeyRow) throws -> SymmetricKey {
+        if let opened = openedKeys.withLock({ $0[row.id] }) { return opened.key }
+        let raw = try Sealing.open(row.wrapped, key: master.key, context: Sealing.organisationKeyContext(id: row.id, organisation: row.organisation))
+        let key = SymmetricKey(data: raw)
+        openedKeys.withLock { $0[row.id] = Secret(key: key) }
+        return key
+    }
+
+    // MARK: Opening
+
+    /// The events with their personal content opened: plain text, or `{"erased": true}` where the
+    /// event's key is gone. Events without sealed content pass unchanged.
+    public func open(_ events: [RecordedEvent], _ connection: Connection) throws -> [RecordedEvent] {
+        let sealed = events.filter { PersonalContent.carried(by: $0.type) && $0.data.contains(#""sealed""#) }
+        guard !sealed.isEmpty else { return events }
+        let store = KeyStore(connection: connection)
+        let contentKeys = try store.contentKeys(events: sealed.map(\.eventID))
+        let dataKeyIDs = Set(contentKeys.values.map(\.organisationKey)).filter { id in openedKeys.withLock { $0[id] == nil } }
+        if !dataKeyIDs.isEmpty {
+            let rows = try store.dataKeys(ids: Array(dataKeyIDs))
+            for id in dataKeyIDs {
+                guard let row = rows.first(where: { $0.id == id && $0.masterKeyID == master.id }) else {
+                    if let other = rows.first(where: { $0.id == id }) {
+                        throw VaultError(
+                            "the master key given (id \(master.id)) is not the one this content's keys are sealed under (id \(other.masterKeyID)): "
+                                + "give that key; without it the content is lost, the metrics are not")
+                    }
+                    continue  // the data key itself is gone: its content reads as erased
+                }
+                _ = try open(dataKey: row)
+            }
+        }
+        return try events.map { event in
+            guard let path = PersonalContent.paths[event.type], sealed.contains(where: { $0.eventID == event.eventID }) else { return event }
+            let data = try JSONParser.eventData.parse(event.data)
+            guard case .sealed(let box)? = data.value(at: path).flatMap(PersonalText.init(json:)) else { return event }
+            var text = PersonalText.erased
+            if let row = contentKeys[event.eventID], let dataKey = openedKeys.withLock({ $0[row.organisationKey] }) {
+                let contentKey = SymmetricKey(data: try Sealing.open(row.wrapped, key: dataKey.key, context: Sealing.contentKeyContext(event: event.eventID)))
+                guard let boxBytes = Data(base64Encoded: box) else { throw VaultError("position \(event.position): sealed content is not base64") }
+                let plain = try Sealing.open(boxBytes, key: contentKey, context: Sealing.contentContext(event: event.eventID, path: path))
+                text = .plain(String(decoding: plain, as: UTF8.self))
+            }
+            let opened = data.replacing(at: path) { _ in text.json }
+            return RecordedEvent(
+                position: event.position, eventID: event.eventID, stream: event.stream, version: event.version, type: event.type,
+                data: opened.serialized, metadata: event.metadata, recordedAt: event.recordedAt, idempotencyKey: event.idempotencyKey)
+        }
+    }
+
+    /// Whether the event stored at `position` is `plain` (before sealing): same stream, type and data
+    /// once opened. A retry of a sealed write cannot be compared in SQL (each sealing differs); content
+    /// already erased compares unequal.
+    public func storedEvent(at position: Int64, matches plain: NewEvent, _ connection: Connection) throws -> Bool {
+        guard let stored = try EventStore(connection: connection).read(after: position - 1, limit: 1).first, stored.position == position,
+            stored.stream == plain.stream, stored.type == plain.type
+        else { return false }
+        let opened = try open([stored], connection)[0]
+        return try connection.execute("SELECT $1::jsonb = $2::jsonb AS same", [opened.data, plain.data.text]).first!.get("same")
+    }
+
+    /// Checks that this master key opens the data keys the database holds: one clear line if it does
+    /// not (the wrong file, or a lost key).
+    public func check(_ connection: Connection) throws {
+        let ids = try KeyStore(connection: connection).masterKeyIDs()
+        guard !ids.isEmpty, !ids.contains(master.id) else { return }
+        throw VaultError(
+            "the master key given (id \(master.id)) seals none of the organisations' data keys (they are sealed under \(ids.sorted().joined(separator: ", "))): "
+                + "give the right --master-key-file; if that key is lost, so is the content sealed under it (the metrics are not), "
+                + "and `consultctl keys retire-master --lost` starts afresh")
+    }
+}
+
+/// A value behind a lock (Foundation's NSLock; Swift's Synchronization.Mutex needs a newer OS on macOS).
+final class Mutex<Value: Sendable>: @unchecked Sendable {
+    // `@unchecked Sendable`: `value` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
