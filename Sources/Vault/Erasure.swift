@@ -60,6 +60,30 @@ public enum Erasure {
         }
     }
 
+    /// Applies every erasure the log records again: after a restore of a key backup older than some of
+    /// them, the keys they destroyed are back, and this destroys them again (each only for events before
+    /// its own position: content written later stays). Records nothing. Returns how many keys it deleted.
+    public static func replay(store: EventStore) throws -> Int {
+        var deleted = 0
+        try store.connection.transaction { connection in
+            for recorded in try EventStore(connection: connection).read(stream: Streams.erasures) {
+                guard case .contentErased(let erasure) = try recorded.decoded() else { continue }
+                deleted += try connection.execute(
+                    """
+                    WITH gone AS (
+                        DELETE FROM consult.content_keys k USING consult.events e
+                         WHERE e.event_id = k.event_id AND e.position < $4
+                           AND ($1::text IS NULL OR k.organisation = $1) AND ($2::text IS NULL OR k.consultation = $2)
+                           AND ($3::text IS NULL OR k.submission_key = $3)
+                        RETURNING 1)
+                    SELECT count(*) AS deleted FROM gone
+                    """, [erasure.organisation, erasure.consultation, erasure.key, recorded.position]
+                ).first!.get("deleted", as: Int.self)
+            }
+        }
+        return deleted
+    }
+
     /// Which scope a description names (for messages).
     public static func describe(_ scope: Scope) -> String { scope.description }
 }

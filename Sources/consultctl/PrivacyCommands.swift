@@ -34,14 +34,22 @@ struct Erase: ParsableCommand {
             deploy/README.md, "Erasure and backups".
             """)
     @OptionGroup var db: DatabaseOptions
-    @Option var organisation: String
+    @Option var organisation: String?
     @Option(help: "Only this consultation (with --key: one submission).") var consultation: String?
     @Option(help: "Only this submission (needs --consultation).") var key: String?
     @Option(help: "Who asks (default: the user running the command).") var by: String?
     @Option(help: "Why, e.g. \"request of the organisation\".") var reason: String = "request"
+    @Flag(help: "After restoring a key backup: destroy again every key the log's erasures destroyed.") var replay = false
 
     func run() {
         oneLine {
+            if replay {
+                guard organisation == nil && consultation == nil && key == nil else { throw CommandFailure("--replay takes no scope") }
+                let deleted = try Erasure.replay(store: Log(db).store)
+                print("replayed the log's erasures: \(deleted) restored key(s) destroyed again")
+                return
+            }
+            guard let organisation else { throw CommandFailure("erase whose content? give --organisation (or --replay after a restore)") }
             let scope = try Erasure.Scope(organisation: organisation, consultation: consultation, key: key)
             let log = Log(db)
             let (events, position) = try Erasure.erase(scope, by: operatorName(by), reason: reason, store: log.store)
