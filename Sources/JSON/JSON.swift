@@ -34,6 +34,12 @@ public enum JSONValue: Equatable, Sendable {
         return nil
     }
 
+    /// The items, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     /// The strings, if this is an array of strings only.
     public var stringArray: [String]? {
         guard case .array(let items) = self else { return nil }

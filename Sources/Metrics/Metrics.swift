@@ -10,6 +10,9 @@ public struct ConsultationMetrics: Equatable, Sendable {
         public var name: String
         /// Submissions that list at least one group for this dimension.
         public var respondents: Int
+        /// Submissions listing each baseline group (0 when none did), and "other" (any group outside
+        /// the baseline: a submission listing two such counts twice): what suppression judges.
+        public var listed: [String: Int] = [:]
         /// Baseline groups, then "other" (groups outside the baseline), by name.
         public var voiceShare: [String: Double]
         public var baseline: [String: Double]
@@ -124,13 +127,15 @@ public struct ConsultationMetrics: Equatable, Sendable {
         _ name: String, baseline: [String: Double], respondents: Int, listings: [String: [Int: Int]], minRatio: Double
     ) -> Dimension {
         var weights: [String: Rational] = [:]
+        var listed = baseline.mapValues { _ in 0 }
         for (group, counts) in listings {
             let weight = counts.reduce(Rational.zero) { $0 + Rational($1.value, $1.key) }
             let key = baseline[group] != nil ? group : "other"
             weights[key] = (weights[key] ?? .zero) + weight
+            listed[key, default: 0] += counts.values.reduce(0, +)
         }
         var result = Dimension(
-            name: name, respondents: respondents, voiceShare: [:], baseline: baseline, representationRatio: [:],
+            name: name, respondents: respondents, listed: listed, voiceShare: [:], baseline: baseline, representationRatio: [:],
             dissimilarity: nil, representativeness: nil, coverage: nil, underrepresented: [])
         guard respondents > 0 else { return result }
         let exactBaseline = baseline.mapValues { Rational(shortestDecimal: $0) ?? .zero }

@@ -27,6 +27,8 @@ struct Report: ParsableCommand {
     @Option(help: "A past log position (default: the head).") var asOf: Int64?
     @Option(help: "Audit policy file (default: the shipped defaults).") var policy: String?
     @Flag(help: "Print nothing on success (for cron, which mails any output).") var quiet = false
+    @Flag(help: "Show small cells too (for internal use only: the report says so). By default values from fewer than the policy's min_cell submissions are withheld (docs/PRIVACY.md).")
+    var noSuppress = false
 
     func run() {
         guard all != (consultation != nil) else { fail("give either --consultation ID or --all") }
@@ -43,9 +45,11 @@ struct Report: ParsableCommand {
             let consultation = fold.registry.consultations[id]!
             let metrics = ConsultationMetrics(consultation: id, fold: fold, minRatio: policy.minRatio)!
             let audit = Audit(metrics: metrics, consultation: consultation, policy: policy, now: fold.time)
+            let withFeedback = fold.activeSubmissions(of: id).filter { $0.firstFeedbackAt != nil }.count
+            let suppression = noSuppress ? nil : Suppression(metrics: metrics, feedbackGiven: withFeedback, threshold: Int(policy.minCell))
             let content = ReportContent(
                 consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName,
-                checkpoint: checkpoint)
+                checkpoint: checkpoint, suppression: suppression)
             let text: String
             switch format {
             case .md: text = content.markdown(made: made)
@@ -84,9 +88,45 @@ struct ReportContent {
     let policyName: String
     /// The first signed checkpoint covering the report's position, if one exists yet.
     let checkpoint: Checkpoint?
+    /// What is withheld (nil: --no-suppress).
+    let suppression: Suppression?
 
     let f = ConsultationMetrics.format
     func show(_ value: Double?) -> String { value.map(f) ?? "n/a" }
+
+    static let withheld = "suppressed"
+
+    /// A consultation-level figure, or "suppressed".
+    func show(_ figure: String, _ value: Double?) -> String {
+        suppression?.withholds(metric: figure, dimension: nil, group: nil) == true ? Self.withheld : show(value)
+    }
+
+    func count(_ figure: String, _ value: Int) -> String {
+        suppression?.withholds(metric: figure, dimension: nil, group: nil) == true ? "fewer than \(suppression!.threshold)" : String(value)
+    }
+
+    /// A group's value in a dimension, or "suppressed".
+    func show(_ metric: String, _ dimension: ConsultationMetrics.Dimension, _ group: String?, _ value: Double?) -> String {
+        suppression?.withholds(metric: metric, dimension: dimension.name, group: group) == true ? Self.withheld : show(value)
+    }
+
+    func withholds(_ metric: String, _ dimension: ConsultationMetrics.Dimension, _ group: String? = nil) -> Bool {
+        suppression?.withholds(metric: metric, dimension: dimension.name, group: group) ?? false
+    }
+
+    /// An audit criterion's value and reason, or "suppressed" and why.
+    func shown(_ criterion: Audit.Criterion) -> (value: String, reason: String) {
+        guard suppression?.withholds(criterion: criterion.name) == true else { return (criterion.shown ?? "n/a", criterion.reason) }
+        return (Self.withheld, "computed from fewer than \(suppression!.threshold) submissions (small-cell suppression)")
+    }
+
+    var suppressionLine: String {
+        guard let suppression else { return "Small-cell suppression: off (--no-suppress): for internal use only, not for publication" }
+        return "Small-cell suppression: min_cell \(suppression.threshold); "
+            + (suppression.applied
+                ? "\(suppression.paths.count) value(s) computed from fewer than \(suppression.threshold) submissions, or that would give one away, are shown as suppressed"
+                : "no value needed withholding")
+    }
 
     var header: [String] {
         [
@@ -95,6 +135,7 @@ struct ReportContent {
             "As of log position \(fold.position)",
             checkpointLine,
             "Policy: \(policyName)",
+            suppressionLine,
         ]
     }
 
@@ -104,6 +145,14 @@ struct ReportContent {
         }
         return "Checkpoint: the log's first \(checkpoint.size) events, root \(checkpoint.root.hex), signed by key \(checkpoint.keyID) "
             + "(signature \(Data(checkpoint.signature).base64EncodedString()), log time \(Checkpoint.iso(microseconds: checkpoint.logTimeMicroseconds)))"
+    }
+
+    /// Days whose submission (or feedback) count is withheld: each series sums to a figure the report shows.
+    var withheldDays: (submissions: Set<String>, feedback: Set<String>) {
+        guard let suppression else { return ([], []) }
+        let days = daily
+        return (Set(Suppression.cells(days.map { ($0.day, $0.submissions) }, threshold: suppression.threshold)),
+                Set(Suppression.cells(days.map { ($0.day, $0.feedback) }, threshold: suppression.threshold)))
     }
 
     /// Submissions and first feedback per day (log time), for the chart over time.
@@ -122,22 +171,24 @@ struct ReportContent {
         var lines = ["# Consultation report: \(consultation.title)", ""] + header.map { "- \($0)" }
         lines += ["", "## Verdict: \(audit.verdict)", "", "| criterion | value | threshold | status | reason |", "| --- | --- | --- | --- | --- |"]
         for criterion in audit.criteria {
-            lines.append("| \(criterion.name) | \(criterion.shown ?? "n/a") | \(criterion.threshold) | \(criterion.status.rawValue) | \(criterion.reason) |")
+            let (value, reason) = shown(criterion)
+            lines.append("| \(criterion.name) | \(value) | \(criterion.threshold) | \(criterion.status.rawValue) | \(reason) |")
         }
         lines += ["", "## Who was heard", "",
-                  "- Submissions: \(metrics.submissions) from \(metrics.organisations) organisations",
-                  "- Affected-led share: \(show(metrics.affectedLedShare)); local or national: \(show(metrics.localNationalShare))",
-                  "- Effective voices: \(show(metrics.effectiveVoices)) (concentration \(show(metrics.concentrationHHI)))",
-                  "- Feedback rate: \(show(metrics.feedbackRate)); median days to feedback: \(show(metrics.medianDaysToFeedback))",
-                  "- Influence rate: \(show(metrics.influenceRate)); stage coverage: \(show(metrics.stageCoverage)); language coverage: \(show(metrics.languageCoverage))"]
+                  "- Submissions: \(count("submissions", metrics.submissions)) from \(count("organisations", metrics.organisations)) organisations",
+                  "- Affected-led share: \(show("affected_led_share", metrics.affectedLedShare)); local or national: \(show("local_national_share", metrics.localNationalShare))",
+                  "- Effective voices: \(show("effective_voices", metrics.effectiveVoices)) (concentration \(show("concentration_hhi", metrics.concentrationHHI)))",
+                  "- Feedback rate: \(show("feedback_rate", metrics.feedbackRate)); median days to feedback: \(show("median_days_to_feedback", metrics.medianDaysToFeedback))",
+                  "- Influence rate: \(show("influence_rate", metrics.influenceRate)); stage coverage: \(show("stage_coverage", metrics.stageCoverage)); language coverage: \(show("language_coverage", metrics.languageCoverage))"]
         for dimension in metrics.dimensions {
+            let respondents = withholds("respondents", dimension) ? "fewer than \(suppression!.threshold)" : String(dimension.respondents)
             lines += ["", "### \(dimension.name)", "",
-                      "Representativeness \(show(dimension.representativeness)), coverage \(show(dimension.coverage)), "
-                        + "\(dimension.respondents) submissions list a group. Underrepresented: "
+                      "Representativeness \(show("representativeness", dimension, nil, dimension.representativeness)), coverage \(show("coverage", dimension.coverage)), "
+                        + "\(respondents) submissions list a group. Underrepresented: "
                         + (dimension.underrepresented.isEmpty ? "none" : dimension.underrepresented.joined(separator: ", ")) + ".",
                       "", "| group | voice share | baseline | representation ratio |", "| --- | --- | --- | --- |"]
             for group in groups(dimension) {
-                lines.append("| \(group) | \(show(dimension.voiceShare[group])) | \(show(dimension.baseline[group])) | \(show(dimension.representationRatio[group] ?? nil)) |")
+                lines.append("| \(group) | \(show("voice_share", dimension, group, dimension.voiceShare[group])) | \(show(dimension.baseline[group])) | \(show("representation_ratio", dimension, group, dimension.representationRatio[group] ?? nil)) |")
             }
         }
         lines += ["", "Report made \(made)"]
@@ -149,20 +200,22 @@ struct ReportContent {
     }
 
     func csv(made: String) -> String {
-        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value"])
+        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value", "suppressed"])
         for row in metrics.rows {
+            let withheld = suppression?.withholds(metric: row.metric, dimension: row.dimension, group: row.group) ?? false
             rows.append([
                 .string(row.consultation), .number(String(row.position)), .string(row.metric),
                 row.dimension.map(JSONValue.string) ?? .null, row.group.map(JSONValue.string) ?? .null,
-                row.value.map { .number(f($0)) } ?? .null,
+                withheld ? .null : row.value.map { .number(f($0)) } ?? .null, .bool(withheld),
             ])
         }
         for criterion in audit.criteria {
+            let withheld = suppression?.withholds(criterion: criterion.name) ?? false
             rows.append([.string(consultation.id), .number(String(fold.position)), .string("audit:\(criterion.name)"), .null,
-                         .string(criterion.status.rawValue), criterion.shown.map { .number($0) } ?? .null])
+                         .string(criterion.status.rawValue), withheld ? .null : criterion.shown.map { .number($0) } ?? .null, .bool(withheld)])
         }
-        rows.append([.string(consultation.id), .number(String(fold.position)), .string("verdict"), .null, .string(audit.verdict), .null])
-        return rows.render(.csv) + "# policy: \(policyName)\r\n# \(checkpointLine)\r\n# made: \(made)\r\n"
+        rows.append([.string(consultation.id), .number(String(fold.position)), .string("verdict"), .null, .string(audit.verdict), .null, .bool(false)])
+        return rows.render(.csv) + "# policy: \(policyName)\r\n# \(checkpointLine)\r\n# \(suppressionLine)\r\n# made: \(made)\r\n"
     }
 
     func json(made: String) -> String {
@@ -170,8 +223,22 @@ struct ReportContent {
             ("consultation", .string(consultation.id)), ("title", .string(consultation.title)),
             ("position", .number(String(fold.position))), ("policy", .string(policyName)),
             ("checkpoint", checkpoint?.json ?? .null),
-            ("metrics", metrics.json), ("audit", audit.json),
+            ("suppression", suppression?.json ?? .object([("applied", .bool(false)), ("off", .bool(true))])),
+            ("metrics", suppression?.apply(to: metrics.json) ?? metrics.json), ("audit", auditJSON),
         ]).serialized + "\n" + JSONValue.object([("made", .string(made))]).serialized + "\n"
+    }
+
+    /// The audit's JSON with withheld criteria's values and reasons replaced.
+    var auditJSON: JSONValue {
+        guard let suppression else { return audit.json }
+        return audit.json.replacing(at: ["criteria"]) { criteria in
+            guard case .array(let items) = criteria else { return criteria }
+            return .array(items.map { item in
+                guard let name = item["criterion"]?.stringValue, suppression.withholds(criterion: name) else { return item }
+                let (_, reason) = shown(audit.criteria.first { $0.name == name }!)
+                return item.replacing(at: ["value"]) { _ in .null }.replacing(at: ["reason"]) { _ in .string(reason) }
+            })
+        }
     }
 
     // MARK: HTML
@@ -187,19 +254,20 @@ struct ReportContent {
         body.append("<h2>Verdict: <span class=\"verdict \(audit.verdict)\">\(audit.verdict)</span></h2>")
         body.append("<table><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>status</th><th>reason</th></tr></thead><tbody>")
         for criterion in audit.criteria {
-            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(criterion.name)</td><td>\(e(criterion.shown ?? "n/a"))</td><td>\(e(criterion.threshold))</td><td>\(criterion.status.rawValue)</td><td>\(e(criterion.reason))</td></tr>")
+            let (value, reason) = shown(criterion)
+            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(criterion.name)</td><td>\(e(value))</td><td>\(e(criterion.threshold))</td><td>\(criterion.status.rawValue)</td><td>\(e(reason))</td></tr>")
         }
         body.append("</tbody></table>")
-        body.append("<p>\(metrics.submissions) submissions from \(metrics.organisations) organisations; affected-led share \(show(metrics.affectedLedShare)); effective voices \(show(metrics.effectiveVoices)); feedback rate \(show(metrics.feedbackRate)); influence rate \(show(metrics.influenceRate)).</p>")
+        body.append("<p>\(count("submissions", metrics.submissions)) submissions from \(count("organisations", metrics.organisations)) organisations; affected-led share \(show("affected_led_share", metrics.affectedLedShare)); effective voices \(show("effective_voices", metrics.effectiveVoices)); feedback rate \(show("feedback_rate", metrics.feedbackRate)); influence rate \(show("influence_rate", metrics.influenceRate)).</p>")
         for dimension in metrics.dimensions {
             body.append("<h2>\(e(dimension.name))</h2>")
-            body.append("<p>Representativeness \(show(dimension.representativeness)), coverage \(show(dimension.coverage)); underrepresented: \(e(dimension.underrepresented.isEmpty ? "none" : dimension.underrepresented.joined(separator: ", "))).</p>")
+            body.append("<p>Representativeness \(show("representativeness", dimension, nil, dimension.representativeness)), coverage \(show("coverage", dimension.coverage)); underrepresented: \(e(dimension.underrepresented.isEmpty ? "none" : dimension.underrepresented.joined(separator: ", "))).</p>")
             body.append(voiceChart(dimension))
             body.append(ratioChart(dimension))
         }
         body.append("<h2>Submissions and feedback over time</h2>")
         body.append(timeChart())
-        let style = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}tr.fail td{background:#fde2e2}tr.pass td{background:#e3f6e3}tr.insufficient_data td{background:#f3f3f3}.verdict.tokenistic{color:#b00}.verdict.meaningful{color:#070}.verdict.partial{color:#a60}svg text{font-size:11px}"
+        let style = "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}tr.fail td{background:#fde2e2}tr.pass td{background:#e3f6e3}tr.insufficient_data td{background:#f3f3f3}.verdict.tokenistic{color:#b00}.verdict.meaningful{color:#070}.verdict.partial{color:#a60}svg text{font-size:11px}.withheld{fill:none;stroke:#999;stroke-dasharray:3 2}"
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"/><title>\(e(consultation.title)): consultation report</title><style>\(style)</style></head>
@@ -222,6 +290,11 @@ struct ReportContent {
         ]
     }
 
+    /// A withheld value: a dashed outline of no height that means nothing about the value.
+    static func withheldMark(x: Int, width: Int, what: String) -> String {
+        "<rect class=\"withheld\" x=\"\(x)\" y=\"150\" width=\"\(width)\" height=\"20\"><title>\(escape(what)): suppressed (small cell)</title></rect>"
+    }
+
     /// Voice share beside baseline, one pair of bars per group.
     func voiceChart(_ dimension: ConsultationMetrics.Dimension) -> String {
         let names = groups(dimension)
@@ -236,7 +309,11 @@ struct ReportContent {
             let x = 50 + index * 70
             let voice = dimension.voiceShare[group] ?? 0
             let base = dimension.baseline[group] ?? 0
-            parts.append("<rect x=\"\(x)\" y=\"\(170 - Int(voice * 150))\" width=\"25\" height=\"\(Int(voice * 150))\" fill=\"#1f5f99\"><title>\(Self.escape(group)) voice \(f(voice))</title></rect>")
+            if withholds("voice_share", dimension, group) {
+                parts.append(Self.withheldMark(x: x, width: 25, what: "\(group) voice share"))
+            } else {
+                parts.append("<rect x=\"\(x)\" y=\"\(170 - Int(voice * 150))\" width=\"25\" height=\"\(Int(voice * 150))\" fill=\"#1f5f99\"><title>\(Self.escape(group)) voice \(f(voice))</title></rect>")
+            }
             parts.append("<rect x=\"\(x + 27)\" y=\"\(170 - Int(base * 150))\" width=\"25\" height=\"\(Int(base * 150))\" fill=\"#9cc3e6\"><title>\(Self.escape(group)) baseline \(f(base))</title></rect>")
             parts.append("<text x=\"\(x)\" y=\"185\">\(Self.escape(String(group.prefix(10))))</text>")
         }
@@ -261,6 +338,11 @@ struct ReportContent {
             let x = 50 + index * 70
             let ratio = (dimension.representationRatio[group] ?? nil) ?? 0
             let color = ratio < policy.minRatio ? "#b00" : "#1f5f99"
+            if withholds("representation_ratio", dimension, group) {
+                parts.append(Self.withheldMark(x: x, width: 40, what: "\(group) ratio"))
+                parts.append("<text x=\"\(x)\" y=\"185\">\(Self.escape(String(group.prefix(10))))</text>")
+                continue
+            }
             parts.append("<rect x=\"\(x)\" y=\"\(y(ratio))\" width=\"40\" height=\"\(170 - y(ratio))\" fill=\"\(color)\"><title>\(Self.escape(group)) ratio \(f(ratio))</title></rect>")
             parts.append("<text x=\"\(x)\" y=\"185\">\(Self.escape(String(group.prefix(10))))</text>")
         }
@@ -271,8 +353,12 @@ struct ReportContent {
     /// Submissions and first feedback per day.
     func timeChart() -> String {
         let days = daily
+        let withheld = withheldDays
         let width = max(420, 80 + days.count * 30)
-        let top = max(1, days.map { max($0.submissions, $0.feedback) }.max() ?? 1)
+        // The scale from shown counts only: a withheld day's count must not surface as the maximum.
+        let top = max(1, days.map {
+            max(withheld.submissions.contains($0.day) ? 0 : $0.submissions, withheld.feedback.contains($0.day) ? 0 : $0.feedback)
+        }.max() ?? 1)
         var parts = chartStart(
             width: width, label: "Submissions and feedback per day",
             title: "Submissions (dark) and first feedback (orange) per day",
@@ -281,8 +367,16 @@ struct ReportContent {
             let x = 50 + index * 30
             let s = day.submissions * 150 / top
             let fb = day.feedback * 150 / top
-            parts.append("<rect x=\"\(x)\" y=\"\(170 - s)\" width=\"12\" height=\"\(s)\" fill=\"#1f5f99\"><title>\(day.day): \(day.submissions) submissions</title></rect>")
-            parts.append("<rect x=\"\(x + 13)\" y=\"\(170 - fb)\" width=\"12\" height=\"\(fb)\" fill=\"#e08a00\"><title>\(day.day): \(day.feedback) first feedback</title></rect>")
+            if withheld.submissions.contains(day.day) {
+                parts.append(Self.withheldMark(x: x, width: 12, what: "\(day.day) submissions"))
+            } else {
+                parts.append("<rect x=\"\(x)\" y=\"\(170 - s)\" width=\"12\" height=\"\(s)\" fill=\"#1f5f99\"><title>\(day.day): \(day.submissions) submissions</title></rect>")
+            }
+            if withheld.feedback.contains(day.day) {
+                parts.append(Self.withheldMark(x: x + 13, width: 12, what: "\(day.day) first feedback"))
+            } else {
+                parts.append("<rect x=\"\(x + 13)\" y=\"\(170 - fb)\" width=\"12\" height=\"\(fb)\" fill=\"#e08a00\"><title>\(day.day): \(day.feedback) first feedback</title></rect>")
+            }
         }
         if let first = days.first, let last = days.last {
             parts.append("<text x=\"40\" y=\"190\">\(first.day)</text>")

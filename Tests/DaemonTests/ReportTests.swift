@@ -139,6 +139,64 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Set(files), ["edu-jordan.md", "edu-jordan.html", "edu-jordan.csv", "edu-jordan.json"], "no temporary files left")
     }
 
+    /// Small groups are withheld in every format, with their complements, and the report says so;
+    /// nothing withheld can be worked back from what is shown. --no-suppress shows them, saying so.
+    func testReportsSuppressSmallCellsAndTheirComplements() throws {
+        let fixture = try Fixture()
+        for (index, organisation) in ["org-a", "org-b"].enumerated() {
+            let client = try fixture.client(as: organisation)
+            for n in 0..<5 {
+                let gender = index == 1 && n < 2 ? "male" : "female"   // 8 female, 2 male
+                let body = #"{"stage": "design", "language": "ar", "text": "t", "represents": {"gender": ["\#(gender)"], "age": ["18-24"]}}"#
+                XCTAssertTrue(try client.request("SUBMIT c1 s\(n) \(body)").hasPrefix("OK SUBMIT"))
+            }
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("suppressed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var files: [String: String] = [:]
+        for format in ["json", "csv", "md", "html"] {
+            XCTAssertEqual(try consultctl(["report", "--consultation", "c1", "--format", format, "--out", folder.path], fixture).status, 0)
+            files[format] = try String(contentsOf: folder.appendingPathComponent("c1.\(format)"), encoding: .utf8)
+        }
+        let report = try JSONParser().parse(String(files["json"]!.split(separator: "\n")[0]))
+        XCTAssertEqual(report["suppression"]?["applied"], .bool(true))
+        XCTAssertEqual(report["suppression"]?["min_cell"], .number("5"))
+        let metrics = report["metrics"]!
+        XCTAssertEqual(metrics.value(at: ["submissions"]), .number("10"))
+        // Male (2) is withheld, and female with it: else 1 − female would give male away.
+        for group in ["male", "female"] {
+            XCTAssertEqual(metrics.value(at: ["voice_share", "gender", group]), .null, group)
+            XCTAssertEqual(metrics.value(at: ["representation_ratio", "gender", group]), .null, group)
+        }
+        XCTAssertEqual(metrics.value(at: ["representativeness", "gender"]), .null)
+        XCTAssertEqual(metrics.value(at: ["dissimilarity", "gender"]), .null)
+        XCTAssertEqual(metrics.value(at: ["voice_share", "age", "18-24"]), .number("1"), "10 of 10: shown")
+        XCTAssertEqual(metrics.value(at: ["voice_share", "age", "60+"]), .number("0"), "nobody spoke for them: shown")
+        // In every dimension, a withheld share is never alone (one unknown would be 1 minus the rest).
+        if case .object(let dimensions)? = metrics["voice_share"] {
+            for (name, shares) in dimensions {
+                guard case .object(let groups) = shares else { continue }
+                XCTAssertNotEqual(groups.filter { $0.1 == .null }.count, 1, "\(name): a lone withheld share")
+            }
+        }
+        let representativeness = report["audit"]?["criteria"]?.arrayValue?.first { $0["criterion"] == .string("representativeness") }
+        XCTAssertEqual(representativeness?["value"], .null)
+        XCTAssertFalse(representativeness?["reason"]?.stringValue?.contains("0.") ?? true, "the reason does not quote the value")
+
+        XCTAssertTrue(files["csv"]!.contains("c1,"), files["csv"]!)
+        XCTAssertTrue(files["csv"]!.hasPrefix("consultation,position,metric,dimension,group,value,suppressed\r\n"), files["csv"]!)
+        XCTAssertTrue(files["csv"]!.contains(",voice_share,gender,male,,true\r\n"), files["csv"]!)
+        XCTAssertTrue(files["md"]!.contains("| male | suppressed | 0.5 | suppressed |"), files["md"]!)
+        XCTAssertTrue(files["md"]!.contains("Small-cell suppression: min_cell 5;"), files["md"]!)
+        XCTAssertFalse(files["html"]!.contains("male voice 0.2"), "no bar gives the withheld share")
+        XCTAssertTrue(files["html"]!.contains("male voice share: suppressed (small cell)"))
+
+        XCTAssertEqual(try consultctl(["report", "--consultation", "c1", "--format", "json", "--out", folder.path, "--no-suppress"], fixture).status, 0)
+        let exact = try JSONParser().parse(String(try String(contentsOf: folder.appendingPathComponent("c1.json"), encoding: .utf8).split(separator: "\n")[0]))
+        XCTAssertEqual(exact.value(at: ["metrics", "voice_share", "gender", "male"]), .number("0.2"))
+        XCTAssertEqual(exact["suppression"]?["off"], .bool(true))
+    }
+
     func testReportFailsWithOneLineAndLeavesNoFile() throws {
         let fixture = try Fixture()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
@@ -183,3 +241,4 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(problems.isEmpty, result.stderr)
     }
 }
+

@@ -339,4 +339,39 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(try coverage(["en", "EN"], ["en"]), 1, "listed twice, counted once (also in the denominator)")
         XCTAssertEqual(try coverage(["en", "EN", "ar"], ["en-GB"]), 0.5)
     }
+    /// Small cells: a count of 1 to min_cell − 1 and the shares computed from it are withheld; a lone
+    /// withheld cell takes the next smallest with it, so no total gives it away; zero is shown.
+    func testSmallCellSuppressionWithholdsCellsAndTheirComplements() throws {
+        XCTAssertEqual(Suppression.cells([("a", 10), ("b", 3), ("c", 0)], threshold: 5), ["a", "b"], "the complement, not the zero")
+        XCTAssertEqual(Suppression.cells([("a", 10), ("b", 7), ("c", 2)], threshold: 5), ["b", "c"], "the smallest other cell")
+        XCTAssertEqual(Suppression.cells([("a", 1), ("b", 2), ("c", 9)], threshold: 5), ["a", "b"], "two already: no complement")
+        XCTAssertEqual(Suppression.cells([("a", 5), ("b", 9)], threshold: 5), [], "min_cell itself is shown")
+
+        // The hand-worked history: 5 submissions from 2 organisations, 2 with feedback.
+        let metrics = ConsultationMetrics(consultation: "c", fold: fold(), minRatio: 0.5)!
+        let gender = metrics.dimensions.first { $0.name == "gender" }!
+        XCTAssertEqual(gender.listed, ["female": 2, "male": 3, "other": 1])
+        let five = Suppression(metrics: metrics, feedbackGiven: 2, threshold: 5)
+        XCTAssertFalse(five.figures.contains("submissions"), "5 submissions is not a small cell")
+        XCTAssertTrue(five.figures.isSuperset(of: ["organisations", "effective_voices", "concentration_hhi", "median_days_to_feedback"]))
+        XCTAssertFalse(five.figures.contains("feedback_rate"), "a share of 5 submissions is shown")
+        XCTAssertEqual(five.groups["gender"], ["female", "male", "other"])
+        XCTAssertEqual(five.respondents, ["age"], "3 submissions list an age group")
+        XCTAssertEqual(five.groups["age"], ["old", "young"])
+        XCTAssertEqual(five.indices, ["age", "gender"])
+        XCTAssertTrue(five.withholds(criterion: "representativeness"))
+        XCTAssertFalse(five.withholds(criterion: "feedback_rate"))
+
+        let three = Suppression(metrics: metrics, feedbackGiven: 2, threshold: 3)
+        XCTAssertEqual(three.groups["gender"], ["female", "other"])
+        XCTAssertEqual(three.groups["age"], ["old", "young"])
+        XCTAssertTrue(three.respondents.isEmpty)
+        // In the JSON every withheld value is null, and the shown voice shares never sum to one less a
+        // single unknown.
+        let json = three.apply(to: metrics.json)
+        XCTAssertEqual(json.value(at: ["voice_share", "gender", "female"]), .null)
+        XCTAssertEqual(json.value(at: ["voice_share", "gender", "male"]), metrics.json.value(at: ["voice_share", "gender", "male"]))
+        XCTAssertEqual(json.value(at: ["representativeness", "gender"]), .null)
+        XCTAssertEqual(json.value(at: ["submissions"]), .number("5"))
+    }
 }
