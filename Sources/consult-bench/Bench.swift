@@ -13,6 +13,7 @@ import PostgresClient
 import Projections
 import Server
 import Trust
+import Vault
 
 /// `consult-bench`: ingest and projection speed beside PostgreSQL's own limits, in one run.
 /// Run it through `scripts/bench`, which builds in release mode and starts a throwaway PostgreSQL
@@ -365,10 +366,17 @@ final class DaemonProcess {
     let pid: pid_t
     let port: UInt16
 
+    /// A master key for the benchmark's daemons (consultd seals personal content, docs/PRIVACY.md).
+    static let masterKeyFile: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("consult-bench-\(UUID().uuidString).key").path
+        FileManager.default.createFile(atPath: path, contents: Data(MasterKey.generate().fileText.utf8), attributes: [.posixPermissions: 0o600])
+        return path
+    }()
+
     init(conninfo: String, extra: [String] = []) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
-        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning"] + extra
+        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
