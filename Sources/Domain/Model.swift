@@ -55,11 +55,14 @@ public struct Consultation: Equatable, Sendable {
     public var baseline: [String: [String: Double]]
     /// Set when closed early by command.
     public var closedAt: Date?
+    /// Names for group codes, per dimension (e.g. nationality → SYR → "Syrian"), for reports; optional.
+    public var labels: [String: [String: String]]
 
     public init(
         id: String, title: String, convener: String, opensAt: Date, closesAt: Date, stages: [String],
-        languages: [String], baseline: [String: [String: Double]], closedAt: Date? = nil
+        languages: [String], baseline: [String: [String: Double]], closedAt: Date? = nil, labels: [String: [String: String]] = [:]
     ) {
+        self.labels = labels
         self.id = id
         self.title = title
         self.convener = convener
@@ -85,8 +88,13 @@ public struct Consultation: Equatable, Sendable {
             ("baseline", .object(baseline.keys.sorted().map { dimension in
                 (dimension, .object(baseline[dimension]!.keys.sorted().map { ($0, .number(String(baseline[dimension]![$0]!))) }))
             })),
-        ])
+        ] + (labels.isEmpty ? [] : [("labels", .object(labels.keys.sorted().map { dimension in
+            (dimension, .object(labels[dimension]!.keys.sorted().map { ($0, .string(labels[dimension]![$0]!)) }))
+        }))]))
     }
+
+    /// The name of a group, where the consultation gives one; else its code.
+    public func label(_ group: String, in dimension: String) -> String { labels[dimension]?[group] ?? group }
 
     /// The entry in the `CONSULTATIONS` reply: id, title, closes_at, stages, languages, dimensions.
     public var listing: JSONValue {
@@ -125,10 +133,21 @@ public struct Consultation: Equatable, Sendable {
             }
             baseline[dimension] = values
         }
+        var labels: [String: [String: String]] = [:]
+        if let given = json["labels"] {
+            guard case .object(let dimensions) = given else { throw E(type: type, field: "labels", message: "an object") }
+            for (dimension, names) in dimensions {
+                guard case .object(let pairs) = names else { throw E(type: type, field: "labels.\(dimension)", message: "an object of names") }
+                for (group, name) in pairs {
+                    guard let text = name.stringValue else { throw E(type: type, field: "labels.\(dimension).\(group)", message: "a string") }
+                    labels[dimension, default: [:]][group] = text
+                }
+            }
+        }
         self.init(
             id: try E.string(json, "id", type), title: try E.string(json, "title", type),
             convener: json["convener"]?.stringValue ?? "", opensAt: try time("opens_at"), closesAt: try time("closes_at"),
-            stages: try strings("stages"), languages: try strings("languages"), baseline: baseline)
+            stages: try strings("stages"), languages: try strings("languages"), baseline: baseline, labels: labels)
     }
 }
 

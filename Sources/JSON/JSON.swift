@@ -293,7 +293,9 @@ public struct JSONParser: Sendable {
             func flushRun() throws {
                 guard runStart < index else { return }
                 if validUTF8 {
-                    text += String(decoding: bytes[runStart..<index], as: UTF8.self)
+                    // Most strings are one run: take it as the text rather than appending it to "".
+                    let run = String(decoding: bytes[runStart..<index], as: UTF8.self)
+                    if text.isEmpty { text = run } else { text += run }
                     return
                 }
                 guard let run = String(validating: bytes[runStart..<index], as: UTF8.self) else {

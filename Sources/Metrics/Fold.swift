@@ -279,7 +279,7 @@ public struct LogFold: Sendable {
         return consultation
     }
 
-    func isCited(_ record: SubmissionRecord) -> Bool {
+    public func isCited(_ record: SubmissionRecord) -> Bool {
         outcomes[record.consultation]?.contains("\(record.organisation)/\(record.key)") ?? false
     }
 

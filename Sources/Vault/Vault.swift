@@ -39,21 +39,20 @@ public final class Vault: Sendable {
     /// Seals the personal content of `events` (those of types that carry any, whose content is still
     /// plain text); others pass unchanged. Creates an organisation's data key the first time it is needed.
     public func seal(_ events: [NewEvent], _ connection: Connection) throws -> [SealedEvent] {
-        let owners = try events.map { event -> String? in
-            guard PersonalContent.carried(by: event.type) else { return nil }
-            return try Self.data(of: event)["organisation"]?.stringValue
-        }
+        // Each carrying event's data parsed once: its organisation, then its text.
+        let parsed = try events.map { event -> JSONValue? in PersonalContent.carried(by: event.type) ? try Self.data(of: event) : nil }
+        let owners = parsed.map { $0?["organisation"]?.stringValue }
         try loadDataKeys(for: Set(owners.compactMap { $0 }), connection)
-        return try zip(events, owners).map { event, owner in
-            guard let owner, let path = PersonalContent.paths[event.type] else { return SealedEvent(event: event, contentKey: nil) }
-            let data = try Self.data(of: event)
-            guard case .string(let text)? = data.value(at: path) else { return SealedEvent(event: event, contentKey: nil) }
+        return try events.indices.map { index in
+            let event = events[index]
+            guard let data = parsed[index], let owner = owners[index], let path = PersonalContent.paths[event.type],
+                case .string(let text)? = data.value(at: path)
+            else { return SealedEvent(event: event, contentKey: nil) }
             let dataKey = dataKeys.withLock { $0[owner] }!
             let contentKey = SymmetricKey(size: .bits256)
             let box = try Sealing.seal(Data(text.utf8), key: contentKey, context: Sealing.contentContext(event: event.eventID, path: path))
-            let sealedData = data.replacing(at: path) { _ in PersonalText.sealed(box.base64EncodedString()).json }
             var sealed = event
-            sealed.data = JSONText(sealedData.serialized)
+            sealed.data = JSONText(data.replacing(at: path) { _ in PersonalText.sealed(box.base64EncodedString()).json }.serialized)
             let wrapped = try contentKey.withUnsafeBytes {
                 try Sealing.seal(Data($0), key: dataKey.key, context: Sealing.contentKeyContext(event: event.eventID))
             }

@@ -240,13 +240,16 @@ struct ConsultationCommand: ParsableCommand {
         @Option(help: "Comma-separated BCP 47 tags.") var languages: String
         @Option(help: #"JSON: {"dimension": {"group": share, ...}, ...}; each dimension's shares sum to 1."#)
         var baseline: String
+        @Option(help: #"JSON: names for group codes in reports, {"dimension": {"group": "name", ...}, ...} (optional)."#)
+        var labels: String?
 
         func run() {
             oneLine {
                 let opens = try opensAt.map { try Self.date($0, "opens_at") } ?? Date()
                 let consultation = Consultation(
                     id: id, title: title, convener: convener, opensAt: opens, closesAt: try Self.date(closesAt, "closes_at"),
-                    stages: list(stages), languages: list(languages), baseline: try Self.baseline(baseline))
+                    stages: list(stages), languages: list(languages), baseline: try Self.baseline(baseline),
+                    labels: try labels.map(Self.labels) ?? [:])
                 let log = Log(db)
                 let appended = try log.append(Commands.open(consultation, registry: try log.registry()))
                 print("opened \(id) at position \(appended.position)")
@@ -256,6 +259,21 @@ struct ConsultationCommand: ParsableCommand {
         static func date(_ text: String, _ field: String) throws -> Date {
             guard let date = Timestamps.parse(text) else { throw DomainError(.invalid, field: field, "an ISO 8601 time such as 2027-01-10T00:00:00Z") }
             return date
+        }
+
+        static func labels(_ text: String) throws -> [String: [String: String]] {
+            guard case .object(let dimensions)? = try? JSONParser().parse(text) else {
+                throw DomainError(.invalid, field: "labels", #"a JSON object such as {"nationality": {"SYR": "Syrian"}}"#)
+            }
+            var result: [String: [String: String]] = [:]
+            for (dimension, names) in dimensions {
+                guard case .object(let pairs) = names else { throw DomainError(.invalid, field: "labels.\(dimension)", "an object of names") }
+                for (group, name) in pairs {
+                    guard let text = name.stringValue else { throw DomainError(.invalid, field: "labels.\(dimension).\(group)", "a string") }
+                    result[dimension, default: [:]][group] = text
+                }
+            }
+            return result
         }
 
         static func baseline(_ text: String) throws -> [String: [String: Double]] {

@@ -162,13 +162,23 @@ struct Demo: ParsableCommand {
         print("demo loaded: \(organisations.count) organisations, \(plans.count) consultations, \(sent.count) submissions")
     }
 
+    /// Names of the demo's group codes.
+    static let names = [
+        "SYR": "Syria", "IRQ": "Iraq", "YEM": "Yemen", "SDN": "Sudan", "SSD": "South Sudan", "SOM": "Somalia", "COD": "DR Congo",
+        "BDI": "Burundi", "UKR": "Ukraine", "AFG": "Afghanistan", "ERI": "Eritrea", "female": "women and girls", "male": "men and boys",
+        "0-17": "children (0-17)", "18-24": "young adults (18-24)", "25-59": "adults (25-59)", "60+": "older people (60+)",
+    ]
+
     static func plans(now: Date) -> [Plan] {
         let day = 86_400.0
         func consultation(_ id: String, _ title: String, _ convener: String, window: Double, opened: Double = 10, stages: [String],
                           languages: [String], baseline: [String: [String: Double]]) -> Consultation {
             let opens = now.addingTimeInterval(-opened * day)
+            // The names reports show for the codes this consultation uses.
+            let labels = baseline.mapValues { groups in groups.keys.reduce(into: [String: String]()) { names, code in names[code] = Self.names[code] } }
+                .filter { !$0.value.isEmpty }
             return Consultation(id: id, title: title, convener: convener, opensAt: opens, closesAt: opens.addingTimeInterval(window * day),
-                                stages: stages, languages: languages, baseline: baseline)
+                                stages: stages, languages: languages, baseline: baseline, labels: labels)
         }
         let gender = ["female": 0.5, "male": 0.5]
         let age = ["0-17": 0.45, "18-24": 0.15, "25-59": 0.35, "60+": 0.05]

@@ -101,8 +101,7 @@ struct Verify: ParsableCommand {
     /// A checkpoint kept elsewhere: a receipt (with its event's leaf), a report's JSON, or a checkpoint.
     static func external(_ path: String) throws -> (checkpoint: Checkpoint, leaf: (position: Int64, hash: Hash)?) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read \(path)") }
-        // A report's JSON file is the report on its first line (then the line saying when it was made).
-        let value = try (try? JSONParser.eventData.parse(text)) ?? JSONParser.eventData.parse(String(text.prefix { $0 != "\n" }))
+        let value = try JSONParser.eventData.parse(text)
         if value["receipt"] != nil {
             let receipt = try Receipt(json: value)
             return (receipt.checkpoint, (receipt.event.position, receipt.leafHash))

@@ -120,18 +120,25 @@ final class ReportTests: XCTestCase {
             }
         }
         let markdown = firstRun["md"]!
-        XCTAssertTrue(markdown.contains("## Verdict: partial"), markdown)
-        XCTAssertTrue(markdown.contains("| SYR |"), "a representation ratio row")
-        guard case .object = try JSONParser().parse(String(firstRun["json"]!.split(separator: "\n")[0])) else {
-            return XCTFail("the JSON report's first line is one object")
-        }
-        XCTAssertTrue(firstRun["csv"]!.contains("edu-jordan,\(position),verdict,,partial,"), firstRun["csv"]!)
+        XCTAssertTrue(markdown.contains("Verdict: partial."), markdown)
+        XCTAssertTrue(markdown.contains("| Syria | "), "a group's row, by its name")
+        XCTAssertFalse(markdown.contains("0.000"), "rounded as a person would")
+        // The JSON report is one document (json.load reads it), made-at inside.
+        guard case .object = try JSONParser().parse(firstRun["json"]!) else { return XCTFail("the JSON report is one object") }
+        XCTAssertNotNil(try JSONParser().parse(firstRun["json"]!)["made"])
+        // The CSV is one tidy table: one header, a kind column, every row as wide, no comment lines.
+        let csv = firstRun["csv"]!
+        XCTAssertTrue(csv.hasPrefix("kind,consultation,position,metric,dimension,group_name,value,status,suppressed\r\n"), csv)
+        XCTAssertTrue(csv.contains("verdict,edu-jordan,\(position),verdict,,,,partial,false\r\n"), csv)
+        XCTAssertFalse(csv.contains("\n#"), "no comment lines")
+        let widths = Set(csv.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).count })
+        XCTAssertEqual(widths, [9], "every row has the header's columns (no field here holds a comma)")
 
-        // The HTML is well-formed XML, with one <svg> per chart: two per dimension (3) and one over time.
+        // The HTML is well-formed XML: a section per part of the story, bars per dimension (3).
         let html = firstRun["html"]!
         let parser = XMLParser(data: Data(html.utf8))
         XCTAssertTrue(parser.parse(), "well-formed: \(String(describing: parser.parserError))")
-        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, 2 * 3 + 1)
+        XCTAssertEqual(html.components(separatedBy: "class=\"bars\"").count - 1, 2 * 3)
         XCTAssertFalse(html.contains("<script"), "no script needed")
         XCTAssertFalse(html.contains("http://") && html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"),
                        "nothing fetched from the network")
@@ -158,7 +165,7 @@ final class ReportTests: XCTestCase {
             XCTAssertEqual(try consultctl(["report", "--consultation", "c1", "--format", format, "--out", folder.path], fixture).status, 0)
             files[format] = try String(contentsOf: folder.appendingPathComponent("c1.\(format)"), encoding: .utf8)
         }
-        let report = try JSONParser().parse(String(files["json"]!.split(separator: "\n")[0]))
+        let report = try JSONParser().parse(files["json"]!)
         XCTAssertEqual(report["suppression"]?["applied"], .bool(true))
         XCTAssertEqual(report["suppression"]?["min_cell"], .number("5"))
         let metrics = report["metrics"]!
@@ -183,16 +190,15 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(representativeness?["value"], .null)
         XCTAssertFalse(representativeness?["reason"]?.stringValue?.contains("0.") ?? true, "the reason does not quote the value")
 
-        XCTAssertTrue(files["csv"]!.contains("c1,"), files["csv"]!)
-        XCTAssertTrue(files["csv"]!.hasPrefix("consultation,position,metric,dimension,group,value,suppressed\r\n"), files["csv"]!)
-        XCTAssertTrue(files["csv"]!.contains(",voice_share,gender,male,,true\r\n"), files["csv"]!)
-        XCTAssertTrue(files["md"]!.contains("| male | suppressed | 0.5 | suppressed |"), files["md"]!)
-        XCTAssertTrue(files["md"]!.contains("Small-cell suppression: min_cell 5;"), files["md"]!)
-        XCTAssertFalse(files["html"]!.contains("male voice 0.2"), "no bar gives the withheld share")
-        XCTAssertTrue(files["html"]!.contains("male voice share: suppressed (small cell)"))
+        XCTAssertTrue(files["csv"]!.contains(",voice_share,gender,male,,,true\r\n"), files["csv"]!)
+        XCTAssertTrue(files["csv"]!.contains("about,c1,"), files["csv"]!)
+        XCTAssertTrue(files["md"]!.contains("| male | suppressed | 50% | suppressed |"), files["md"]!)
+        XCTAssertTrue(files["md"]!.contains("Numbers from fewer than 5 submissions are withheld"), files["md"]!)
+        XCTAssertFalse(files["html"]!.contains("20%"), "no bar or text gives the withheld share")
+        XCTAssertTrue(files["html"]!.contains("withheld · 50%"), "the withheld share beside its population share")
 
         XCTAssertEqual(try consultctl(["report", "--consultation", "c1", "--format", "json", "--out", folder.path, "--no-suppress"], fixture).status, 0)
-        let exact = try JSONParser().parse(String(try String(contentsOf: folder.appendingPathComponent("c1.json"), encoding: .utf8).split(separator: "\n")[0]))
+        let exact = try JSONParser().parse(try String(contentsOf: folder.appendingPathComponent("c1.json"), encoding: .utf8))
         XCTAssertEqual(exact.value(at: ["metrics", "voice_share", "gender", "male"]), .number("0.2"))
         XCTAssertEqual(exact["suppression"]?["off"], .bool(true))
     }
