@@ -91,7 +91,7 @@ struct Query: ParsableCommand {
 
     /// One row per consultation × metric × dimension × group: easy to filter, plot or join.
     static func tidy(_ metrics: [ConsultationMetrics]) -> Rows {
-        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group", "value"])
+        var rows = Rows(columns: ["consultation", "position", "metric", "dimension", "group_name", "value"])
         for row in metrics.flatMap(\.rows) {
             rows.append([
                 .string(row.consultation), .number(String(row.position)), .string(row.metric),

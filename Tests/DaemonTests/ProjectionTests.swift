@@ -201,3 +201,47 @@ final class ProjectionTests: XCTestCase {
         }
     }
 }
+
+/// The analytics views as a BI tool meets them, from a login that has only consult_analyst.
+extension ProjectionTests {
+    func testTheViewsAnswerTheREADMEsQuestionsAndDescribeEveryColumn() throws {
+        let fixture = try Fixture()
+        let loaded = try TestDatabase.run(
+            try TestDatabase.executable("consultctl"), ["demo", "--port", String(fixture.daemon.port), "--database", fixture.conninfo])
+        XCTAssertEqual(loaded.status, 0, loaded.stderr)
+        try waitForProjection(fixture.conninfo, reaching: try fixture.store.headPosition())
+        let analyst = try Connection(fixture.conninfo)
+        try analyst.execute("SET ROLE consult_analyst")
+
+        // Every statement of the README's sql block answers, with rows.
+        let readme = try String(contentsOf: TestDatabase.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let block = try XCTUnwrap(readme.components(separatedBy: "```sql\n").dropFirst().first?.components(separatedBy: "```").first)
+        let statements = block.split(separator: "\n").map(String.init).filter { $0.hasPrefix("SELECT") }
+        XCTAssertEqual(statements.count, 5)
+        for sql in statements {
+            XCTAssertGreaterThan(try analyst.execute(String(sql.dropLast())).rows.count, 0, sql)
+        }
+        let edu = try XCTUnwrap(try analyst.execute(
+            "SELECT title, convener, stages, effective_close, labels FROM analytics.consultations WHERE consultation = 'edu-jordan'").first)
+        XCTAssertEqual(try edu.get("title", as: String.self), "Access to secondary education")
+        XCTAssertEqual(try edu.get("stages", as: String.self), "{design,implementation,monitoring}")
+        let organisation = try XCTUnwrap(try analyst.execute("SELECT name, type, level FROM analytics.organisations LIMIT 1").first)
+        XCTAssertFalse(try organisation.get("name", as: String.self).isEmpty)
+        let days: Int = try analyst.execute("SELECT sum(received) AS n FROM analytics.submissions_daily").first!.get("n")
+        XCTAssertEqual(days, 3_700)
+
+        // Described by \d+: a comment on every view and every column; no column named group.
+        let undescribed = try fixture.store.connection.execute(
+            """
+            SELECT c.relname || '.' || coalesce(a.attname, '') AS name
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE n.nspname = 'analytics' AND c.relkind = 'v'
+               AND (obj_description(c.oid, 'pg_class') IS NULL OR (a.attname IS NOT NULL AND col_description(c.oid, a.attnum) IS NULL))
+            """
+        ).rows.map { try $0.get("name", as: String.self) }
+        XCTAssertEqual(undescribed, [])
+        XCTAssertEqual(try fixture.store.connection.execute(
+            "SELECT count(*) AS n FROM information_schema.columns WHERE table_schema = 'analytics' AND column_name = 'group'").first!.get("n", as: Int.self), 0)
+    }
+}
