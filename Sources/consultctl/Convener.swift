@@ -97,6 +97,7 @@ struct Org: ParsableCommand {
         var leadership: String = ""
         @Option(help: "local, national, regional or global.") var level: String
         @Option(help: "ISO 3166-1 alpha-3, e.g. JOR.") var country: String
+        @Flag(help: "Print only the token (for TOKEN=$(consultctl org add … --print-token)).") var printToken = false
 
         func run() {
             let organisation = Organisation(
@@ -106,6 +107,7 @@ struct Org: ParsableCommand {
                 let log = Log(db)
                 _ = try log.append(Commands.register(organisation, tokenHash: Credentials.hash(token), registry: try log.registry()))
             }
+            if printToken { return print(token) }
             print("registered \(id); credential k1: \(token)")
             print("Give this token to the organisation now: it is not stored and cannot be shown again.")
         }

@@ -1,0 +1,103 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The README's "Five minutes with the demo", run as a newcomer runs it: scripts/run-local in one
+/// process group (the first terminal), the second terminal's block pasted into bash as it stands.
+final class WalkthroughTests: XCTestCase {
+    let root = TestDatabase.repositoryRoot
+
+    /// The shell blocks of the README's section `title`, in order.
+    func blocks(in title: String) throws -> [String] {
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try XCTUnwrap(readme.components(separatedBy: "## \(title)\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        return section.components(separatedBy: "```sh\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+    }
+
+    func testTheDemoWalkthroughRunsVerbatim() throws {
+        let blocks = try blocks(in: "Five minutes with the demo")
+        XCTAssertEqual(blocks.count, 2)
+        XCTAssertEqual(blocks[0], "scripts/run-local\n")
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("reports"))
+        defer { try? FileManager.default.removeItem(at: root.appendingPathComponent("reports")) }
+
+        // The first terminal: its own process group, as a terminal gives it, so Ctrl-C reaches all of it.
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let script = root.appendingPathComponent("scripts/run-local").path
+        let argv = [strdup(script), nil]
+        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root.path)
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, script, &actions, &attributes, argv, envp)
+        FileManager.default.changeCurrentDirectoryPath(cwd)
+        close(fds[1])
+        XCTAssertEqual(spawned, 0)
+        var stopped = false
+        defer {
+            if !stopped {
+                kill(-pid, SIGINT)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+            close(fds[0])
+        }
+
+        // Wait for consultd's "ready" on the first terminal (it reads what it writes, so nothing blocks).
+        let output = Locked("")
+        let ready = DispatchSemaphore(value: 0)
+        let readEnd = fds[0]
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var signalled = false
+            while true {
+                let count = read(readEnd, &buffer, buffer.count)
+                if count <= 0 { break }
+                let seen = output.withLock { text -> Bool in
+                    text += String(decoding: buffer[0..<count], as: UTF8.self)
+                    return text.contains("ready")
+                }
+                if seen && !signalled {
+                    signalled = true
+                    ready.signal()
+                }
+            }
+            if !signalled { ready.signal() }
+        }.start()
+        XCTAssertEqual(ready.wait(timeout: .now() + 180), .success)
+        XCTAssertTrue(output.current.contains("ready"), output.current)
+        XCTAssertTrue(output.current.contains("source run-local.env"), "it tells the newcomer what to do")
+
+        // The second terminal: the block exactly as the README has it.
+        let second = try TestDatabase.run("/bin/bash", ["-e", "-o", "pipefail", "-c", "cd \(root.path)\n" + blocks[1]])
+        XCTAssertEqual(second.status, 0, second.stdout + second.stderr)
+        XCTAssertTrue(second.stdout.contains("demo loaded: 60 organisations, 6 consultations, 3700 submissions"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("my-001"), "the submission was stored: \(second.stdout)")
+        XCTAssertTrue(second.stdout.contains("\"shelter-uganda\"") && second.stdout.contains("meaningful"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("Access to secondary education"), "the analyst sees the consultations: \(second.stdout)")
+        for file in ["reports/index.html", "reports/edu-jordan.html", "reports/ar/edu-jordan.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent(file).path), file)
+        }
+
+        // Ctrl-C in the first terminal: everything stops, and what run-local wrote is gone.
+        kill(-pid, SIGINT)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        stopped = true
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("run-local.env").path))
+    }
+}
