@@ -114,7 +114,7 @@ struct ReportContent {
     /// An audit criterion's value and reason, or "suppressed" and why.
     func shown(_ criterion: Audit.Criterion) -> (value: String, reason: String) {
         guard suppression?.withholds(criterion: criterion.name) == true else { return (criterion.shown ?? "n/a", criterion.reason) }
-        return (Self.withheld, "computed from fewer than \(suppression!.threshold) submissions (small-cell suppression)")
+        return (Self.withheld, "withheld: it is computed from, or would give away, a count under \(suppression!.threshold) submissions (small-cell suppression)")
     }
 
     /// Days whose submission (or feedback) count is withheld: each series sums to a figure the report shows.
@@ -146,9 +146,9 @@ struct ReportContent {
         lines += ["", "## \(w(.audit))", "", "| \(w(.criterion)) | \(w(.value)) | \(w(.threshold)) | \(w(.result)) | \(w(.why)) |",
                   "| --- | --- | --- | --- | --- |"]
         for criterion in audit.criteria {
-            let (value, reason) = shown(criterion)
+            let (value, _) = shown(criterion)
             let shownValue = value == Self.withheld ? Self.withheld : percentOrNumber(criterion, value, w)
-            lines.append("| \(w.name(criterion.name)) | \(shownValue) | \(criterion.threshold) | \(w.name(criterion.status.rawValue)) | \(reason) |")
+            lines.append("| \(w.name(criterion.name)) | \(shownValue) | \(threshold(criterion, w)) | \(w.name(criterion.status.rawValue)) | \(why(criterion, w)) |")
         }
         for dimension in metrics.dimensions {
             let respondents = withholds("respondents", dimension) ? w(.fewerThan, String(suppression!.threshold)) : String(dimension.respondents)

@@ -95,9 +95,9 @@ extension ReportContent {
         body.append("<section><h2>\(e(w(.audit)))</h2>")
         body.append("<table><thead><tr><th>\(e(w(.criterion)))</th><th>\(e(w(.value)))</th><th>\(e(w(.threshold)))</th><th>\(e(w(.result)))</th><th>\(e(w(.why)))</th></tr></thead><tbody>")
         for criterion in audit.criteria {
-            let (value, reason) = shown(criterion)
+            let (value, _) = shown(criterion)
             let shownValue = value == Self.withheld ? w(.withheld) : percentOrNumber(criterion, value, w)
-            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(e(w.name(criterion.name)))</td><td>\(e(shownValue))</td><td>\(e(criterion.threshold))</td><td>\(e(w.name(criterion.status.rawValue)))</td><td>\(e(reason))</td></tr>")
+            body.append("<tr class=\"\(criterion.status.rawValue)\"><td>\(e(w.name(criterion.name)))</td><td>\(e(shownValue))</td><td>\(e(threshold(criterion, w)))</td><td>\(e(w.name(criterion.status.rawValue)))</td><td>\(e(why(criterion, w)))</td></tr>")
         }
         body.append("</tbody></table></section>")
 
@@ -160,6 +160,32 @@ extension ReportContent {
         case "window_days": return w.number(value, places: 1)
         default: return w.percent(value)
         }
+    }
+
+    /// A criterion's threshold as its value is shown: a percentage for shares.
+    func threshold(_ criterion: Audit.Criterion, _ w: Words) -> String {
+        let parts = criterion.threshold.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let limit = Double(parts[1]), !["effective_voices", "window_days"].contains(criterion.name) else {
+            return criterion.threshold
+        }
+        return "\(parts[0]) \(w.percent(limit))"
+    }
+
+    /// Why a criterion passed or failed, in any language: the value against the threshold, and for
+    /// representativeness and coverage the dimension and groups at fault. Not yet judged: the audit's reason.
+    func why(_ criterion: Audit.Criterion, _ w: Words) -> String {
+        let (value, reason) = shown(criterion)
+        guard criterion.status != .insufficientData else { return reason }
+        guard value != Self.withheld else { return reason }
+        let comparison = threshold(criterion, w)
+        let sign = comparison.split(separator: " ").first.map(String.init) ?? ""
+        let negated = sign == ">" ? "≤" : "<"
+        var text = "\(percentOrNumber(criterion, value, w)) \(criterion.status == .pass ? sign : negated) \(comparison.dropFirst(sign.count + 1))"
+        if criterion.status == .fail, ["representativeness", "coverage"].contains(criterion.name) {
+            let fault = criterionFault(criterion, w)
+            if let open = fault.firstIndex(of: "(") { text += " " + fault[open...] }
+        }
+        return text
     }
 
     /// The plain-language summary: one sentence per fact, from the numbers.
