@@ -84,7 +84,7 @@ final class ReportPageTests: XCTestCase {
         XCTAssertEqual(loaded.status, 0, loaded.stderr)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pages-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        for (language, subfolder) in [("en", "en"), ("ar", "ar")] {
+        for (language, subfolder) in [("en", "en"), ("ar", "ar"), ("fr", "fr")] {
             let made = try TestDatabase.run(
                 ctl, ["report", "--all", "--format", "html", "--lang", language, "--policy", TestDatabase.repositoryRoot.appendingPathComponent("policy/demo.json").path, "--quiet",
                       "--out", folder.appendingPathComponent(subfolder).path, "--database", fixture.conninfo])
@@ -96,12 +96,15 @@ final class ReportPageTests: XCTestCase {
         XCTAssertTrue(english.contains("Nobody spoke for:"), "unheard groups are named")
         XCTAssertTrue(english.contains("Syria"), "names, not codes, where the consultation gives them")
         XCTAssertTrue(english.contains("Verdict: partial."), "the verdict explained")
-        XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("ar/edu-jordan.html"), encoding: .utf8).contains("dir=\"rtl\""))
+        let arabic = try String(contentsOf: folder.appendingPathComponent("ar/edu-jordan.html"), encoding: .utf8)
+        XCTAssertTrue(arabic.contains("<html lang=\"ar\" dir=\"rtl\">") && arabic.contains("باختصار"), "Arabic, right to left")
+        let french = try String(contentsOf: folder.appendingPathComponent("fr/edu-jordan.html"), encoding: .utf8)
+        XCTAssertTrue(french.contains("<html lang=\"fr\" dir=\"ltr\">") && french.contains("En bref") && french.contains("Nous avons demandé"))
         let index = try String(contentsOf: folder.appendingPathComponent("en/index.html"), encoding: .utf8)
         for id in ["edu-jordan", "shelter-uganda", "water-lebanon"] { XCTAssertTrue(index.contains("href=\"\(id).html\""), id) }
         XCTAssertTrue(index.contains("meaningful") && index.contains("tokenistic"), "the index gives each verdict")
 
-        for page in ["en/edu-jordan.html", "ar/edu-jordan.html", "en/index.html", "ar/livelihoods-kenya.html"] {
+        for page in ["en/edu-jordan.html", "ar/edu-jordan.html", "en/index.html", "ar/livelihoods-kenya.html", "fr/protection-europe.html"] {
             for width in [1280, 400] {
                 XCTAssertEqual(try overflow(folder.appendingPathComponent(page), width: width), [], "\(page) at \(width) px")
             }
