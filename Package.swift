@@ -7,6 +7,7 @@ import PackageDescription
 //                                                                  -> Domain (pure) -> JSON (pure)
 //                        -> Trust -> Merkle (pure), PostgresClient
 //                        -> Migrations -> PostgresClient
+//   Server, LineClient   -> TLS -> CLibSSL (OpenSSL's libssl)
 let package = Package(
     name: "consultd",
     platforms: [.macOS(.v13)],
@@ -27,6 +28,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "TLS", dependencies: ["CLibSSL"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "JSON"),
         .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -40,7 +47,7 @@ let package = Package(
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
-        .target(name: "LineClient"),
+        .target(name: "LineClient", dependencies: ["TLS"]),
         .target(name: "Domain", dependencies: ["JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
         .target(
@@ -49,7 +56,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -83,7 +90,7 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle"]),
+            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "TLS"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
