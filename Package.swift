@@ -93,6 +93,7 @@ let package = Package(
             dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "TLS"]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
+        .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),

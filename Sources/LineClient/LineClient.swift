@@ -74,6 +74,11 @@ public final class LineClient: @unchecked Sendable {
     /// The protocol version agreed, e.g. "TLSv1.3" (TLS only).
     public var tlsVersion: String? { tls?.protocolVersion }
 
+    /// Asks the server for new TLS 1.3 traffic keys in both directions (sent with the next request);
+    /// false in the clear or when TLS 1.2 was agreed.
+    @discardableResult
+    public func requestKeyUpdate() -> Bool { tls?.requestKeyUpdate() ?? false }
+
     /// Sends raw bytes, all of them (blocking).
     public func send(bytes: [UInt8]) throws {
         if let tls { return try tls.send(bytes) }
@@ -254,6 +259,8 @@ private final class TLSStream: @unchecked Sendable {
     }
 
     func sendCloseNotify() { locked { connection.shutdown() } }
+
+    func requestKeyUpdate() -> Bool { locked { connection.requestKeyUpdate() } }
 
     private func locked<T>(_ body: () -> T) -> T {
         lock.lock()

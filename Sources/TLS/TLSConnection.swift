@@ -107,6 +107,14 @@ public final class TLSConnection {
         return result
     }
 
+    /// Asks for new traffic keys in both directions (TLS 1.3 KeyUpdate); sent with the next write.
+    /// Long-lived connections may do this now and then; the peer answers through its next write.
+    @discardableResult
+    public func requestKeyUpdate() -> Bool {
+        OpenSSLErrors.clear()
+        return SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1
+    }
+
     /// True when OpenSSL holds input (decrypted, or a record read ahead) that a read can return
     /// without the socket becoming readable again.
     public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }

@@ -41,6 +41,11 @@ final class TLSTests: XCTestCase {
         let submitted = try client.request("SUBMIT c1 over-tls \(Fixture.body)")
         XCTAssertTrue(submitted.hasPrefix("OK SUBMIT over-tls "), submitted)
         XCTAssertTrue(try client.request("STATUS c1 over-tls").contains(#""state":"received""#))
+        // A key update asked of the daemon is read by it and answered through its next write.
+        for _ in 0..<3 {
+            XCTAssertTrue(client.requestKeyUpdate())
+            XCTAssertEqual(try client.request("PING"), "OK PONG")
+        }
         XCTAssertEqual(try client.request("QUIT"), "OK BYE")
         XCTAssertNil(try client.readLine())
 
