@@ -45,6 +45,9 @@ public struct TLSSettings: Sendable {
     public var clientCAFile: String?
     /// A port speaking TLS beside the plain `ServerConfig.port`; nil: `port` itself speaks TLS.
     public var port: UInt16?
+    /// The address `port` listens on (default: `ServerConfig.host`), so that TLS can face the
+    /// internet while plain TCP stays on loopback.
+    public var host: String?
     /// Plain connections (on `ServerConfig.port`, when `port` is set) get one line and are closed.
     public var required = false
 

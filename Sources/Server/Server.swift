@@ -123,7 +123,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             // early must not kill the daemon.
             signal(SIGPIPE, SIG_IGN)
             if let tlsPort = settings.port {
-                let tlsFD = try Self.listen(host: config.host, port: tlsPort)
+                let tlsFD = try Self.listen(host: settings.host ?? config.host, port: tlsPort)
                 let boundTLS = try Self.boundPort(tlsFD)
                 let fd = try Self.listen(host: config.host, port: config.port)
                 let bound = try Self.boundPort(fd)

@@ -481,10 +481,13 @@ struct Bench: ParsableCommand {
     /// The table as text, with what was measured and where, in `<folder>/<date>-<name>.txt`.
     static func writeText(_ table: String, commit: String, folder: String, name: String, sizes: String) throws {
         let date = String(Timestamps.format(Date()).prefix(10))
+        // What else ran on the machine shows in its load; the figures mean little without it.
+        let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
         let header = """
             consult-bench --tls-only \(sizes)
             date \(date), commit \(commit), \(ProcessInfo.processInfo.activeProcessorCount) cores shared by the clients, consultd and
-            PostgreSQL (fsync=on, synchronous_commit=on); one consultd serving plain TCP and TLS on two ports.
+            PostgreSQL (fsync=on, synchronous_commit=on); one consultd serving plain TCP and TLS on two ports;
+            load average at the end: \(load.joined(separator: " ")).
 
             """
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

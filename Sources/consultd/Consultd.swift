@@ -25,17 +25,20 @@ struct Consultd: ParsableCommand {
     @Option(help: "TCP port to listen on (0: any free port, logged at start).")
     var port: UInt16 = 7600
 
-    @Option(help: "TLS certificate (PEM, with any intermediates after it); with --tls-key, TLS is served (re-read on SIGHUP).")
+    @Option(help: "TLS certificate (PEM, with any intermediates after it; default: $CONSULT_TLS_CERT); with --tls-key, TLS is served. Re-read on SIGHUP.")
     var tlsCert: String?
 
-    @Option(help: "The TLS certificate's private key (PEM).")
+    @Option(help: "The TLS certificate's private key (PEM; default: $CONSULT_TLS_KEY).")
     var tlsKey: String?
 
-    @Option(help: "CA (PEM) whose client certificates may stand in for AUTH's token: `AUTH <organisation-id>` is accepted when the certificate's subject CN is that organisation (off by default).")
+    @Option(help: "CA (PEM; default: $CONSULT_TLS_CLIENT_CA) whose client certificates may stand in for AUTH's token: `AUTH <organisation-id>` is accepted when the certificate's subject CN is that organisation (off by default).")
     var tlsClientCa: String?
 
     @Option(help: "Serve TLS on this port and plain TCP on --port (default: TLS on --port, no plain port).")
     var tlsPort: UInt16?
+
+    @Option(help: "Address the --tls-port listens on (default: --host), e.g. 0.0.0.0 while plain TCP stays on 127.0.0.1.")
+    var tlsHost: String?
 
     @Flag(help: "With --tls-port: a plain connection on --port gets one line naming the TLS port and is closed.")
     var requireTls = false
@@ -146,16 +149,19 @@ struct Consultd: ParsableCommand {
         guard positive.allSatisfy({ $0 > 0 }), batchWait >= 0 else {
             Self.exit(withOneLine: "limits, timeouts, --readers and --batch-size must be positive (--batch-wait may be 0)")
         }
-        switch (tlsCert, tlsKey) {
+        let environment = ProcessInfo.processInfo.environment
+        let clientCA = tlsClientCa ?? environment["CONSULT_TLS_CLIENT_CA"]
+        switch (tlsCert ?? environment["CONSULT_TLS_CERT"], tlsKey ?? environment["CONSULT_TLS_KEY"]) {
         case (let certificate?, let key?):
             var settings = TLSSettings(certificateFile: certificate, keyFile: key)
-            settings.clientCAFile = tlsClientCa
+            settings.clientCAFile = clientCA
             settings.port = tlsPort
+            settings.host = tlsHost
             settings.required = requireTls
             config.tls = settings
         case (nil, nil):
-            guard tlsClientCa == nil, tlsPort == nil, !requireTls else {
-                Self.exit(withOneLine: "--tls-client-ca, --tls-port and --require-tls need --tls-cert and --tls-key")
+            guard clientCA == nil, tlsPort == nil, tlsHost == nil, !requireTls else {
+                Self.exit(withOneLine: "--tls-client-ca, --tls-port, --tls-host and --require-tls need --tls-cert and --tls-key")
             }
         default:
             Self.exit(withOneLine: "--tls-cert and --tls-key go together")
@@ -236,7 +242,7 @@ struct Consultd: ParsableCommand {
         var ready: Logger.Metadata = ["listening": "\(host):\(bound.port)", "schema_version": "\(Schema.requiredVersion)"]
         if bound.portSpeaksTLS { ready["tls"] = "on" }
         if let tlsPort = bound.tlsPort {
-            ready["listening_tls"] = "\(host):\(tlsPort)"
+            ready["listening_tls"] = "\(tlsHost ?? host):\(tlsPort)"
             ready["tls"] = requireTls ? "required" : "on"
         }
         logger.info("ready", metadata: ready)

@@ -1,4 +1,5 @@
 import Domain
+import EventLog
 import Foundation
 import JSON
 import TLS
@@ -61,6 +62,22 @@ final class TLSTests: XCTestCase {
         let twelve = try sClient(port: tlsPort, ["-tls1_2", "-brief"])
         XCTAssertEqual(twelve.status, 0, twelve.output)
         XCTAssertTrue(twelve.output.contains("Protocol version: TLSv1.2"), twelve.output)
+    }
+
+    /// `--tls-host`: TLS on an address of its own while plain TCP stays on another (127.0.0.2 is
+    /// loopback too on Linux, standing in for a public address).
+    func testTheTLSPortListensOnItsOwnAddress() throws {
+        let tls = try certificates
+        let fixture = try Fixture(daemonArguments: [
+            "--tls-cert", tls.server.certificate, "--tls-key", tls.server.key, "--tls-port", "0", "--tls-host", "127.0.0.2",
+        ])
+        let tlsPort = try XCTUnwrap(fixture.daemon.tlsPort)
+        XCTAssertTrue(fixture.daemon.log.contains("listening_tls=127.0.0.2:\(tlsPort)"), fixture.daemon.log)
+        let client = try LineClient(host: "127.0.0.2", port: tlsPort, tls: TLSClientConfiguration(caFile: tls.ca, serverName: "localhost"))
+        XCTAssertEqual(try client.request("PING"), "OK PONG")
+        XCTAssertThrowsError(try LineClient(host: "127.0.0.1", port: tlsPort, tls: TLSClientConfiguration(caFile: tls.ca)))
+        XCTAssertThrowsError(try LineClient(host: "127.0.0.2", port: fixture.daemon.port))
+        XCTAssertEqual(try fixture.client().request("PING"), "OK PONG", "plain TCP on 127.0.0.1")
     }
 
     func testOldProtocolsAndPlainClientsAreRefusedWhenTLSIsRequired() throws {
@@ -259,7 +276,7 @@ final class TLSTests: XCTestCase {
             (["--tls-cert", tls.server.certificate, "--tls-key", tls.renewed.key],
              "consultd: cannot use TLS: key \(tls.renewed.key) does not belong to certificate \(tls.server.certificate): "),
             (["--tls-cert", tls.server.certificate], "consultd: --tls-cert and --tls-key go together\n"),
-            (["--require-tls"], "consultd: --tls-client-ca, --tls-port and --require-tls need --tls-cert and --tls-key\n"),
+            (["--require-tls"], "consultd: --tls-client-ca, --tls-port, --tls-host and --require-tls need --tls-cert and --tls-key\n"),
         ]
         for (arguments, expected) in cases {
             // No database is reached: the files are checked first.
@@ -269,6 +286,31 @@ final class TLSTests: XCTestCase {
             XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)")
             XCTAssertFalse(result.stderr.contains("PRIVATE KEY"), "never key material")
         }
+    }
+
+    /// docs/PROTOCOL.md's Python client, as printed there, against a daemon with TLS.
+    func testThePythonClientInTheProtocolPageWorks() throws {
+        let page = try String(contentsOf: TestDatabase.repositoryRoot.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        let start = try XCTUnwrap(page.range(of: "```python\n"))
+        let end = try XCTUnwrap(page.range(of: "```", range: start.upperBound..<page.endIndex))
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(UUID().uuidString).py")
+        try String(page[start.upperBound..<end.lowerBound]).write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+
+        let fixture = try Fixture(transport: .tls)
+        try fixture.store.append(NewEvent(.consultationOpened(Consultation(
+            id: "edu-2027", title: "Education access 2027", convener: "UNHCR-JO", opensAt: Date().addingTimeInterval(-86_400),
+            closesAt: Date().addingTimeInterval(86_400), stages: ["design", "implementation"], languages: ["ar", "en"],
+            baseline: ["gender": ["female": 0.5, "male": 0.5]]))))
+        let result = try TestDatabase.run(
+            "/usr/bin/env", ["python3", script.path, "localhost", String(fixture.daemon.port), try certificates.ca],
+            environment: ["CONSULT_ORGANISATION": "org-a", "CONSULT_TOKEN": fixture.tokens["org-a"]!])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, result.stdout)
+        XCTAssertEqual(lines.first, "OK AUTH org-a")
+        XCTAssertTrue(lines.dropFirst().first?.hasPrefix("OK SUBMIT sub-003 ") == true, result.stdout)
+        XCTAssertEqual(lines.last, "OK BYE")
     }
 
     /// The demo loads through TLS when the daemon accepts nothing else.
