@@ -63,6 +63,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private var readWaits: Readiness?
     private var writeWaits: Readiness?
     private var readPassScheduled = false
+    /// Inside `readPass`, which itself reads what the transport holds before it returns.
+    private var inReadPass = false
     private var inputEnded = false
     private var liveSources = 0
     private var armedDeadline: Double?
@@ -192,7 +194,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             if wantWrite { writeSource.resume() } else { writeSource.suspend() }
             writeArmed = wantWrite
         }
-        if reading && readWaits == nil && !readPassScheduled && transport.hasBufferedInput {
+        if reading && readWaits == nil && !inReadPass && !readPassScheduled && transport.hasBufferedInput {
             readPassScheduled = true
             queue.async { [self] in
                 readPassScheduled = false
@@ -204,8 +206,9 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     // MARK: Reading
 
     private func readPass() {
-        guard !closed, established else { return }
+        guard !closed, established, !inReadPass else { return }
         readWaits = nil
+        inReadPass = true
         var total = 0
         reading: while !closed && machine.wantsInput && !inputEnded && total < 262_144 {
             let budget = min(buffer.count, machine.readBudget)
@@ -224,9 +227,11 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                 readWaits = Readiness(outcome)
                 break reading
             case .failed(let reason):
+                inReadPass = false
                 return abort("read failed: \(reason)")
             }
         }
+        inReadPass = false
         updateInterest()
     }
 
