@@ -95,7 +95,12 @@ public final class TLSConnection {
     public func write(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let length = retryLength ?? min(bytes.count, 1 << 16)
         guard length > 0 else { return .done(0) }
-        precondition(bytes.count >= length, "a TLS write must be retried with the bytes it was given")
+        // A caller that lost the bytes of a pending write cannot finish it; the connection is over
+        // (a daemon must not trap on one connection's account).
+        guard bytes.count >= length else {
+            broken = true
+            return .failed("a TLS write was retried without its bytes")
+        }
         OpenSSLErrors.clear()
         var written = 0
         if SSL_write_ex(ssl, bytes.baseAddress, length, &written) == 1 {

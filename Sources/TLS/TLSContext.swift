@@ -21,7 +21,7 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Protocol versions, the two this project speaks.
-public enum TLSVersion: Sendable {
+enum TLSVersion: Sendable {
     case tls1_2, tls1_3
 
     var openSSL: Int32 {
