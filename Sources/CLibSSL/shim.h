@@ -34,10 +34,6 @@ static inline long consult_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }
 
-static inline void consult_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
-    SSL_CTX_set_read_ahead(ctx, yes);
-}
-
 static inline void consult_SSL_CTX_disable_session_cache(SSL_CTX *ctx) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }

@@ -120,8 +120,8 @@ public final class TLSConnection {
         return SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1
     }
 
-    /// True when OpenSSL holds input (decrypted, or a record read ahead) that a read can return
-    /// without the socket becoming readable again.
+    /// True when OpenSSL holds input (the rest of a record a smaller read did not take) that a read
+    /// can return without the socket becoming readable again.
     public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
 
     /// Sends close_notify if the connection is healthy, without waiting for the peer's.

@@ -151,9 +151,9 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_free(context)
             throw TLSError(.configuration, "cannot restrict TLS to 1.2 and newer: \(OpenSSLErrors.take())")
         }
-        // Reading whole records ahead saves a system call per record (the caller checks
-        // `hasBufferedInput` before waiting on the socket).
-        consult_SSL_CTX_set_read_ahead(context, 1)
+        // Read-ahead stays off (OpenSSL's default): it would save a system call per record, but an idle
+        // connection then keeps its read buffer (measured: 123 KiB per idle TLS connection with it,
+        // 85 KiB without, 71 KiB in the clear), and the log's commits, not system calls, bound throughput.
         return context
     }
 

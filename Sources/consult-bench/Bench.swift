@@ -258,8 +258,11 @@ struct Bench: ParsableCommand {
             }
             let plainMean = plain.reduce(0, +) / 3
             let tlsMean = overTLS.reduce(0, +) / 3
-            report("consultd_\(connections)_plain_submissions_per_s", plainMean, "submissions/s (mean of 3, alternating with TLS)")
-            report("consultd_\(connections)_tls_submissions_per_s", tlsMean, "submissions/s (mean of 3, alternating with plain)")
+            func rounds(_ rates: [Double]) -> String { rates.map { String(Int($0.rounded())) }.joined(separator: ", ") }
+            report("consultd_\(connections)_plain_submissions_per_s", plainMean,
+                   "submissions/s (mean of 3 rounds: \(rounds(plain)); alternating with TLS)")
+            report("consultd_\(connections)_tls_submissions_per_s", tlsMean,
+                   "submissions/s (mean of 3 rounds: \(rounds(overTLS)); alternating with plain)")
             ratios.append(tlsMean / plainMean)
         }
         report("plain_connections_per_s", try Self.connectionRate(port: ports[0], count: handshakes, tls: nil), "connections/s (8 client threads)")
