@@ -270,8 +270,9 @@ struct Bench: ParsableCommand {
                "handshakes/s (TLS 1.3, ECDSA P-256, 8 client threads; the clients' own share of the work runs on the same cores)")
         daemon.stop()
 
-        // Memory per idle authenticated connection, each kind on a daemon of its own (fresh, its
-        // projector and notary caught up first, so the figure is the connections' and not the log's).
+        // Memory per idle authenticated connection, each kind on a daemon of its own (fresh, and
+        // settled first: its projector folds the whole log at start, even when the projection tables
+        // are current, so the figure would otherwise be partly the log's).
         for (label, portIndex, configuration) in [("plain", 0, nil as TLSClientConfiguration?), ("tls", 1, tls)] {
             let freshPorts = try Self.freePorts(2)
             let fresh = try DaemonProcess(
@@ -280,6 +281,7 @@ struct Bench: ParsableCommand {
             let head = try EventStore(connection: connection).headPosition()
             try Self.waitForProjection(conninfo, head: head)
             try Self.waitForTree(connection, head: head)
+            try fresh.waitUntilMemorySettles()
             // The second half's growth only: one-time costs (OpenSSL loading its algorithms at the
             // first handshake, the first connections' share of the heap) stay out of the figure.
             func open(_ range: Range<Int>) throws -> [LineClient] {
@@ -574,6 +576,19 @@ final class DaemonProcess {
             }
         }
         return ports
+    }
+
+    /// Returns once the resident memory has stayed within 256 KiB for two seconds (polled: the
+    /// daemon does not say when its start-up work is done).
+    func waitUntilMemorySettles() throws {
+        let deadline = Date().addingTimeInterval(120)
+        var samples: [Double] = []
+        while Date() < deadline {
+            samples.append(memory("VmRSS"))
+            if samples.count >= 9, let low = samples.suffix(9).min(), let high = samples.suffix(9).max(), high - low < 256 { return }
+            Thread.sleep(forTimeInterval: 0.25)  // a bench's wait for another process's progress
+        }
+        throw ValidationError("consultd's memory did not settle")
     }
 
     /// A memory figure from /proc/PID/status, in KiB.
