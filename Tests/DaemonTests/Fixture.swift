@@ -30,7 +30,7 @@ struct Fixture {
 
     init(daemonArguments: [String] = [], transport: Transport = .plain) throws {
         self.transport = transport
-        clientTLS = try Self.clientTLS(transport)
+        clientTLS = try Self.clientConfiguration(for: transport)
         conninfo = try TestDatabase.fresh()
         store = EventStore(connection: try Connection(conninfo))
         var tokens: [String: String] = [:]
@@ -73,7 +73,7 @@ struct Fixture {
     }
 
     /// The client side of `transport`: TLS trusting the test CA.
-    static func clientTLS(_ transport: Transport) throws -> TLSClientConfiguration? {
+    static func clientConfiguration(for transport: Transport) throws -> TLSClientConfiguration? {
         switch transport {
         case .plain: return nil
         case .tls, .tlsWith: return try TLSClientConfiguration(caFile: TestCertificates.shared().ca)
