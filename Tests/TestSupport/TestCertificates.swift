@@ -40,7 +40,11 @@ public struct TestCertificates: Sendable {
     private static let made = Result { try TestCertificates() }
 
     private init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("consultd-certs-\(UUID().uuidString)").path
+        // Inside the throwaway cluster's folder when there is one: scripts/with-postgres removes it
+        // (and so these keys) when the run ends.
+        let base = ProcessInfo.processInfo.environment["CONSULT_TEST_PGCTL"].map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
+            ?? FileManager.default.temporaryDirectory
+        folder = base.appendingPathComponent("consultd-certs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let folder = self.folder
         func path(_ name: String) -> String { "\(folder)/\(name)" }
