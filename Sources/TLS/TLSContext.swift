@@ -43,13 +43,10 @@ public final class TLSContext: @unchecked Sendable {
     let pointer: OpaquePointer
     /// The certificate this side presents, if any (never the key).
     public let certificate: CertificateSummary?
-    /// True when the server asks clients for certificates (and verifies them against its client CA).
-    public let verifiesClients: Bool
 
-    private init(pointer: OpaquePointer, certificate: CertificateSummary?, verifiesClients: Bool) {
+    private init(pointer: OpaquePointer, certificate: CertificateSummary?) {
         self.pointer = pointer
         self.certificate = certificate
-        self.verifiesClients = verifiesClients
     }
 
     deinit { SSL_CTX_free(pointer) }
@@ -94,7 +91,7 @@ public final class TLSContext: @unchecked Sendable {
             throw error
         }
         let certificate = SSL_CTX_get0_certificate(context).map(CertificateSummary.init)
-        return TLSContext(pointer: context, certificate: certificate, verifiesClients: clientCAFile != nil)
+        return TLSContext(pointer: context, certificate: certificate)
     }
 
     /// A client's context: servers are verified against `caFile` (default: the system's trusted
@@ -133,7 +130,7 @@ public final class TLSContext: @unchecked Sendable {
             throw error
         }
         let certificate = SSL_CTX_get0_certificate(context).map(CertificateSummary.init)
-        return TLSContext(pointer: context, certificate: certificate, verifiesClients: false)
+        return TLSContext(pointer: context, certificate: certificate)
     }
 
     private static func make(_ method: OpaquePointer?, minimum: TLSVersion) throws(TLSError) -> OpaquePointer {
