@@ -8,6 +8,7 @@ import PackageDescription
 //                        -> Trust -> Merkle (pure), PostgresClient
 //                        -> Server, consultctl -> Vault -> EventLog, Domain
 //                        -> Migrations -> PostgresClient
+//   Server, LineClient   -> TLS -> CLibSSL (OpenSSL's libssl)
 let package = Package(
     name: "consultd",
     platforms: [.macOS(.v13)],
@@ -28,6 +29,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "TLS", dependencies: ["CLibSSL"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "JSON"),
         .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -44,7 +51,7 @@ let package = Package(
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
-        .target(name: "LineClient"),
+        .target(name: "LineClient", dependencies: ["TLS"]),
         .target(name: "Domain", dependencies: ["JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
         .target(
@@ -53,7 +60,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
+                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -88,12 +95,13 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),

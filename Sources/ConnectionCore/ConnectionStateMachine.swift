@@ -18,8 +18,9 @@ public struct ConnectionStateMachine: Sendable {
         case send([UInt8])
         case pauseReading
         case resumeReading
-        /// Check a credential; answer with `authenticated(sequence:organisation:valid:now:)`.
-        case authenticate(sequence: Int, organisation: String, token: String)
+        /// Check a credential (no token: the connection's TLS client certificate must name the
+        /// organisation); answer with `authenticated(sequence:organisation:valid:now:)`.
+        case authenticate(sequence: Int, organisation: String, token: String?)
         /// Answer with `answered(sequence:reply:now:)`.
         case read(sequence: Int, Read)
         /// Queue for the committer; answer with `writesAnswered(_:now:)`. `cost` is what it holds in bytes.
@@ -99,6 +100,8 @@ public struct ConnectionStateMachine: Sendable {
     /// Reply bytes not yet read by the client (sent to the shell, or waiting for an earlier reply).
     public var outputBytes: Int { outputPending + finishedBytes }
     public var isClosed: Bool { phase == .closed }
+    /// True until the connection starts closing (QUIT, a deadline, eviction, a drain).
+    public var isOpen: Bool { phase == .open }
     /// True while the shell should read from the socket.
     public var wantsInput: Bool { !readingPaused && phase == .open && !inputEnded }
     /// How many more bytes the shell may read now.

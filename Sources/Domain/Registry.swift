@@ -63,6 +63,12 @@ public struct Registry: Sendable {
         return matched && !stored.isEmpty
     }
 
+    /// True when `organisation` holds at least one live credential: what a client certificate needs
+    /// to stand in for a token, so that revoking an organisation's credentials shuts it out entirely.
+    public func hasLiveCredential(_ organisation: String) -> Bool {
+        credentials[organisation]?.isEmpty == false
+    }
+
     /// Consultations open at `now`, by id.
     public func openConsultations(at now: Date) -> [Consultation] {
         consultations.values.filter { $0.isOpen(at: now) }.sorted { $0.id < $1.id }

@@ -48,7 +48,8 @@ public enum Reply: Equatable, Sendable {
 
 /// A request of protocol v1, parsed from one line.
 public enum Request: Equatable, Sendable {
-    case auth(organisation: String, token: String)
+    /// `token` is nil when the client relies on its TLS client certificate instead (docs/PROTOCOL.md).
+    case auth(organisation: String, token: String?)
     case consultations
     case submit(consultation: String, key: String, body: JSONValue)
     case withdraw(consultation: String, key: String, reason: String?)
@@ -159,9 +160,13 @@ public enum Request: Equatable, Sendable {
 
         switch verb {
         case .auth:
-            let usage = "AUTH <organisation-id> <token>"
-            return args(2, usage: usage).flatMap { values in
-                noMore(usage).map { .failure($0) } ?? .success(.auth(organisation: values[0], token: values[1]))
+            let usage = "AUTH <organisation-id> [<token>]"
+            return args(1, usage: usage).flatMap { values in
+                // Without a token the organisation is vouched for by the connection's client certificate.
+                if scanner.rest.isEmpty { return .success(.auth(organisation: values[0], token: nil)) }
+                return args(1, usage: usage).flatMap { token in
+                    noMore(usage).map { .failure($0) } ?? .success(.auth(organisation: values[0], token: token[0]))
+                }
             }
         case .consultations:
             return noMore("CONSULTATIONS").map { .failure($0) } ?? .success(.consultations)

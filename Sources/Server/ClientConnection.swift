@@ -22,20 +22,50 @@ protocol ConnectionHost: AnyObject, Sendable {
 /// queue; it feeds the machine what happens (bytes, replies, the clock, output drained) and performs
 /// the actions it returns. The socket is closed only in the last source's cancel handler.
 ///
+/// Bytes cross the socket through a `Transport` (plain TCP or TLS). A TLS handshake runs first, on
+/// the same two sources; the machine's clock starts at accept, so a handshake that stalls is closed
+/// at the deadline to authenticate. Which source is armed follows what the transport last waited
+/// for, which for TLS may be the other direction (a read that must write, a write that must read).
+///
 /// `@unchecked Sendable`: every mutable field is touched only on `queue` (handlers run there, and
 /// answers from other threads hop onto it with `queue.async`).
 final class ClientConnection: WriteOwner, @unchecked Sendable {
+    /// A socket readiness a transport call waits for.
+    private enum Readiness {
+        case readable, writable
+
+        init?(_ outcome: TransportOutcome) {
+            switch outcome {
+            case .wantRead: self = .readable
+            case .wantWrite: self = .writable
+            case .done, .closed, .failed: return nil
+            }
+        }
+    }
+
     let id: Int
     let remote: String
     private let fd: Int32
+    private let transport: any Transport
     private let queue: DispatchQueue
     private unowned let host: ConnectionHost
     private var machine: ConnectionStateMachine
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
     private var timer: DispatchSourceTimer?
-    private var readSuspended = false
+    /// Whether each source is resumed (both start suspended, as Dispatch makes them).
+    private var readArmed = false
     private var writeArmed = false
+    /// False until the transport's handshake is complete; till then the machine gets no bytes.
+    private var established = false
+    private var handshakeWaits: Readiness?
+    /// What the last read and the last write waited for (nil: they did not wait).
+    private var readWaits: Readiness?
+    private var writeWaits: Readiness?
+    private var readPassScheduled = false
+    /// Inside `readPass`, which itself reads what the transport holds before it returns.
+    private var inReadPass = false
+    private var inputEnded = false
     private var liveSources = 0
     private var armedDeadline: Double?
     private var output: [UInt8] = []
@@ -43,8 +73,9 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private var closed = false
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
-    init(fd: Int32, remote: String, id: Int, host: ConnectionHost) {
+    init(fd: Int32, transport: any Transport, remote: String, id: Int, host: ConnectionHost) {
         self.fd = fd
+        self.transport = transport
         self.remote = remote
         self.id = id
         self.host = host
@@ -58,10 +89,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     func start() {
         queue.async { [self] in
             let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            read.setEventHandler { [self] in onReadable() }
+            read.setEventHandler { [self] in readable() }
             read.setCancelHandler { [self] in sourceCancelled() }
             let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            write.setEventHandler { [self] in flush() }
+            write.setEventHandler { [self] in writable() }
             write.setCancelHandler { [self] in sourceCancelled() }
             let timer = DispatchSource.makeTimerSource(queue: queue)
             timer.setEventHandler { [self] in
@@ -74,10 +105,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             writeSource = write
             self.timer = timer
             liveSources = 3
-            read.resume()
             timer.resume()
-            // The write source starts suspended: it is armed only while replies wait for the socket.
+            // The greeting waits in the output until the handshake (if any) is done.
             perform(machine.start())
+            advanceHandshake()
         }
     }
 
@@ -91,45 +122,117 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         queue.async { [self] in perform(machine.evict(now: Self.now())) }
     }
 
-    // MARK: Reading
+    // MARK: Readiness
 
-    private func onReadable() {
-        var total = 0
-        while !closed && machine.wantsInput && total < 262_144 {
-            let budget = min(buffer.count, machine.readBudget)
-            if budget == 0 { break }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, budget, 0) }
-            if count > 0 {
-                total += count
-                perform(machine.received(buffer[0..<count], now: Self.now()))
-            } else if count == 0 {
-                // At end of input the source would fire forever; suspending it ends that.
-                suspendReading()
-                perform(machine.inputEnded(now: Self.now()))
-                return
-            } else if errno == EINTR {
-                continue
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                break
-            } else {
-                return abort("read failed: \(String(cString: strerror(errno)))")
+    private func readable() {
+        guard !established else {
+            if writeWaits == .readable { flush() }
+            if readWaits != .writable { readPass() }
+            return updateInterest()
+        }
+        advanceHandshake()
+    }
+
+    private func writable() {
+        guard !established else {
+            if readWaits == .writable { readPass() }
+            if writeWaits != .readable { flush() }
+            return updateInterest()
+        }
+        advanceHandshake()
+    }
+
+    private func advanceHandshake() {
+        guard !closed, !established else { return }
+        let outcome = transport.handshake()
+        switch outcome {
+        case .done:
+            established = true
+            handshakeWaits = nil
+            if let tls = transport as? TLSTransport {
+                host.logger.debug(
+                    "TLS established",
+                    metadata: ["connection": "\(id)", "remote": "\(remote)", "tls": "\(tls.agreed)",
+                               "certificate": "\(tls.certifiedOrganisation ?? "-")"])
+            }
+            flush()
+            // The client may have sent requests right behind its last handshake message.
+            readPass()
+        case .wantRead, .wantWrite:
+            handshakeWaits = Readiness(outcome)
+            updateInterest()
+        case .closed:
+            abort("closed during the TLS handshake")
+        case .failed(let reason):
+            host.logger.info("TLS handshake failed", metadata: ["connection": "\(id)", "remote": "\(remote)", "reason": "\(reason)"])
+            shutdown()
+        }
+    }
+
+    /// Arms each source for what the connection waits for now. Bytes already inside the transport
+    /// do not make the socket readable, so they are read at once instead of waited for.
+    private func updateInterest() {
+        guard !closed, let readSource, let writeSource else { return }
+        let pending = outputHead < output.count
+        let reading = established && machine.wantsInput && !inputEnded
+        let wantRead: Bool
+        let wantWrite: Bool
+        if established {
+            wantRead = (reading && readWaits != .writable) || (pending && writeWaits == .readable && !inputEnded)
+            wantWrite = (pending && writeWaits != .readable) || (reading && readWaits == .writable)
+        } else {
+            wantRead = handshakeWaits == .readable
+            wantWrite = handshakeWaits == .writable
+        }
+        // A cancelled source is never suspended again (closed is checked above): its cancellation
+        // would never complete.
+        if wantRead != readArmed {
+            if wantRead { readSource.resume() } else { readSource.suspend() }
+            readArmed = wantRead
+        }
+        if wantWrite != writeArmed {
+            if wantWrite { writeSource.resume() } else { writeSource.suspend() }
+            writeArmed = wantWrite
+        }
+        if reading && readWaits == nil && !inReadPass && !readPassScheduled && transport.hasBufferedInput {
+            readPassScheduled = true
+            queue.async { [self] in
+                readPassScheduled = false
+                readPass()
             }
         }
-        // The machine may not want more now (its budget is spent): the source must not spin.
-        if !machine.wantsInput { suspendReading() }
     }
 
-    // A cancelled source must never be suspended again: its cancellation would never complete.
-    private func suspendReading() {
-        guard !closed, !readSuspended, let readSource else { return }
-        readSource.suspend()
-        readSuspended = true
-    }
+    // MARK: Reading
 
-    private func resumeReading() {
-        guard !closed, readSuspended, let readSource else { return }
-        readSource.resume()
-        readSuspended = false
+    private func readPass() {
+        guard !closed, established, !inReadPass else { return }
+        readWaits = nil
+        inReadPass = true
+        var total = 0
+        reading: while !closed && machine.wantsInput && !inputEnded && total < 262_144 {
+            let budget = min(buffer.count, machine.readBudget)
+            if budget == 0 { break }
+            let outcome = buffer.withUnsafeMutableBytes { transport.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<budget])) }
+            switch outcome {
+            case .done(let count):
+                if count == 0 { break reading }
+                total += count
+                perform(machine.received(buffer[0..<count], now: Self.now()))
+            case .closed:
+                inputEnded = true
+                perform(machine.inputEnded(now: Self.now()))
+                break reading
+            case .wantRead, .wantWrite:
+                readWaits = Readiness(outcome)
+                break reading
+            case .failed(let reason):
+                inReadPass = false
+                return abort("read failed: \(reason)")
+            }
+        }
+        inReadPass = false
+        updateInterest()
     }
 
     // MARK: Performing
@@ -143,12 +246,14 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             case .send(let bytes):
                 output.append(contentsOf: bytes)
                 sent = true
-            case .pauseReading:
-                suspendReading()
-            case .resumeReading:
-                resumeReading()
-            case .authenticate(let sequence, let organisation, let token):
+            case .pauseReading, .resumeReading:
+                break  // `updateInterest` below follows the machine's `wantsInput`
+            case .authenticate(let sequence, let organisation, let token?):
                 host.readers.authenticate(organisation: organisation, token: token) { [self] valid in
+                    queue.async { [self] in authenticated(sequence, organisation, valid) }
+                }
+            case .authenticate(let sequence, let organisation, nil):
+                host.readers.authenticate(organisation: organisation, certified: transport.certifiedOrganisation) { [self] valid in
                     queue.async { [self] in authenticated(sequence, organisation, valid) }
                 }
             case .read(let sequence, .consultations):
@@ -170,8 +275,12 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                 return shutdown()
             }
         }
+        // Before the handshake is done nothing can be said to the client: closing means closing now
+        // (a deadline, an eviction or a drain reached a connection still shaking hands).
+        if !established && !machine.isOpen { return abort("closing before the TLS handshake was complete") }
         if sent { flush() }
         if !refused.isEmpty { return perform(machine.writesAnswered(refused, now: Self.now())) }
+        updateInterest()
         armTimer()
     }
 
@@ -193,6 +302,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private func enqueue(_ write: ConnectionStateMachine.Write, sequence: Int, cost: Int) -> Reply? {
         let metadata = JSONValue.object([
             ("protocol", .string("consultd-line/1")), ("remote", .string(remote)), ("connection", .number(String(id))),
+            ("transport", .string(transport is TLSTransport ? "tls" : "tcp")),
         ])
         let request: WriteRequest
         switch write {
@@ -271,33 +381,33 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
 
     private func flush() {
         guard !closed else { return }
-        while outputHead < output.count {
-            let sent = output.withUnsafeBytes { raw in
-                Foundation.send(fd, raw.baseAddress! + outputHead, output.count - outputHead, Int32(MSG_NOSIGNAL))
+        if established {
+            writeWaits = nil
+            writing: while outputHead < output.count {
+                let outcome = output.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outputHead...])) }
+                switch outcome {
+                case .done(let sent):
+                    if sent == 0 { break writing }
+                    outputHead += sent
+                case .wantRead, .wantWrite:
+                    writeWaits = Readiness(outcome)
+                    break writing
+                case .closed:
+                    return abort("write failed: the connection was closed")
+                case .failed(let reason):
+                    return abort("write failed: \(reason)")
+                }
             }
-            if sent > 0 {
-                outputHead += sent
-            } else if sent < 0 && errno == EINTR {
-                continue
-            } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break
-            } else {
-                return abort("write failed: \(String(cString: strerror(errno)))")
+            if outputHead == output.count {
+                output.removeAll(keepingCapacity: output.count <= 65_536)
+                outputHead = 0
+            } else if outputHead >= 65_536 {
+                output.removeFirst(outputHead)
+                outputHead = 0
             }
         }
-        if outputHead == output.count {
-            output.removeAll(keepingCapacity: output.count <= 65_536)
-            outputHead = 0
-        } else if outputHead >= 65_536 {
-            output.removeFirst(outputHead)
-            outputHead = 0
-        }
-        let pending = output.count - outputHead
-        if (pending > 0) != writeArmed, let writeSource {
-            if pending > 0 { writeSource.resume() } else { writeSource.suspend() }
-            writeArmed = pending > 0
-        }
-        perform(machine.flushed(pending: pending, now: Self.now()))
+        updateInterest()
+        perform(machine.flushed(pending: output.count - outputHead, now: Self.now()))
     }
 
     // MARK: Time and lifecycle
@@ -321,9 +431,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private func shutdown() {
         guard !closed else { return }
         closed = true
+        transport.shutdown()
         if let readSource {
             readSource.cancel()
-            if readSuspended { readSource.resume() }
+            if !readArmed { readSource.resume() }
         }
         if let writeSource {
             writeSource.cancel()

@@ -29,6 +29,30 @@ public struct ServerConfig: Sendable {
     public var readers = 2
     /// Seconds a graceful stop waits for the batch in flight and for replies to drain.
     public var shutdownTimeout: Double = 10
+    /// TLS, when the operator configured a certificate; nil: plain TCP only.
+    public var tls: TLSSettings?
 
     public init() {}
+}
+
+/// Where TLS's certificate, key and client CA are (re-read on SIGHUP), and which ports speak it.
+public struct TLSSettings: Sendable {
+    /// PEM: the server's certificate, then any intermediates.
+    public var certificateFile: String
+    /// PEM: the certificate's private key.
+    public var keyFile: String
+    /// PEM: the CA whose client certificates may stand in for AUTH's token; nil: none are asked for.
+    public var clientCAFile: String?
+    /// A port speaking TLS beside the plain `ServerConfig.port`; nil: `port` itself speaks TLS.
+    public var port: UInt16?
+    /// The address `port` listens on (default: `ServerConfig.host`), so that TLS can face the
+    /// internet while plain TCP stays on loopback.
+    public var host: String?
+    /// Plain connections (on `ServerConfig.port`, when `port` is set) get one line and are closed.
+    public var required = false
+
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
 }

@@ -99,6 +99,14 @@ final class ReadPool: @unchecked Sendable {
         }
     }
 
+    /// AUTH without a token: valid when the connection's verified client certificate names
+    /// `organisation` (`certified`) and the organisation still holds a live credential.
+    func authenticate(organisation: String, certified: String?, _ done: @escaping @Sendable (Bool) -> Void) {
+        guard certified == organisation else { return done(false) }
+        if registry.snapshot.hasLiveCredential(organisation) { return done(true) }
+        submit { [self] session in done(fresh(session).hasLiveCredential(organisation)) }
+    }
+
     func consultations(_ done: @escaping @Sendable (Reply) -> Void) {
         submit { [self] session in
             let open = fresh(session).openConsultations(at: Date())

@@ -2,6 +2,7 @@ import Dispatch
 import Domain
 import Foundation
 import Logging
+import TLS
 import Vault
 
 /// Why the server could not start.
@@ -9,10 +10,19 @@ public struct ServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// The ports the server listens on, once bound.
+public struct ServerPorts: Sendable {
+    /// `ServerConfig.port` (speaking TLS when `portSpeaksTLS`).
+    public let port: UInt16
+    public let portSpeaksTLS: Bool
+    /// The separate TLS port, if one was asked for.
+    public let tlsPort: UInt16?
+}
+
 /// The TCP server: accepts connections and hands them the shared committer and read pool.
 ///
-/// `@unchecked Sendable`: the connection table is behind `Locked`; `listenFD`, `acceptSource`,
-/// `nextID` and `draining` are touched only on `acceptQueue`.
+/// `@unchecked Sendable`: the connection table and the TLS context are behind `Locked`;
+/// `listeners`, `nextID` and `draining` are touched only on `acceptQueue`.
 public final class Server: ConnectionHost, @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
@@ -20,8 +30,24 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     let readers: ReadPool
     private let registryFollower: RegistryFollower
     private let acceptQueue = DispatchQueue(label: "consultd.accept")
-    private var listenFD: Int32 = -1
-    private var acceptSource: DispatchSourceRead?
+
+    /// What a listening socket does with the connections it accepts.
+    private enum ListenerKind {
+        case plain
+        case tls
+        /// `--require-tls`: one line saying where TLS is, then close.
+        case refusePlain(tlsPort: UInt16)
+    }
+
+    private struct Listener {
+        let fd: Int32
+        let source: DispatchSourceRead
+        let kind: ListenerKind
+    }
+    private var listeners: [Listener] = []
+    /// The context new TLS connections are made from; SIGHUP replaces it, and connections already
+    /// open keep the one they were made from (OpenSSL counts the references).
+    private let tlsContext = Locked<TLSContext?>(nil)
 
     /// Open connections, and those of them not yet authenticated (by accept order, oldest first).
     private struct Table {
@@ -43,24 +69,92 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         registryFollower = RegistryFollower(registry: registry, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
 
-    /// Binds, listens and starts serving; returns the port (useful with port 0).
-    public func start() throws -> UInt16 {
+    /// Reads the TLS certificate, key and client CA (when TLS is configured); throws, naming the
+    /// file and OpenSSL's reason, when one cannot be used. `start` calls it if it was not called.
+    @discardableResult
+    public func loadTLS() throws -> CertificateSummary? {
+        guard let settings = config.tls else { return nil }
+        let context: TLSContext
+        do {
+            context = try TLSContext.server(
+                certificateFile: settings.certificateFile, keyFile: settings.keyFile, clientCAFile: settings.clientCAFile)
+        } catch {
+            throw ServerError(description: "cannot use TLS: \(error)")
+        }
+        tlsContext.withLock { $0 = context }
+        warnIfExpiring(context.certificate)
+        return context.certificate
+    }
+
+    /// SIGHUP: reads the certificate, key and client CA again and makes new connections from them;
+    /// open connections keep theirs. If the files cannot be used, logs why and keeps the old ones.
+    public func reloadTLS() {
+        guard config.tls != nil else {
+            logger.info("SIGHUP: no TLS configured; nothing to reload")
+            return
+        }
+        do {
+            let certificate = try loadTLS()
+            logger.notice("TLS certificate reloaded", metadata: ["certificate": "\(certificate.map(String.init(describing:)) ?? "-")"])
+        } catch {
+            logger.error("TLS reload failed; new connections keep the previous certificate", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// An expired certificate is served (clients will refuse it), but the operator is told.
+    private func warnIfExpiring(_ certificate: CertificateSummary?) {
+        guard let notAfter = certificate?.notAfter else { return }
+        if notAfter < Date() {
+            logger.warning("the TLS certificate has expired; clients will refuse it", metadata: ["not_after": "\(notAfter)"])
+        } else if notAfter < Date().addingTimeInterval(14 * 86_400) {
+            logger.warning("the TLS certificate expires within 14 days", metadata: ["not_after": "\(notAfter)"])
+        }
+    }
+
+    /// Binds, listens and starts serving; returns the ports (useful with port 0).
+    public func start() throws -> ServerPorts {
         // Each client is a descriptor: allow as many as the hard limit does.
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         limit.rlim_cur = limit.rlim_max
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        let fd = try Self.listen(host: config.host, port: config.port)
-        listenFD = fd
+        let ports: ServerPorts
+        if let settings = config.tls {
+            if tlsContext.current == nil { try loadTLS() }
+            // OpenSSL writes with write(2), which cannot pass MSG_NOSIGNAL: a client that closes
+            // early must not kill the daemon.
+            signal(SIGPIPE, SIG_IGN)
+            if let tlsPort = settings.port {
+                let tlsFD = try Self.listen(host: settings.host ?? config.host, port: tlsPort)
+                let boundTLS = try Self.boundPort(tlsFD)
+                let fd = try Self.listen(host: config.host, port: config.port)
+                let bound = try Self.boundPort(fd)
+                open(tlsFD, kind: .tls)
+                open(fd, kind: settings.required ? .refusePlain(tlsPort: boundTLS) : .plain)
+                ports = ServerPorts(port: bound, portSpeaksTLS: false, tlsPort: boundTLS)
+            } else {
+                let fd = try Self.listen(host: config.host, port: config.port)
+                open(fd, kind: .tls)
+                ports = ServerPorts(port: try Self.boundPort(fd), portSpeaksTLS: true, tlsPort: nil)
+            }
+        } else {
+            let fd = try Self.listen(host: config.host, port: config.port)
+            open(fd, kind: .plain)
+            ports = ServerPorts(port: try Self.boundPort(fd), portSpeaksTLS: false, tlsPort: nil)
+        }
         registryFollower.start()
         readers.start()
         committer.start()
+        acceptQueue.sync { for listener in listeners { listener.source.resume() } }
+        return ports
+    }
+
+    /// Makes the accept source of a listening socket (resumed by `start` once everything is ready).
+    private func open(_ fd: Int32, kind: ListenerKind) {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
-        source.setEventHandler { [self] in acceptAll() }
+        source.setEventHandler { [self] in acceptAll(fd, kind) }
         source.setCancelHandler { Foundation.close(fd) }
-        acceptSource = source
-        source.resume()
-        return try Self.boundPort(fd)
+        acceptQueue.sync { listeners.append(Listener(fd: fd, source: source, kind: kind)) }
     }
 
     /// Graceful stop, in order: no new connections or requests; the writes taken are committed and
@@ -73,7 +167,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         func remaining() -> Double { max(0, deadline.timeIntervalSinceNow) }
         acceptQueue.sync {
             draining = true
-            acceptSource?.cancel()
+            for listener in listeners { listener.source.cancel() }
         }
         for connection in table.current.connections.values { connection.drain() }
         committer.stop(timeout: remaining())
@@ -103,7 +197,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         closedCondition.unlock()
     }
 
-    private func acceptAll() {
+    private func acceptAll(_ listenFD: Int32, _ kind: ListenerKind) {
         // Accept until EAGAIN: one readiness event may stand for many waiting connections.
         while true {
             var address = sockaddr_storage()
@@ -117,8 +211,8 @@ public final class Server: ConnectionHost, @unchecked Sendable {
                     // Out of descriptors: the pending connection stays queued and the source would
                     // fire at once again; pause accepting briefly instead of spinning.
                     logger.error("out of file descriptors; pausing accept")
-                    acceptSource?.suspend()
-                    acceptQueue.asyncAfter(deadline: .now() + 0.2) { [self] in acceptSource?.resume() }
+                    listeners.first { $0.fd == listenFD }?.source.suspend()
+                    acceptQueue.asyncAfter(deadline: .now() + 0.2) { [self] in listeners.first { $0.fd == listenFD }?.source.resume() }
                     return
                 }
                 if errno != EAGAIN && errno != EWOULDBLOCK {
@@ -130,14 +224,39 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if draining || connectionCount >= config.maxConnections {
-                let line = Array((draining ? "ERR BUSY server shutting down; retry later\n" : "ERR BUSY too many connections; retry later\n").utf8)
-                _ = line.withUnsafeBytes { Foundation.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                Foundation.close(client)
+            if case .refusePlain(let tlsPort) = kind {
+                refuse(client, "ERR PROTOCOL TLS required: connect with TLS to port \(tlsPort)\n")
                 continue
             }
+            if draining || connectionCount >= config.maxConnections {
+                if case .tls = kind {
+                    // Saying why would take a handshake, which a server over its limit does not spend;
+                    // the client sees the connection closed before it (docs/PROTOCOL.md).
+                    Foundation.close(client)
+                } else {
+                    refuse(client, draining ? "ERR BUSY server shutting down; retry later\n" : "ERR BUSY too many connections; retry later\n")
+                }
+                continue
+            }
+            let transport: any Transport
+            switch kind {
+            case .plain, .refusePlain:
+                transport = PlainTransport(fd: client)
+            case .tls:
+                guard let context = tlsContext.current else {
+                    Foundation.close(client)
+                    continue
+                }
+                do {
+                    transport = try TLSTransport(fd: client, context: context)
+                } catch {
+                    logger.error("cannot start TLS on a connection", metadata: ["error": "\(error)"])
+                    Foundation.close(client)
+                    continue
+                }
+            }
             nextID += 1
-            let connection = ClientConnection(fd: client, remote: Self.describe(address), id: nextID, host: self)
+            let connection = ClientConnection(fd: client, transport: transport, remote: Self.describe(address), id: nextID, host: self)
             // Over the cap of connections waiting for AUTH, the oldest of them makes room: a flood of
             // idle sockets cannot keep an organisation, which authenticates at once, from getting in.
             let evicted = table.withLock { table -> ClientConnection? in
@@ -149,6 +268,13 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             connection.start()
             evicted?.evict()
         }
+    }
+
+    /// One line in plain text, then close (the socket is fresh: the line fits in its buffer).
+    private func refuse(_ client: Int32, _ line: String) {
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { Foundation.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        Foundation.close(client)
     }
 
     private static func listen(host: String, port: UInt16) throws -> Int32 {

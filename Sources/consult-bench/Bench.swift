@@ -31,6 +31,9 @@ struct Bench: ParsableCommand {
     @Option(help: "More offered rates (submissions/s, comma-separated) to measure latency at, after the highest and half.")
     var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
+    @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
+    @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
+    var tlsOnly = false
     @Option(help: "Where to write the JSON results.") var out = "bench/results"
     @Option(help: "The commit measured (for the file name).") var commit = "unknown"
 
@@ -53,6 +56,16 @@ struct Bench: ParsableCommand {
         let body = Self.body
         FileHandle.standardError.write(Data("bench: body \(body.utf8.count) bytes; database \(database)\n".utf8))
 
+        if tlsOnly {
+            try store.append(NewEvent(.consultationOpened(Self.consultation("c1"))))
+            let tokens = try Self.registerOrganisations(store)
+            let ratio = try tlsComparison(conninfo: conninfo, tokens: tokens, report: report)
+            let table = Self.table(figures, ratios: [("tls_over_plain_16", ratio.sixteen), ("tls_over_plain_64", ratio.sixtyFour)])
+            print(table)
+            try Self.writeText(table, commit: commit, folder: out, name: "tls", sizes: "--submissions \(submissions) --handshakes \(handshakes) --idle-connections \(idleConnections)")
+            return
+        }
+
         // 1. The physical bound: COPY into a table with the log's columns and indexes (no triggers).
         try connection.execute("CREATE TABLE bench_copy (LIKE consult.events INCLUDING ALL)")
         let now = Timestamps.format(Date())
@@ -74,16 +87,7 @@ struct Bench: ParsableCommand {
         report("naive_16_events_per_s", naive16, "events/s")
 
         // 3. consultd end to end.
-        var tokens: [String] = []
-        for index in 1...64 {
-            let token = Credentials.newToken()
-            try store.append(batch: [
-                NewEvent(.organisationRegistered(Organisation(
-                    id: "o\(index)", name: "O\(index)", type: "ngo", leadership: index % 3 == 0 ? ["refugees"] : [], level: "local", country: "JOR"))),
-                NewEvent(.credentialIssued(CredentialIssued(organisation: "o\(index)", credential: "k1", sha256: Credentials.hash(token)))),
-            ])
-            tokens.append(token)
-        }
+        let tokens = try Self.registerOrganisations(store)
         let daemon = try DaemonProcess(conninfo: conninfo)
         var best = 0.0
         for connections in [1, 16, 64] {
@@ -113,6 +117,7 @@ struct Bench: ParsableCommand {
         }
         report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
         daemon.stop()
+        let tlsRatio = try tlsComparison(conninfo: conninfo, tokens: tokens, report: report)
 
         // The tree's cost on ingest: the same 16-connection load on a daemon with its notary and on
         // one without, alternating three times (the machine's noise is large); each notary run starts
@@ -208,10 +213,155 @@ struct Bench: ParsableCommand {
         let ratios = [
             ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
             ("consultd_over_naive_1", best / naive1),
+            ("tls_over_plain_16", tlsRatio.sixteen),
+            ("tls_over_plain_64", tlsRatio.sixtyFour),
             ("notary_over_no_notary", (value["consultd_16_notary_submissions_per_s"] ?? 0) / max(1, value["consultd_16_no_notary_submissions_per_s"] ?? 1)),
         ]
         print(Self.table(figures, ratios: ratios))
         try Self.write(figures, ratios: ratios, commit: commit, folder: out)
+    }
+
+    /// Organisations o1…o64 with a credential each; returns their tokens in order.
+    static func registerOrganisations(_ store: EventStore) throws -> [String] {
+        var tokens: [String] = []
+        for index in 1...64 {
+            let token = Credentials.newToken()
+            try store.append(batch: [
+                NewEvent(.organisationRegistered(Organisation(
+                    id: "o\(index)", name: "O\(index)", type: "ngo", leadership: index % 3 == 0 ? ["refugees"] : [], level: "local", country: "JOR"))),
+                NewEvent(.credentialIssued(CredentialIssued(organisation: "o\(index)", credential: "k1", sha256: Credentials.hash(token)))),
+            ])
+            tokens.append(token)
+        }
+        return tokens
+    }
+
+    /// TLS beside plain TCP on one daemon serving both (`--port` and `--tls-port`): the same
+    /// pipelined load over each, alternating three times for 16 and for 64 connections; handshakes
+    /// per second (connect, TLS 1.3 handshake with certificate check, greeting, close) beside plain
+    /// connections per second; and the memory an idle authenticated connection costs either way.
+    /// Returns TLS's share of the plain rate at 16 and 64 connections.
+    func tlsComparison(conninfo: String, tokens: [String], report: (String, Double, String) -> Void) throws
+        -> (sixteen: Double, sixtyFour: Double)
+    {
+        let (certificate, key) = try Self.selfSignedCertificate()
+        let tls = try TLSClientConfiguration(caFile: certificate)
+        let ports = try Self.freePorts(2)
+        let tlsArguments = ["--tls-cert", certificate, "--tls-key", key, "--tls-port", String(ports[1])]
+        let daemon = try DaemonProcess(conninfo: conninfo, extra: tlsArguments, ports: ports)
+        var ratios: [Double] = []
+        for connections in [16, 64] {
+            var plain: [Double] = []
+            var overTLS: [Double] = []
+            for round in 0..<3 {
+                plain.append(try Self.endToEnd(port: ports[0], tokens: tokens, connections: connections, submissions: submissions,
+                                               prefix: "p\(connections)-\(round)"))
+                overTLS.append(try Self.endToEnd(port: ports[1], tokens: tokens, connections: connections, submissions: submissions,
+                                                 prefix: "s\(connections)-\(round)", tls: tls))
+            }
+            let plainMean = plain.reduce(0, +) / 3
+            let tlsMean = overTLS.reduce(0, +) / 3
+            func rounds(_ rates: [Double]) -> String { rates.map { String(Int($0.rounded())) }.joined(separator: ", ") }
+            report("consultd_\(connections)_plain_submissions_per_s", plainMean,
+                   "submissions/s (mean of 3 rounds: \(rounds(plain)); alternating with TLS)")
+            report("consultd_\(connections)_tls_submissions_per_s", tlsMean,
+                   "submissions/s (mean of 3 rounds: \(rounds(overTLS)); alternating with plain)")
+            ratios.append(tlsMean / plainMean)
+        }
+        report("plain_connections_per_s", try Self.connectionRate(port: ports[0], count: handshakes, tls: nil), "connections/s (8 client threads)")
+        report("tls_handshakes_per_s", try Self.connectionRate(port: ports[1], count: handshakes, tls: tls),
+               "handshakes/s (TLS 1.3, ECDSA P-256, 8 client threads; the clients' own share of the work runs on the same cores)")
+        daemon.stop()
+
+        // Memory per idle authenticated connection, each kind on a daemon of its own (fresh, and
+        // settled first: its projector folds the whole log at start, even when the projection tables
+        // are current, so the figure would otherwise be partly the log's).
+        for (label, portIndex, configuration) in [("plain", 0, nil as TLSClientConfiguration?), ("tls", 1, tls)] {
+            let freshPorts = try Self.freePorts(2)
+            let fresh = try DaemonProcess(
+                conninfo: conninfo, extra: ["--tls-cert", certificate, "--tls-key", key, "--tls-port", String(freshPorts[1])], ports: freshPorts)
+            let connection = try Connection(conninfo)
+            let head = try EventStore(connection: connection).headPosition()
+            try Self.waitForProjection(conninfo, head: head)
+            try Self.waitForTree(connection, head: head)
+            try fresh.waitUntilMemorySettles()
+            // The second half's growth only: one-time costs (OpenSSL loading its algorithms at the
+            // first handshake, the first connections' share of the heap) stay out of the figure.
+            func open(_ range: Range<Int>) throws -> [LineClient] {
+                try range.map { index -> LineClient in
+                    let client = try LineClient(port: freshPorts[portIndex], tls: configuration)
+                    _ = try client.request("AUTH o\(index % 64 + 1) \(tokens[index % 64])")
+                    return client
+                }
+            }
+            let half = idleConnections / 2
+            let first = try open(0..<half)
+            let before = fresh.memory("VmRSS")
+            let second = try open(half..<idleConnections)
+            report("consultd_idle_\(label)_connection_kib", (fresh.memory("VmRSS") - before) / Double(idleConnections - half),
+                   "KiB per idle authenticated connection (the growth from \(half) to \(idleConnections) open)")
+            let idle = first + second
+            withExtendedLifetime(idle) {}
+            fresh.stop()
+        }
+        return (ratios[0], ratios[1])
+    }
+
+    /// Connections per second: `count` of them, from 8 threads, each opened (with its TLS handshake
+    /// and certificate check when `tls` is given), greeted and closed.
+    static func connectionRate(port: UInt16, count: Int, tls: TLSClientConfiguration?) throws -> Double {
+        let threads = 8
+        let failures = Locked(0)
+        let started = Date()
+        parallel(threads) { _ in
+            for _ in 0..<(count / threads) {
+                do {
+                    let client = try LineClient(port: port, tls: tls)
+                    client.finishSending()
+                } catch {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        guard failures.current == 0 else { throw ValidationError("\(failures.current) connections failed") }
+        return Double(count / threads * threads) / Date().timeIntervalSince(started)
+    }
+
+    /// A throwaway self-signed P-256 certificate for 127.0.0.1 (its own CA for the clients), made
+    /// with the `openssl` command; returns the certificate and key paths.
+    static func selfSignedCertificate() throws -> (String, String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("consult-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(folder)/key.pem",
+            "-out", "\(folder)/cert.pem", "-days", "30", "-subj", "/CN=consult-bench", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw ValidationError("openssl could not make a certificate") }
+        return ("\(folder)/cert.pem", "\(folder)/key.pem")
+    }
+
+    /// Ports free now on 127.0.0.1 (the kernel's choice for port 0, released again).
+    static func freePorts(_ count: Int) throws -> [UInt16] {
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        return try (0..<count).map { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            guard bound else { throw ValidationError("no free port") }
+            return UInt16(bigEndian: address.sin_port)
+        }
     }
 
     /// Returns once the Merkle tree covers `head` (polled: the notary does not notify).
@@ -273,9 +423,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Each connection pipelines its share of SUBMITs; counted when its OK arrives.
-    static func endToEnd(port: UInt16, tokens: [String], connections: Int, submissions: Int, prefix: String) throws -> Double {
+    static func endToEnd(port: UInt16, tokens: [String], connections: Int, submissions: Int, prefix: String,
+                         tls: TLSClientConfiguration? = nil) throws -> Double {
         let clients = try (0..<connections).map { index -> LineClient in
-            let client = try LineClient(port: port)
+            let client = try LineClient(port: port, tls: tls)
             _ = try client.request("AUTH o\(index + 1) \(tokens[index])")
             return client
         }
@@ -346,6 +497,24 @@ struct Bench: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
+    /// The table as text, with what was measured and where, in `<folder>/<date>-<name>.txt`.
+    static func writeText(_ table: String, commit: String, folder: String, name: String, sizes: String) throws {
+        let date = String(Timestamps.format(Date()).prefix(10))
+        // What else ran on the machine shows in its load; the figures mean little without it.
+        let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
+        let header = """
+            consult-bench --tls-only \(sizes)
+            date \(date), commit \(commit), \(ProcessInfo.processInfo.activeProcessorCount) cores shared by the clients, consultd and
+            PostgreSQL (fsync=on, synchronous_commit=on); one consultd serving plain TCP and TLS on two ports;
+            load average at the end: \(load.joined(separator: " ")).
+
+            """
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = "\(folder)/\(date)-\(name).txt"
+        try Data((header + table + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        FileHandle.standardError.write(Data("bench: wrote \(path)\n".utf8))
+    }
+
     static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], commit: String, folder: String) throws {
         let date = String(Timestamps.format(Date()).prefix(10))
         let json = JSONValue.object([
@@ -361,7 +530,8 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// The release `consultd` beside this executable, on a free port.
+/// The release `consultd` beside this executable, on a free port (or on `ports`: `--port` the first,
+/// the others given in `extra`, all listened on before it counts as started).
 final class DaemonProcess {
     let pid: pid_t
     let port: UInt16
@@ -373,10 +543,10 @@ final class DaemonProcess {
         return path
     }()
 
-    init(conninfo: String, extra: [String] = []) throws {
+    init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
-        let arguments = [path, "--database", conninfo, "--port", "0", "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
+        let arguments = [path, "--database", conninfo, "--port", String(ports?.first ?? 0), "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
@@ -384,32 +554,51 @@ final class DaemonProcess {
         guard posix_spawn(&child, path, nil, nil, argv, envp) == 0 else { throw ValidationError("cannot start \(path)") }
         pid = child
         // The daemon logs its port at info level, which --log-level warning hides: find it from /proc.
-        var found: UInt16?
-        for _ in 0..<300 where found == nil {
-            found = Self.listeningPort(of: child)
-            if found == nil { Thread.sleep(forTimeInterval: 0.05) }
+        var found: Set<UInt16> = []
+        let wanted = Set(ports ?? [])
+        for _ in 0..<300 where found.isEmpty || !found.isSuperset(of: wanted) {
+            found = Self.listeningPorts(of: child)
+            if found.isEmpty || !found.isSuperset(of: wanted) { Thread.sleep(forTimeInterval: 0.05) }
         }
-        guard let found else { throw ValidationError("consultd did not start listening") }
-        port = found
+        guard let first = ports?.first ?? found.first, found.isSuperset(of: wanted) else {
+            throw ValidationError("consultd did not start listening")
+        }
+        port = first
     }
 
-    /// The TCP port the process listens on, from /proc/net/tcp and its file descriptors.
-    static func listeningPort(of pid: pid_t) -> UInt16? {
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+    /// The TCP ports the process listens on, from /proc/net/tcp and its file descriptors.
+    static func listeningPorts(of pid: pid_t) -> Set<UInt16> {
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return [] }
         let inodes = Set(descriptors.compactMap { fd -> String? in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
                 target.hasPrefix("socket:[") else { return nil }
             return String(target.dropFirst(8).dropLast())
         })
+        var ports: Set<UInt16> = []
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
             guard let table = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
             for line in table.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
-                guard fields.count > 9, fields[3] == "0A", inodes.contains(String(fields[9])) else { continue }
-                return UInt16(fields[1].split(separator: ":").last ?? "", radix: 16)
+                guard fields.count > 9, fields[3] == "0A", inodes.contains(String(fields[9])),
+                    let port = UInt16(fields[1].split(separator: ":").last ?? "", radix: 16)
+                else { continue }
+                ports.insert(port)
             }
         }
-        return nil
+        return ports
+    }
+
+    /// Returns once the resident memory has stayed within 256 KiB for two seconds (polled: the
+    /// daemon does not say when its start-up work is done).
+    func waitUntilMemorySettles() throws {
+        let deadline = Date().addingTimeInterval(120)
+        var samples: [Double] = []
+        while Date() < deadline {
+            samples.append(memory("VmRSS"))
+            if samples.count >= 9, let low = samples.suffix(9).min(), let high = samples.suffix(9).max(), high - low < 256 { return }
+            Thread.sleep(forTimeInterval: 0.25)  // a bench's wait for another process's progress
+        }
+        throw ValidationError("consultd's memory did not settle")
     }
 
     /// A memory figure from /proc/PID/status, in KiB.

@@ -15,7 +15,7 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load a synthetic data set: 6 consultations, 60 organisations, a few thousand submissions.",
         discussion: """
-            Needs a running consultd (--host, --port): every submission travels the real protocol; it is
+            Needs a running consultd (--host, --port; --tls and --ca for TLS): every submission travels the real protocol; it is
             checked before anything is written. Dates are relative to now (windows keep their length), so
             every metric but median_days_to_feedback (which measures log time) is the same for the same seed.
             Two consultations opened 40 days ago are closed by command at the end: with
@@ -26,8 +26,7 @@ struct Demo: ParsableCommand {
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var keys: MasterKeyOptions
     @Option var seed: UInt64 = 1
-    @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
-    @Option(help: "consultd's port.") var port: UInt16 = 7600
+    @OptionGroup var consultd: ConsultdOptions
 
     struct Plan {
         let consultation: Consultation
@@ -49,6 +48,8 @@ struct Demo: ParsableCommand {
         let now = Date()
         let plans = Self.plans(now: now)
         let organisations = Self.organisations(&random)
+        // One TLS context for the demo's sixty connections (its CA file is read once).
+        let tls = oneLine { try consultd.tlsConfiguration() }
         // Everything is checked before anything is written: the database is free of the demo, and
         // consultd answers (every submission needs it).
         oneLine {
@@ -56,10 +57,10 @@ struct Demo: ParsableCommand {
                 throw CommandFailure("the demo data is already loaded in this database")
             }
             do {
-                let client = try LineClient(host: host, port: port, timeout: 5)
+                let client = try consultd.connect(timeout: 5, tls: tls)
                 guard try client.request("PING") == "OK PONG" else { throw CommandFailure("no PONG") }
             } catch {
-                throw CommandFailure("cannot reach consultd at \(host):\(port) (\(error)); nothing was written")
+                throw CommandFailure("cannot reach consultd at \(consultd.host):\(consultd.port) (\(error)); nothing was written")
             }
         }
 
@@ -109,7 +110,7 @@ struct Demo: ParsableCommand {
         for organisation in perOrganisation.keys.sorted() {
             let items = perOrganisation[organisation]!
             do {
-                let client = try LineClient(host: host, port: port)
+                let client = try consultd.connect(tls: tls)
                 guard try client.request("AUTH \(organisation) \(tokens[organisation]!)").hasPrefix("OK") else {
                     stopped("consultd refused the demo credential of \(organisation)")
                 }
@@ -122,7 +123,7 @@ struct Demo: ParsableCommand {
                 }
                 _ = try? client.request("QUIT")
             } catch {
-                stopped("cannot reach consultd at \(host):\(port): \(error)")
+                stopped("cannot reach consultd at \(consultd.host):\(consultd.port): \(error)")
             }
         }
         guard failures == 0 else { stopped("\(failures) demo submissions were refused") }

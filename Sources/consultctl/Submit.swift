@@ -9,15 +9,15 @@ struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one submission, or a JSON-lines file of them, to consultd.",
         discussion: """
-            The token is read from $CONSULT_TOKEN unless --token is given (a flag shows in the process list).
+            The token is read from $CONSULT_TOKEN unless --token is given (a flag shows in the process list);
+            with --tls and a client certificate the operator accepts (--client-cert, --client-key), no token is needed.
             A file has one JSON object per line: {"consultation": ID, "key": KEY, "submission": {...}}.
             Submissions are pipelined; every failure is reported on stderr with its line, and the exit
             code is non-zero if any failed. Re-running the same file is safe: stored keys answer with
             their original position.
             """)
 
-    @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
-    @Option(help: "consultd's port.") var port: UInt16 = 7600
+    @OptionGroup var consultd: ConsultdOptions
     @Option(help: "Your organisation id.") var organisation: String
     @Option(help: "Your token (default: $CONSULT_TOKEN).") var token: String?
     @Option(help: "Consultation id, for one submission.") var consultation: String?
@@ -32,8 +32,9 @@ struct Submit: ParsableCommand {
     }
 
     func run() throws {
-        guard let token = token ?? ProcessInfo.processInfo.environment["CONSULT_TOKEN"] else {
-            fail("no token: set CONSULT_TOKEN or pass --token")
+        let token = token ?? ProcessInfo.processInfo.environment["CONSULT_TOKEN"]
+        guard token != nil || consultd.hasClientCertificate else {
+            fail("no token: set CONSULT_TOKEN or pass --token (or, over TLS, --client-cert and --client-key)")
         }
         let items: [Item]
         switch (file, consultation, key, body) {
@@ -46,8 +47,8 @@ struct Submit: ParsableCommand {
 
         let client: LineClient
         do {
-            client = try LineClient(host: host, port: port)
-            let auth = try client.request("AUTH \(organisation) \(token)")
+            client = try consultd.connect()
+            let auth = try client.request(ConsultdOptions.auth(organisation, token: token))
             guard auth.hasPrefix("OK") else { fail("authentication refused: \(auth)") }
         } catch {
             fail("\(error)")

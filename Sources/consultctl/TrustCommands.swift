@@ -50,8 +50,7 @@ struct ReceiptCommand: ParsableCommand {
             """)
     @Option(help: "A receipt file to check offline.") var check: String?
     @Option(help: "The operator's published public key (for --check).") var publicKey: String?
-    @Option(help: "consultd's address (IPv4).") var host = "127.0.0.1"
-    @Option(help: "consultd's port.") var port: UInt16 = 7600
+    @OptionGroup var consultd: ConsultdOptions
     @Option(help: "Your organisation id.") var organisation: String?
     @Option(help: "Your token (default: $CONSULT_TOKEN).") var token: String?
     @Option var consultation: String?
@@ -63,12 +62,13 @@ struct ReceiptCommand: ParsableCommand {
         guard let organisation, let consultation, let key else {
             fail("give --check FILE --public-key FILE, or --organisation, --consultation and --key to fetch one")
         }
-        guard let token = token ?? ProcessInfo.processInfo.environment["CONSULT_TOKEN"] else {
-            fail("no token: set CONSULT_TOKEN or pass --token")
+        let token = token ?? ProcessInfo.processInfo.environment["CONSULT_TOKEN"]
+        guard token != nil || consultd.hasClientCertificate else {
+            fail("no token: set CONSULT_TOKEN or pass --token (or, over TLS, --client-cert and --client-key)")
         }
         let text = oneLine { () -> String in
-            let client = try LineClient(host: host, port: port)
-            let auth = try client.request("AUTH \(organisation) \(token)")
+            let client = try consultd.connect()
+            let auth = try client.request(ConsultdOptions.auth(organisation, token: token))
             guard auth.hasPrefix("OK") else { throw CommandFailure("consultd refused the credential: \(auth)") }
             let reply = try client.request("RECEIPT \(consultation) \(key)")
             guard reply.hasPrefix("OK RECEIPT ") else { throw CommandFailure("consultd: \(reply)") }

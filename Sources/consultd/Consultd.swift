@@ -26,6 +26,24 @@ struct Consultd: ParsableCommand {
     @Option(help: "TCP port to listen on (0: any free port, logged at start).")
     var port: UInt16 = 7600
 
+    @Option(help: "TLS certificate (PEM, with any intermediates after it; default: $CONSULT_TLS_CERT); with --tls-key, TLS is served. Re-read on SIGHUP.")
+    var tlsCert: String?
+
+    @Option(help: "The TLS certificate's private key (PEM; default: $CONSULT_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(help: "CA (PEM; default: $CONSULT_TLS_CLIENT_CA) whose client certificates may stand in for AUTH's token: `AUTH <organisation-id>` is accepted when the certificate's subject CN is that organisation (off by default).")
+    var tlsClientCa: String?
+
+    @Option(help: "Serve TLS on this port and plain TCP on --port (default: TLS on --port, no plain port).")
+    var tlsPort: UInt16?
+
+    @Option(help: "Address the --tls-port listens on (default: --host), e.g. 0.0.0.0 while plain TCP stays on 127.0.0.1.")
+    var tlsHost: String?
+
+    @Flag(help: "With --tls-port: a plain connection on --port gets one line naming the TLS port and is closed.")
+    var requireTls = false
+
     @Option(help: "Longest request line in bytes.")
     var maxLine: Int = 65_536
 
@@ -140,7 +158,26 @@ struct Consultd: ParsableCommand {
         }
         let vault: Vault
         do { vault = Vault(master: try MasterKey.load(masterPath)) } catch { Self.exit(withOneLine: "\(error)") }
+        let environment = ProcessInfo.processInfo.environment
+        let clientCA = tlsClientCa ?? environment["CONSULT_TLS_CLIENT_CA"]
+        switch (tlsCert ?? environment["CONSULT_TLS_CERT"], tlsKey ?? environment["CONSULT_TLS_KEY"]) {
+        case (let certificate?, let key?):
+            var settings = TLSSettings(certificateFile: certificate, keyFile: key)
+            settings.clientCAFile = clientCA
+            settings.port = tlsPort
+            settings.host = tlsHost
+            settings.required = requireTls
+            config.tls = settings
+        case (nil, nil):
+            guard clientCA == nil, tlsPort == nil, tlsHost == nil, !requireTls else {
+                Self.exit(withOneLine: "--tls-client-ca, --tls-port, --tls-host and --require-tls need --tls-cert and --tls-key")
+            }
+        default:
+            Self.exit(withOneLine: "--tls-cert and --tls-key go together")
+        }
         let server = Server(config: config, vault: vault, logger: logger)
+        // Certificate files are checked before the database is, so that a wrong path is the one line said.
+        do { try server.loadTLS() } catch { Self.exit(withOneLine: "\(error)") }
         let auditPolicy: Policy
         do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
         let keyPath = signingKey ?? ProcessInfo.processInfo.environment["CONSULT_SIGNING_KEY"]
@@ -172,6 +209,13 @@ struct Consultd: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        // SIGHUP (systemctl reload): the TLS certificate, key and client CA are read again; open
+        // connections keep theirs.
+        signal(SIGHUP, SIG_IGN)
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "consultd.reload"))
+        reload.setEventHandler { server.reloadTLS() }
+        reload.resume()
+        sources.append(reload)
 
         let connection: Connection
         do {
@@ -195,7 +239,7 @@ struct Consultd: ParsableCommand {
         connection.close()
         if stopping.current { return }
 
-        let bound: UInt16
+        let bound: ServerPorts
         do {
             bound = try server.start()
         } catch {
@@ -205,7 +249,13 @@ struct Consultd: ParsableCommand {
         let projectorStopped = Self.worker("consultd.projector") { projector.run(shouldStop: { stopping.current }) }
         let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
-        logger.info("ready", metadata: ["listening": "\(host):\(bound)", "schema_version": "\(Schema.requiredVersion)"])
+        var ready: Logger.Metadata = ["listening": "\(host):\(bound.port)", "schema_version": "\(Schema.requiredVersion)"]
+        if bound.portSpeaksTLS { ready["tls"] = "on" }
+        if let tlsPort = bound.tlsPort {
+            ready["listening_tls"] = "\(tlsHost ?? host):\(tlsPort)"
+            ready["tls"] = requireTls ? "required" : "on"
+        }
+        logger.info("ready", metadata: ready)
 
         withExtendedLifetime(sources) { stopRequested.wait() }
         // In order: stop accepting and answer what was taken; then the projector (it finishes the

@@ -79,6 +79,18 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(organisation, "org-a")
     }
 
+    /// `AUTH <organisation-id>` without a token asks the shell to check the connection's client
+    /// certificate instead; the machine treats it as any AUTH.
+    func testAuthWithoutTokenAsksForTheCertificateCheck() {
+        var harness = Harness()
+        harness.send("AUTH org-a\nPING\n")
+        XCTAssertEqual(harness.auths.count, 1)
+        XCTAssertEqual(harness.auths.first?.organisation, "org-a")
+        XCTAssertNil(harness.auths.first?.token)
+        harness.authenticate(valid: true)
+        XCTAssertEqual(harness.replies(), ["OK consultd 1 ready", "OK AUTH org-a", "OK PONG"])
+    }
+
     func testFiveFailedAuthsClose() {
         var harness = Harness()
         for attempt in 1...5 {

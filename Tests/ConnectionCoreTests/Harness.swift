@@ -17,7 +17,7 @@ struct Harness {
     var clientReads = true
     var reading = true
     var closed = false
-    var auths: [(sequence: Int, organisation: String, token: String)] = []
+    var auths: [(sequence: Int, organisation: String, token: String?)] = []
     var reads: [(sequence: Int, read: ConnectionStateMachine.Read)] = []
     var writes: [(sequence: Int, write: ConnectionStateMachine.Write, cost: Int)] = []
     var authenticatedAs: [String] = []

@@ -5,9 +5,22 @@ import PostgresClient
 import TestSupport
 import XCTest
 
-/// A migrated database with two organisations and two consultations, and a daemon serving it.
+/// A migrated database with two organisations and two consultations, and a daemon serving it, in
+/// the clear or (`.tls`) with TLS on its port.
 struct Fixture {
+    /// How clients reach the daemon.
+    enum Transport {
+        case plain
+        /// TLS on the daemon's port, with the test CA's certificate for localhost and 127.0.0.1
+        /// (or the certificate given).
+        case tls
+        case tlsWith(TestCertificates.Pair)
+    }
+
     let conninfo: String
+    let transport: Transport
+    /// What clients use for TLS (one context for every connection), nil in the clear.
+    let clientTLS: TLSClientConfiguration?
     var daemon: Daemon
     let store: EventStore
     /// Organisation id → its token.
@@ -15,7 +28,9 @@ struct Fixture {
 
     static let body = #"{"stage": "design", "language": "ar", "text": "Schools need Arabic teachers.", "represents": {"gender": ["female"], "age": ["18-24"]}, "people_consulted": 120, "topics": ["education"]}"#
 
-    init(daemonArguments: [String] = []) throws {
+    init(daemonArguments: [String] = [], transport: Transport = .plain) throws {
+        self.transport = transport
+        clientTLS = try Self.clientConfiguration(for: transport)
         conninfo = try TestDatabase.fresh()
         store = EventStore(connection: try Connection(conninfo))
         var tokens: [String: String] = [:]
@@ -41,12 +56,33 @@ struct Fixture {
                     id: "c-old", title: "Closed one", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-60 * 86_400),
                     closesAt: now.addingTimeInterval(-30 * 86_400), stages: ["design"], languages: ["en"],
                     baseline: ["gender": ["female": 0.5, "male": 0.5]]))))
-        daemon = try Daemon(conninfo: conninfo, arguments: daemonArguments)
+        daemon = try Daemon(conninfo: conninfo, arguments: try Self.transportArguments(transport) + daemonArguments)
     }
 
     /// Starts a new daemon on the same database (after the old one was killed or stopped).
     mutating func restartDaemon(arguments: [String] = []) throws {
-        daemon = try Daemon(conninfo: conninfo, arguments: arguments)
+        daemon = try Daemon(conninfo: conninfo, arguments: try Self.transportArguments(transport) + arguments)
+    }
+
+    static func transportArguments(_ transport: Transport) throws -> [String] {
+        switch transport {
+        case .plain: return []
+        case .tls: return try transportArguments(.tlsWith(TestCertificates.shared().server))
+        case .tlsWith(let pair): return ["--tls-cert", pair.certificate, "--tls-key", pair.key]
+        }
+    }
+
+    /// The client side of `transport`: TLS trusting the test CA.
+    static func clientConfiguration(for transport: Transport) throws -> TLSClientConfiguration? {
+        switch transport {
+        case .plain: return nil
+        case .tls, .tlsWith: return try TLSClientConfiguration(caFile: TestCertificates.shared().ca)
+        }
+    }
+
+    /// A new connection to the daemon, speaking its transport, not authenticated.
+    func connect(readGreeting: Bool = true) throws -> LineClient {
+        try LineClient(port: daemon.port, readGreeting: readGreeting, tls: clientTLS)
     }
 
     /// Keys of stored submissions, with their positions.
@@ -65,7 +101,7 @@ struct Fixture {
 
     /// A connected client, authenticated as `organisation` unless nil.
     func client(as organisation: String? = "org-a") throws -> LineClient {
-        let client = try LineClient(port: daemon.port)
+        let client = try connect()
         if let organisation {
             let reply = try client.request("AUTH \(organisation) \(tokens[organisation]!)")
             guard reply == "OK AUTH \(organisation)" else {

@@ -7,7 +7,7 @@ import Vault
 import XCTest
 
 /// Bad input of every kind leaves the daemon up, keeps answering a well-behaved client on another
-/// connection within a second throughout, and stores nothing partial.
+/// connection within a second throughout, and stores nothing partial; in the clear and over TLS.
 final class HostileInputTests: XCTestCase {
     /// Pings on its own connection until stopped, recording the slowest answer and any failure.
     final class Probe {
@@ -60,8 +60,11 @@ final class HostileInputTests: XCTestCase {
         return replies.current
     }
 
-    func testHostileInputHarmsNobody() throws {
-        let fixture = try Fixture()
+    func testHostileInputHarmsNobody() throws { try hostileInputHarmsNobody(.plain) }
+    func testHostileInputHarmsNobodyOverTLS() throws { try hostileInputHarmsNobody(.tls) }
+
+    func hostileInputHarmsNobody(_ transport: Fixture.Transport) throws {
+        let fixture = try Fixture(transport: transport)
         raiseOpenFileLimit()  // this test process opens a thousand sockets
 
         let probe = Probe(try fixture.client())
@@ -125,7 +128,7 @@ final class HostileInputTests: XCTestCase {
         acknowledged += 1
 
         // A thousand connections at once.
-        let crowd = try (0..<1_000).map { _ in try LineClient(port: fixture.daemon.port, readGreeting: false) }
+        let crowd = try (0..<1_000).map { _ in try fixture.connect(readGreeting: false) }
         for member in crowd {
             XCTAssertEqual(try member.readLine(), "OK consultd 1 ready")
         }

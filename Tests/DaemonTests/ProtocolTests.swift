@@ -4,11 +4,15 @@ import LineProtocol
 import TestSupport
 import XCTest
 
-/// Every verb and every error code, through a real socket to a real daemon and database.
+/// Every verb and every error code, through a real socket to a real daemon and database; the tests
+/// named `…OverTLS` run the same over TLS.
 final class ProtocolTests: XCTestCase {
-    func testEveryVerbAndErrorCode() throws {
-        let fixture = try Fixture(daemonArguments: ["--max-line", "4096"])
-        let anonymous = try LineClient(port: fixture.daemon.port)
+    func testEveryVerbAndErrorCode() throws { try everyVerbAndErrorCode(.plain) }
+    func testEveryVerbAndErrorCodeOverTLS() throws { try everyVerbAndErrorCode(.tls) }
+
+    func everyVerbAndErrorCode(_ transport: Fixture.Transport) throws {
+        let fixture = try Fixture(daemonArguments: ["--max-line", "4096"], transport: transport)
+        let anonymous = try fixture.connect()
         XCTAssertEqual(try anonymous.request("PING"), "OK PONG")
         XCTAssertEqual(try anonymous.request("ping"), "OK PONG", "verbs are case-insensitive")
         XCTAssertTrue(try anonymous.request("FROB").hasPrefix("ERR PROTOCOL unknown verb"))
@@ -59,13 +63,25 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(try fixture.count(type: EventType.submissionWithdrawn), 1)
     }
 
-    func testBusyAndTimeoutAndAuthLockout() throws {
-        var fixture = try Fixture(daemonArguments: ["--max-connections", "3", "--max-unauthenticated", "3"])
+    func testBusyAndTimeoutAndAuthLockout() throws { try busyAndTimeoutAndAuthLockout(.plain) }
+    func testBusyAndTimeoutAndAuthLockoutOverTLS() throws { try busyAndTimeoutAndAuthLockout(.tls) }
+
+    func busyAndTimeoutAndAuthLockout(_ transport: Fixture.Transport) throws {
+        var fixture = try Fixture(daemonArguments: ["--max-connections", "3", "--max-unauthenticated", "3"], transport: transport)
         // BUSY: connections beyond the limit are refused with a reason.
-        let held = try (0..<3).map { _ in try LineClient(port: fixture.daemon.port) }
-        let refused = try LineClient(port: fixture.daemon.port, readGreeting: false)
-        XCTAssertTrue(try refused.readLine()!.hasPrefix("ERR BUSY"))
-        XCTAssertNil(try refused.readLine())
+        let held = try (0..<3).map { _ in try fixture.connect() }
+        switch transport {
+        case .plain:
+            let refused = try LineClient(port: fixture.daemon.port, readGreeting: false)
+            XCTAssertTrue(try refused.readLine()!.hasPrefix("ERR BUSY"))
+            XCTAssertNil(try refused.readLine())
+        case .tls, .tlsWith:
+            // Over TLS the reason cannot be said without a handshake, which a server over its limit
+            // does not spend: the connection is closed before it.
+            XCTAssertThrowsError(try fixture.connect(readGreeting: false)) { error in
+                XCTAssertTrue("\(error)".contains("closed the connection during the TLS handshake"), "\(error)")
+            }
+        }
         XCTAssertEqual(try held[2].request("PING"), "OK PONG", "the connections within the limit still work")
 
         // A daemon of its own for the rest, so that closed connections need not be counted out first.
@@ -74,12 +90,12 @@ final class ProtocolTests: XCTestCase {
         try fixture.restartDaemon(arguments: ["--idle-timeout", "0.5"])
 
         // TIMEOUT: an idle connection is told and closed.
-        let idle = try LineClient(port: fixture.daemon.port)
+        let idle = try fixture.connect()
         XCTAssertTrue(try idle.readLine()!.hasPrefix("ERR TIMEOUT"))
         XCTAssertNil(try idle.readLine())
 
         // AUTH: the fifth failure closes the connection.
-        let guesser = try LineClient(port: fixture.daemon.port)
+        let guesser = try fixture.connect()
         for attempt in 1...5 {
             let reply = try guesser.request("AUTH org-a guess\(attempt)")
             XCTAssertTrue(reply.hasPrefix("ERR AUTH"), reply)
@@ -108,8 +124,11 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(Set(try fixture.storedSubmissions().keys), ["org-a/before", "org-a/after"])
     }
 
-    func testPipelinedReadsSeeEarlierWritesOfTheSameConnection() throws {
-        let fixture = try Fixture()
+    func testPipelinedReadsSeeEarlierWritesOfTheSameConnection() throws { try pipelinedReadsSeeEarlierWrites(.plain) }
+    func testPipelinedReadsSeeEarlierWritesOfTheSameConnectionOverTLS() throws { try pipelinedReadsSeeEarlierWrites(.tls) }
+
+    func pipelinedReadsSeeEarlierWrites(_ transport: Fixture.Transport) throws {
+        let fixture = try Fixture(transport: transport)
         let client = try fixture.client()
         try client.send(bytes: Array("""
             SUBMIT c1 p1 \(Fixture.body)
@@ -141,8 +160,11 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), 2)
     }
 
-    func testTenThousandPipelinedSubmissionsAnsweredInOrder() throws {
-        let fixture = try Fixture()
+    func testTenThousandPipelinedSubmissionsAnsweredInOrder() throws { try tenThousandPipelinedSubmissions(.plain) }
+    func testTenThousandPipelinedSubmissionsAnsweredInOrderOverTLS() throws { try tenThousandPipelinedSubmissions(.tls) }
+
+    func tenThousandPipelinedSubmissions(_ transport: Fixture.Transport) throws {
+        let fixture = try Fixture(transport: transport)
         let client = try fixture.client()
         let count = 10_000
         var request: [UInt8] = []

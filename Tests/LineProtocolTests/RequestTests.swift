@@ -11,6 +11,8 @@ final class RequestTests: XCTestCase {
 
     func testVerbsAndArguments() throws {
         XCTAssertEqual(try parse("AUTH org-1 t0k.en:_-").get(), .auth(organisation: "org-1", token: "t0k.en:_-"))
+        XCTAssertEqual(try parse("AUTH org-1").get(), .auth(organisation: "org-1", token: nil), "a client certificate stands in for the token")
+        XCTAssertEqual(code("AUTH org-1 tok/en"), .protocol)
         XCTAssertEqual(try parse("consultations").get(), .consultations)
         XCTAssertEqual(try parse("Ping").get(), .ping)
         XCTAssertEqual(try parse("QUIT").get(), .quit)
@@ -23,7 +25,7 @@ final class RequestTests: XCTestCase {
 
     func testErrors() {
         XCTAssertEqual(code("HELLO"), .protocol)
-        XCTAssertEqual(code("AUTH onlyone"), .protocol)
+        XCTAssertEqual(code("AUTH"), .protocol)
         XCTAssertEqual(code("AUTH a b c"), .protocol)
         XCTAssertEqual(code("PING now"), .protocol)
         XCTAssertEqual(code("STATUS c1 k'1"), .protocol)

@@ -9,6 +9,8 @@ import Foundation
 public final class Daemon: @unchecked Sendable {
     public let pid: pid_t
     public private(set) var port: UInt16 = 0
+    /// The separate TLS port (`--tls-port`), when there is one.
+    public private(set) var tlsPort: UInt16?
     /// Everything the daemon wrote to stderr so far.
     public var log: String { output.current.text }
 
@@ -78,6 +80,7 @@ public final class Daemon: @unchecked Sendable {
             throw TestEnvironmentError(description: "consultd did not start:\n\(log)")
         }
         self.port = port
+        tlsPort = Self.port(in: log, key: "listening_tls")
     }
 
     deinit {
@@ -87,9 +90,9 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    private static func port(in log: String) -> UInt16? {
+    private static func port(in log: String, key: String = "listening") -> UInt16? {
         // Text logs say listening=host:port, JSON logs "listening":"host:port".
-        guard let range = log.range(of: "listening=") ?? log.range(of: #""listening":""#) else { return nil }
+        guard let range = log.range(of: "\(key)=") ?? log.range(of: #""\#(key)":""#) else { return nil }
         let address = log[range.upperBound...].prefix { $0 != " " && $0 != "\n" && $0 != "\"" }
         return address.split(separator: ":").last.flatMap { UInt16($0) }
     }
