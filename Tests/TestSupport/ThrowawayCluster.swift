@@ -64,7 +64,7 @@ public final class ThrowawayCluster {
     }
 
     /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
-    static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
