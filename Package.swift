@@ -9,6 +9,10 @@ import PackageDescription
 //                        -> Server, consultctl -> Vault -> EventLog, Domain
 //                        -> Migrations -> PostgresClient
 //   Server, LineClient   -> TLS -> CLibSSL (OpenSSL's libssl)
+//   consultd, Server     -> Observability (Prometheus text format, the HTTP endpoint, sd_notify) -> PostgresClient
+//   (Prometheus's text format is written here: swift-prometheus pulls in swift-metrics, whose target
+//   `Metrics` clashes with ours, and SwiftPM refuses two targets of one name in a package graph.)
+//   consultd, consultctl -> Version -> CVersion (the commit, given to the build as a C macro)
 let package = Package(
     name: "consultd",
     platforms: [.macOS(.v13)],
@@ -35,6 +39,11 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "TLS", dependencies: ["CLibSSL"]),
+        .target(name: "CVersion"),
+        .target(name: "Version", dependencies: ["CVersion"]),
+        .target(
+            name: "Observability",
+            dependencies: ["PostgresClient"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "JSON"),
         .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -61,12 +70,13 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault", "TLS",
+                "Observability",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault", "Observability", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,7 +85,7 @@ let package = Package(
             name: "consultctl",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
-                "Trust", "Merkle", "Vault",
+                "Trust", "Merkle", "Vault", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,10 +105,11 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                "TLS", .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),

@@ -6,10 +6,12 @@ import Foundation
 import JSON
 import LineProtocol
 import Logging
+import Observability
 
 /// What a connection needs from the rest of the server.
 protocol ConnectionHost: AnyObject, Sendable {
     var config: ServerConfig { get }
+    var metrics: DaemonMetrics? { get }
     var committer: GroupCommitter { get }
     var readers: ReadPool { get }
     var logger: Logger { get }
@@ -310,6 +312,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
             switch Commands.submit(id, body: body) {
             case .failure(let error):
+                host.metrics?.write(.submit, .refused)
                 return error.reply
             case .success(let (pending, shape)):
                 request = WriteRequest(
@@ -327,6 +330,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             pendingWrites[sequence] = wording
             return nil
         }
+        host.metrics?.write(wording.metricVerb, refusal.metric)
         return wording.reply(for: refusal)
     }
 
@@ -334,7 +338,9 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         queue.async { [self] in
             guard !closed else { return }
             let replies = outcomes.map { sequence, outcome in
-                (sequence, pendingWrites.removeValue(forKey: sequence)?.reply(for: outcome) ?? Wording.unknown.reply(for: outcome))
+                let wording = pendingWrites.removeValue(forKey: sequence) ?? Wording.unknown
+                host.metrics?.write(wording.metricVerb, outcome.metric)
+                return (sequence, wording.reply(for: outcome))
             }
             perform(machine.writesAnswered(replies, now: Self.now()))
         }
@@ -350,6 +356,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         let consultation: String
 
         static let unknown = Wording(verb: "SUBMIT", key: "?", consultation: "?")
+
+        var metricVerb: DaemonMetrics.Verb { verb == "WITHDRAW" ? .withdraw : .submit }
 
         /// The wire's words for an outcome (SPEC: error codes).
         func reply(for outcome: WriteOutcome) -> Reply {

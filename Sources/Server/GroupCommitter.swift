@@ -2,6 +2,7 @@ import Domain
 import EventLog
 import Foundation
 import Logging
+import Observability
 import PostgresClient
 import Vault
 
@@ -63,6 +64,7 @@ final class GroupCommitter: @unchecked Sendable {
     private let vault: Vault
     private let session: DatabaseSession
     private let logger: Logger
+    private let metrics: DaemonMetrics?
     private let condition = NSCondition()
     private var queue: [WriteRequest] = []
     private var queueHead = 0
@@ -70,8 +72,9 @@ final class GroupCommitter: @unchecked Sendable {
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger) {
+    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger, metrics: DaemonMetrics?) {
         self.config = config
+        self.metrics = metrics
         self.registry = registry
         self.vault = vault
         self.logger = logger
@@ -97,6 +100,13 @@ final class GroupCommitter: @unchecked Sendable {
         queuedBytes += request.cost
         condition.signal()
         return nil
+    }
+
+    /// Bytes of writes queued and not yet taken into a batch.
+    var queuedBytesNow: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedBytes
     }
 
     /// Stops taking writes, commits what is queued, and returns when done or after `timeout`.
@@ -147,6 +157,8 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { metrics?.batch(size: batch.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
         var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
         do {
             try session.with { store in
@@ -277,6 +289,23 @@ final class GroupCommitter: @unchecked Sendable {
             if error.sqlState?.hasPrefix("22") == true { return .refused(message: error.message) }
             logger.error("append failed", metadata: Self.describe(error))
             return .failed
+        }
+    }
+}
+
+extension WriteOutcome {
+    /// The `outcome` label of `consultd_writes_total`.
+    var metric: DaemonMetrics.Outcome {
+        switch self {
+        case .stored: return .stored
+        case .conflict: return .conflict
+        case .noSubmission: return .notFound
+        case .refusedByRules(let error) where error.kind == .notFound: return .notFound
+        case .refusedByRules(let error) where error.kind == .conflict: return .conflict
+        case .refusedByRules, .refused: return .refused
+        case .busy: return .busy
+        case .shuttingDown: return .shuttingDown
+        case .failed: return .failed
         }
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Domain
 import Foundation
 import Logging
+import Observability
 import TLS
 import Vault
 
@@ -26,6 +27,8 @@ public struct ServerPorts: Sendable {
 public final class Server: ConnectionHost, @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
+    /// Counters and histograms for `/metrics`; nil: nothing is counted.
+    let metrics: DaemonMetrics?
     let committer: GroupCommitter
     let readers: ReadPool
     private let registryFollower: RegistryFollower
@@ -58,13 +61,17 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     private let closedCondition = NSCondition()
     private var nextID = 0
     private var draining = false
+    /// Between `start` (its listeners resumed) and `stop`: what `/ready` reports besides the database.
+    private let accepting = Locked(false)
 
-    /// `vault` seals personal content on its way into the log and opens it for STATUS.
-    public init(config: ServerConfig, vault: Vault, logger: Logger) {
+    /// `vault` seals personal content on its way into the log and opens it for STATUS; `metrics`,
+    /// when given, counts writes and batches.
+    public init(config: ServerConfig, vault: Vault, logger: Logger, metrics: DaemonMetrics? = nil) {
         self.config = config
         self.logger = logger
+        self.metrics = metrics
         let registry = SharedRegistry()
-        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger)
+        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger, metrics: metrics)
         readers = ReadPool(config: config, registry: registry, vault: vault, logger: logger)
         registryFollower = RegistryFollower(registry: registry, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
@@ -146,6 +153,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         readers.start()
         committer.start()
         acceptQueue.sync { for listener in listeners { listener.source.resume() } }
+        accepting.withLock { $0 = true }
         return ports
     }
 
@@ -165,6 +173,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         // systemd allows (TimeoutStopSec).
         let deadline = Date().addingTimeInterval(config.shutdownTimeout)
         func remaining() -> Double { max(0, deadline.timeIntervalSinceNow) }
+        accepting.withLock { $0 = false }
         acceptQueue.sync {
             draining = true
             for listener in listeners { listener.source.cancel() }
@@ -182,6 +191,23 @@ public final class Server: ConnectionHost, @unchecked Sendable {
 
     /// Connections open now.
     public var connectionCount: Int { table.current.connections.count }
+
+    /// Open connections by state, for `/metrics`.
+    public var connectionStates: (unauthenticated: Int, authenticated: Int) {
+        table.withLock { ($0.unauthenticated.count, $0.connections.count - $0.unauthenticated.count) }
+    }
+
+    /// Bytes of writes waiting for the committer now.
+    public var queuedBytes: Int { committer.queuedBytesNow }
+
+    /// Listening and taking connections (started, not stopping).
+    public var isAccepting: Bool { accepting.current }
+
+    /// Returns once the accept queue has run a block: a liveness check for systemd's watchdog
+    /// (a wedged accept queue stops the heartbeats, and systemd restarts the daemon).
+    public func heartbeat() {
+        acceptQueue.sync {}
+    }
 
     func connectionAuthenticated(_ id: Int) {
         table.withLock { $0.unauthenticated.removeAll { $0 == id } }

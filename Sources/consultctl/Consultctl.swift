@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Migrations
 import PostgresClient
+import Version
 
 /// The command-line tool for conveners, analysts, operators and cron.
 @main
@@ -9,6 +10,7 @@ struct Consultctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consultctl",
         abstract: "Run and query a consultd consultation log.",
+        version: "consultctl \(ConsultdVersion.description)",
         subcommands: [Migrate.self, Org.self, ConsultationCommand.self, Feedback.self, Outcome.self, Query.self, Report.self, ProjectionsCommand.self, Demo.self, Verify.self, Submit.self, ReceiptCommand.self, Keys.self, Erase.self, Retention.self]
     )
 }

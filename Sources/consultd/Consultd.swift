@@ -3,19 +3,22 @@ import Dispatch
 import Foundation
 import Logging
 import Migrations
+import Observability
 import PostgresClient
 import Metrics
 import Projections
 import Server
 import Trust
 import Vault
+import Version
 
 /// The long-running daemon: line protocol in, events out to PostgreSQL.
 @main
 struct Consultd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consultd",
-        abstract: "Ingest consultation submissions over TCP into the PostgreSQL event log.")
+        abstract: "Ingest consultation submissions over TCP into the PostgreSQL event log.",
+        version: "consultd \(ConsultdVersion.description)")
 
     @Option(help: "PostgreSQL URL or conninfo (default: $CONSULT_DATABASE_URL, else the PG* variables).")
     var database: String?
@@ -43,6 +46,12 @@ struct Consultd: ParsableCommand {
 
     @Flag(help: "With --tls-port: a plain connection on --port gets one line naming the TLS port and is closed.")
     var requireTls = false
+
+    @Option(help: "Serve GET /metrics (Prometheus), /health and /ready over HTTP on this port (default: no HTTP port; 0: any free port, logged at start).")
+    var httpPort: UInt16?
+
+    @Option(help: "Address the --http-port listens on. Keep it on loopback (or a private network): the metrics are for the operator.")
+    var httpHost: String = "127.0.0.1"
 
     @Option(help: "Longest request line in bytes.")
     var maxLine: Int = 65_536
@@ -175,7 +184,9 @@ struct Consultd: ParsableCommand {
         default:
             Self.exit(withOneLine: "--tls-cert and --tls-key go together")
         }
-        let server = Server(config: config, vault: vault, logger: logger)
+        let metrics = DaemonMetrics(version: ConsultdVersion.number, commit: ConsultdVersion.commit)
+        let server = Server(config: config, vault: vault, logger: logger, metrics: metrics)
+        let systemd = SystemdNotifier()
         // Certificate files are checked before the database is, so that a wrong path is the one line said.
         do { try server.loadTLS() } catch { Self.exit(withOneLine: "\(error)") }
         let auditPolicy: Policy
@@ -202,6 +213,7 @@ struct Consultd: ParsableCommand {
                     return !already
                 }
                 if first {
+                    systemd.notify("STOPPING=1")
                     logger.info("stopping", metadata: ["signal": "\(signalNumber)"])
                     stopRequested.signal()
                 }
@@ -249,18 +261,37 @@ struct Consultd: ParsableCommand {
         let projectorStopped = Self.worker("consultd.projector") { projector.run(shouldStop: { stopping.current }) }
         let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
-        var ready: Logger.Metadata = ["listening": "\(host):\(bound.port)", "schema_version": "\(Schema.requiredVersion)"]
+        let probe = HealthProbe(conninfo: config.conninfo, timeout: databaseTimeout)
+        probe.start()
+        var http: HTTPEndpoint?
+        var httpBound: UInt16?
+        if let httpPort {
+            let endpoint = Self.operatorEndpoint(host: httpHost, port: httpPort, server: server, probe: probe, metrics: metrics, config: config)
+            do { httpBound = try endpoint.start() } catch { Self.exit(withOneLine: "\(error)") }
+            http = endpoint
+        }
+        var ready: Logger.Metadata = [
+            "listening": "\(host):\(bound.port)", "schema_version": "\(Schema.requiredVersion)", "version": "\(ConsultdVersion.description)",
+        ]
+        if let httpBound { ready["http"] = "\(httpHost):\(httpBound)" }
         if bound.portSpeaksTLS { ready["tls"] = "on" }
         if let tlsPort = bound.tlsPort {
             ready["listening_tls"] = "\(tlsHost ?? host):\(tlsPort)"
             ready["tls"] = requireTls ? "required" : "on"
         }
         logger.info("ready", metadata: ready)
+        systemd.notify("READY=1")
+        let watchdog = systemd.watchdogInterval.map { interval in
+            Self.watchdog(every: interval, systemd: systemd, server: server)
+        }
 
         withExtendedLifetime(sources) { stopRequested.wait() }
+        watchdog?.cancel()
         // In order: stop accepting and answer what was taken; then the projector (it finishes the
         // write it is in, if any); then return, which ends the process.
         server.stop()
+        http?.stop()
+        probe.stop(timeout: databaseTimeout)
         logger.info("server stopped; stopping the projector")
         // The projector and the notary share one deadline (each finishes the write it is in).
         let workersDeadline = DispatchTime.now() + config.shutdownTimeout
@@ -273,6 +304,49 @@ struct Consultd: ParsableCommand {
             logger.warning("the notary did not stop in time")
         }
         logger.info("stopped")
+    }
+
+    /// The operator's HTTP endpoint: `/health` (the process answers), `/ready` (accepting and the
+    /// database reachable: what a load balancer checks), `/metrics` (Prometheus text format).
+    static func operatorEndpoint(
+        host: String, port: UInt16, server: Server, probe: HealthProbe, metrics: DaemonMetrics, config: ServerConfig
+    ) -> HTTPEndpoint {
+        HTTPEndpoint(host: host, port: port) { _, path in
+            switch path {
+            case "/health":
+                return .init(status: 200, text: "alive\n")
+            case "/ready":
+                if !server.isAccepting { return .init(status: 503, text: "not ready: not accepting connections\n") }
+                if !probe.databaseUp { return .init(status: 503, text: "not ready: the database does not answer\n") }
+                return .init(status: 200, text: "ready\n")
+            case "/metrics":
+                let state = probe.current
+                var snapshot = DaemonMetrics.Snapshot()
+                (snapshot.unauthenticatedConnections, snapshot.authenticatedConnections) = server.connectionStates
+                snapshot.queuedBytes = server.queuedBytes
+                snapshot.queueLimitBytes = config.maxQueuedBytes
+                snapshot.projectionLagEvents = state.lagEvents
+                snapshot.projectionLagSeconds = state.lagSeconds
+                snapshot.databaseUp = probe.databaseUp
+                snapshot.ready = server.isAccepting && snapshot.databaseUp
+                return .init(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render(snapshot))
+            default:
+                return .init(status: 404, text: "not found: /metrics, /health, /ready\n")
+            }
+        }
+    }
+
+    /// systemd's watchdog: WATCHDOG=1 every `interval` (half of $WATCHDOG_USEC), each sent only
+    /// after the accept queue answered, so that a wedged daemon stops them and systemd restarts it.
+    static func watchdog(every interval: Double, systemd: SystemdNotifier, server: Server) -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "consultd.watchdog"))
+        timer.setEventHandler {
+            server.heartbeat()
+            systemd.notify("WATCHDOG=1")
+        }
+        timer.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(Int(interval * 100)))
+        timer.resume()
+        return timer
     }
 
     /// Runs `body` on a thread of its own; the semaphore is signalled when it returns.

@@ -28,7 +28,7 @@ struct Fixture {
 
     static let body = #"{"stage": "design", "language": "ar", "text": "Schools need Arabic teachers.", "represents": {"gender": ["female"], "age": ["18-24"]}, "people_consulted": 120, "topics": ["education"]}"#
 
-    init(daemonArguments: [String] = [], transport: Transport = .plain) throws {
+    init(daemonArguments: [String] = [], environment: [String: String] = [:], transport: Transport = .plain) throws {
         self.transport = transport
         clientTLS = try Self.clientConfiguration(for: transport)
         conninfo = try TestDatabase.fresh()
@@ -56,7 +56,7 @@ struct Fixture {
                     id: "c-old", title: "Closed one", convener: "UNHCR-JO", opensAt: now.addingTimeInterval(-60 * 86_400),
                     closesAt: now.addingTimeInterval(-30 * 86_400), stages: ["design"], languages: ["en"],
                     baseline: ["gender": ["female": 0.5, "male": 0.5]]))))
-        daemon = try Daemon(conninfo: conninfo, arguments: try Self.transportArguments(transport) + daemonArguments)
+        daemon = try Daemon(conninfo: conninfo, arguments: try Self.transportArguments(transport) + daemonArguments, environment: environment)
     }
 
     /// Starts a new daemon on the same database (after the old one was killed or stopped).

@@ -11,6 +11,8 @@ public final class Daemon: @unchecked Sendable {
     public private(set) var port: UInt16 = 0
     /// The separate TLS port (`--tls-port`), when there is one.
     public private(set) var tlsPort: UInt16?
+    /// The operator's HTTP port (`--http-port`), when there is one.
+    public private(set) var httpPort: UInt16?
     /// Everything the daemon wrote to stderr so far.
     public var log: String { output.current.text }
 
@@ -23,8 +25,9 @@ public final class Daemon: @unchecked Sendable {
     private let chunkArrived = DispatchSemaphore(value: 0)
     private var exitStatus: Int32?
 
-    /// Starts `consultd --port 0` against `conninfo` and waits until it logs that it is listening.
-    public init(conninfo: String, arguments: [String] = []) throws {
+    /// Starts `consultd --port 0` against `conninfo` and waits until it logs that it is listening;
+    /// `environment` is added to the test's own.
+    public init(conninfo: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw TestEnvironmentError(description: "pipe failed") }
         var actions = posix_spawn_file_actions_t()
@@ -37,7 +40,7 @@ public final class Daemon: @unchecked Sendable {
         let path = try TestDatabase.executable("consultd")
         let key = arguments.contains("--master-key-file") ? [] : ["--master-key-file", TestDatabase.masterKeyFile]
         let argv = ([path, "--database", conninfo, "--port", "0"] + key + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
         let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
@@ -81,6 +84,7 @@ public final class Daemon: @unchecked Sendable {
         }
         self.port = port
         tlsPort = Self.port(in: log, key: "listening_tls")
+        httpPort = Self.port(in: log, key: "http")
     }
 
     deinit {

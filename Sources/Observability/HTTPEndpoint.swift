@@ -1,0 +1,299 @@
+import Dispatch
+import Foundation
+
+/// A minimal HTTP/1.1 server for the operator's endpoints (`/metrics`, `/health`, `/ready`): one
+/// GET per connection, answered from memory and closed. Everything a client can make it hold is
+/// bounded: `maxConnections` sockets (a new one evicts the oldest, so idle or slow clients cannot
+/// keep a scraper out), `maxRequestBytes` of request head, and `requestTimeout` seconds from accept
+/// to the last byte of the answer. Handlers must not block: they read state others keep current.
+///
+/// `@unchecked Sendable`: every mutable field, and every exchange, is touched only on `queue`.
+public final class HTTPEndpoint: @unchecked Sendable {
+    /// One answer.
+    public struct Response: Sendable {
+        public var status: Int
+        public var contentType: String
+        public var body: [UInt8]
+
+        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+
+        public init(status: Int, text: String) {
+            self.init(status: status, body: Array(text.utf8))
+        }
+    }
+
+    /// What one client may hold.
+    public struct Limits: Sendable {
+        public var maxConnections = 16
+        public var maxRequestBytes = 8_192
+        public var requestTimeout: Double = 5
+        public init() {}
+    }
+
+    /// Why the endpoint could not listen.
+    public struct ListenError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public typealias Handler = @Sendable (_ method: String, _ path: String) -> Response
+
+    private let host: String
+    private let port: UInt16
+    private let limits: Limits
+    private let handler: Handler
+    private let queue = DispatchQueue(label: "consultd.http")
+    private var listener: DispatchSourceRead?
+    private var exchanges: [Int: Exchange] = [:]
+    private var nextID = 0
+
+    public init(host: String, port: UInt16, limits: Limits = Limits(), handler: @escaping Handler) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.handler = handler
+    }
+
+    /// Binds and serves; returns the port (useful with port 0).
+    public func start() throws -> UInt16 {
+        let fd = try Self.listen(host: host, port: port)
+        let bound = Self.boundPort(fd)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [self] in acceptAll(fd) }
+        source.setCancelHandler { Foundation.close(fd) }
+        queue.sync { listener = source }
+        source.resume()
+        return bound
+    }
+
+    /// Stops listening and closes every open exchange.
+    public func stop() {
+        queue.sync {
+            listener?.cancel()
+            listener = nil
+            for exchange in exchanges.values { exchange.close() }
+        }
+    }
+
+    /// Open exchanges now (for tests of the bounds).
+    public var openExchanges: Int { queue.sync { exchanges.count } }
+
+    private func acceptAll(_ listenFD: Int32) {
+        while true {
+            let client = accept(listenFD, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // EAGAIN, or out of descriptors: the protocol port matters more; try at the next event
+            }
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            if exchanges.count >= limits.maxConnections, let oldest = exchanges.keys.min() {
+                exchanges[oldest]?.close()
+            }
+            nextID += 1
+            let id = nextID
+            let exchange = Exchange(fd: client, limits: limits, queue: queue, handler: handler) { [self] in exchanges[id] = nil }
+            exchanges[id] = exchange
+            exchange.start()
+        }
+    }
+
+    /// One connection: read a request head, answer, close. Lives on the endpoint's queue.
+    private final class Exchange {
+        private let fd: Int32
+        private let limits: Limits
+        private let queue: DispatchQueue
+        private let handler: Handler
+        private let onClose: () -> Void
+        private var readSource: DispatchSourceRead?
+        private var writeSource: DispatchSourceWrite?
+        private var timer: DispatchSourceTimer?
+        private var request: [UInt8] = []
+        private var output: [UInt8] = []
+        private var sent = 0
+        private var closed = false
+        /// Sources not yet through their cancel handler; the socket is closed when none is left.
+        private var liveSources = 0
+        private var readSuspended = false
+
+        init(fd: Int32, limits: Limits, queue: DispatchQueue, handler: @escaping Handler, onClose: @escaping () -> Void) {
+            self.fd = fd
+            self.limits = limits
+            self.queue = queue
+            self.handler = handler
+            self.onClose = onClose
+        }
+
+        func start() {
+            let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            read.setEventHandler { [self] in readable() }
+            read.setCancelHandler { [self] in sourceCancelled() }
+            liveSources += 1
+            readSource = read
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [self] in close() }
+            timer.schedule(deadline: .now() + limits.requestTimeout)
+            self.timer = timer
+            timer.resume()
+            read.resume()
+        }
+
+        private func readable() {
+            guard !closed else { return }
+            var chunk = [UInt8](repeating: 0, count: 4_096)
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count == 0 { return close() }
+            if count < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+                return close()
+            }
+            request.append(contentsOf: chunk[0..<count])
+            if let end = Self.headEnd(request) {
+                readSource?.suspend()  // nothing more is read; `close` resumes it to cancel it
+                readSuspended = true
+                answer(head: request[..<end])
+            } else if request.count > limits.maxRequestBytes {
+                readSource?.suspend()
+                readSuspended = true
+                respond(Response(status: 431, text: "request head too large\n"), method: "GET")
+            }
+        }
+
+        /// The index just past the blank line ending the head (CRLF CRLF, or LF LF from lenient clients).
+        private static func headEnd(_ bytes: [UInt8]) -> Int? {
+            var index = 0
+            while index + 1 < bytes.count {
+                if bytes[index] == 0x0A {
+                    if bytes[index + 1] == 0x0A { return index + 2 }
+                    if bytes[index + 1] == 0x0D, index + 2 < bytes.count, bytes[index + 2] == 0x0A { return index + 3 }
+                }
+                index += 1
+            }
+            return nil
+        }
+
+        private func answer(head: ArraySlice<UInt8>) {
+            let firstLine = head.prefix { $0 != 0x0D && $0 != 0x0A }
+            let parts = String(decoding: firstLine, as: UTF8.self).split(separator: " ")
+            guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
+                return respond(Response(status: 400, text: "bad request\n"), method: "GET")
+            }
+            let method = String(parts[0])
+            guard method == "GET" || method == "HEAD" else {
+                return respond(Response(status: 405, text: "only GET and HEAD\n"), method: "GET")
+            }
+            // The query string plays no part in routing.
+            let path = String(parts[1].prefix { $0 != "?" })
+            respond(handler(method, path), method: method)
+        }
+
+        private func respond(_ response: Response, method: String) {
+            var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
+            head += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
+            head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+            output = Array(head.utf8) + (method == "HEAD" ? [] : response.body)
+            flush()
+        }
+
+        private func flush() {
+            while !closed && sent < output.count {
+                let count = output[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if count > 0 {
+                    sent += count
+                } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    if writeSource == nil {
+                        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+                        write.setEventHandler { [self] in flush() }
+                        write.setCancelHandler { [self] in sourceCancelled() }
+                        liveSources += 1
+                        writeSource = write
+                        write.resume()
+                    }
+                    return
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return close()
+                }
+            }
+            close()
+        }
+
+        /// Cancels the sources; the socket is closed once the last of them is through its cancel
+        /// handler (Dispatch may still be watching the descriptor until then).
+        func close() {
+            guard !closed else { return }
+            closed = true
+            readSource?.cancel()
+            // A suspended source must be resumed for its cancellation to complete.
+            if readSuspended { readSource?.resume() }
+            writeSource?.cancel()
+            timer?.cancel()
+            timer = nil
+            if liveSources == 0 { Foundation.close(fd) }
+            onClose()
+        }
+
+        private func sourceCancelled() {
+            liveSources -= 1
+            if liveSources == 0 && closed {
+                readSource = nil
+                writeSource = nil
+                Foundation.close(fd)
+            }
+        }
+
+        private static func reason(_ status: Int) -> String {
+            switch status {
+            case 200: return "OK"
+            case 400: return "Bad Request"
+            case 404: return "Not Found"
+            case 405: return "Method Not Allowed"
+            case 431: return "Request Header Fields Too Large"
+            case 503: return "Service Unavailable"
+            default: return "Status"
+            }
+        }
+    }
+
+    private static func listen(host: String, port: UInt16) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw ListenError(description: "cannot resolve the HTTP address \(host): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ListenError(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, Glibc.listen(fd, 64) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Foundation.close(fd)
+            throw ListenError(description: "cannot listen for HTTP on \(host):\(port): \(reason)")
+        }
+        return fd
+    }
+
+    private static func boundPort(_ fd: Int32) -> UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let family = address.ss_family
+        return withUnsafePointer(to: &address) { pointer in
+            if family == sa_family_t(AF_INET6) {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+}
