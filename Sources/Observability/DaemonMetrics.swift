@@ -44,7 +44,7 @@ public final class DaemonMetrics: Sendable {
 
     public init(version: String, commit: String) {
         let e = exposition
-        e.declare("consultd_writes_total", .counter, help: "SUBMIT and WITHDRAW requests answered, by what became of them.",
+        e.declare("consultd_writes_total", .counter, help: "SUBMIT and WITHDRAW requests decided (answered, or stored for a client already gone), by what became of them.",
                   labels: ["verb", "outcome"])
         for verb in Verb.allCases {
             for outcome in Outcome.allCases { e.initialise("consultd_writes_total", [verb.rawValue, outcome.rawValue]) }

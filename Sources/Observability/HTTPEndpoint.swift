@@ -47,6 +47,8 @@ public final class HTTPEndpoint: @unchecked Sendable {
     private let handler: Handler
     private let queue = DispatchQueue(label: "consultd.http")
     private var listener: DispatchSourceRead?
+    /// True while accepting is paused for want of descriptors (the source is suspended).
+    private var paused = false
     private var exchanges: [Int: Exchange] = [:]
     private var nextID = 0
 
@@ -73,6 +75,8 @@ public final class HTTPEndpoint: @unchecked Sendable {
     public func stop() {
         queue.sync {
             listener?.cancel()
+            if paused { listener?.resume() }  // a suspended source never finishes its cancellation
+            paused = false
             listener = nil
             for exchange in exchanges.values { exchange.close() }
         }
@@ -82,11 +86,24 @@ public final class HTTPEndpoint: @unchecked Sendable {
     public var openExchanges: Int { queue.sync { exchanges.count } }
 
     private func acceptAll(_ listenFD: Int32) {
-        while true {
+        // At most one round of the connection bound per event: an evicted exchange's socket is closed
+        // by its cancel handler, which runs on this queue only once this returns.
+        for _ in 0..<limits.maxConnections {
             let client = accept(listenFD, nil, nil)
             if client < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                return  // EAGAIN, or out of descriptors: the protocol port matters more; try at the next event
+                if errno == EMFILE || errno == ENFILE, let listener, !paused {
+                    // The pending connection stays queued and the source would fire again at once:
+                    // pause accepting briefly instead of spinning (the protocol port matters more).
+                    listener.suspend()
+                    paused = true
+                    queue.asyncAfter(deadline: .now() + 0.2) { [self] in
+                        guard paused else { return }
+                        paused = false
+                        self.listener?.resume()
+                    }
+                }
+                return
             }
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)

@@ -52,9 +52,10 @@ public final class HealthProbe: @unchecked Sendable {
         let thread = Thread { [self] in
             while true {
                 condition.lock()
-                // Waits for the next probe or for `stop`, whichever comes first.
-                let deadline = Date().addingTimeInterval(interval)
-                while !stopping && Date() < deadline { _ = condition.wait(until: deadline) }
+                // Waits for the next probe or for `stop`, whichever comes first, on the monotonic
+                // clock: a wall clock stepped back must not delay probes until /ready says 503.
+                let deadline = Self.now() + interval
+                while !stopping && Self.now() < deadline { _ = condition.wait(until: Date().addingTimeInterval(deadline - Self.now())) }
                 let done = stopping
                 condition.unlock()
                 if done { break }

@@ -336,13 +336,14 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
 
     func writesFinished(_ outcomes: [(sequence: Int, outcome: WriteOutcome)]) {
         queue.async { [self] in
-            guard !closed else { return }
-            let replies = outcomes.map { sequence, outcome in
+            // Counted whether or not the client is still there to read the reply: it was decided.
+            let words = outcomes.map { sequence, outcome in
                 let wording = pendingWrites.removeValue(forKey: sequence) ?? Wording.unknown
                 host.metrics?.write(wording.metricVerb, outcome.metric)
-                return (sequence, wording.reply(for: outcome))
+                return (sequence, wording, outcome)
             }
-            perform(machine.writesAnswered(replies, now: Self.now()))
+            guard !closed else { return }
+            perform(machine.writesAnswered(words.map { ($0.0, $0.1.reply(for: $0.2)) }, now: Self.now()))
         }
     }
 
