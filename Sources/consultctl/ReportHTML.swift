@@ -175,7 +175,7 @@ extension ReportContent {
     /// representativeness and coverage the dimension and groups at fault. Not yet judged: the audit's reason.
     func why(_ criterion: Audit.Criterion, _ w: Words) -> String {
         let (value, reason) = shown(criterion)
-        guard criterion.status != .insufficientData else { return reason }
+        guard criterion.status != .insufficientData else { return notYet(criterion, w) ?? reason }
         guard value != Self.withheld else { return reason }
         let comparison = threshold(criterion, w)
         let sign = comparison.split(separator: " ").first.map(String.init) ?? ""
@@ -186,6 +186,21 @@ extension ReportContent {
             if let open = fault.firstIndex(of: "(") { text += " " + fault[open...] }
         }
         return text
+    }
+
+    /// Why a criterion cannot be judged yet, in the report's language (nil: the audit's own words).
+    func notYet(_ criterion: Audit.Criterion, _ w: Words) -> String? {
+        if metrics.submissions == 0 && criterion.name != "stage_coverage" && criterion.name != "window_days" { return w(.nyNoSubmissions) }
+        switch criterion.name {
+        case "feedback_rate":
+            let close = Audit.effectiveClose(of: consultation)
+            return w(.nyFeedbackFrom, Self.day(close.addingTimeInterval(policy.feedbackGraceDays * 86_400)),
+                     w.number(policy.feedbackGraceDays, places: 1), Self.day(close))
+        case "influence_rate": return w(.sNoOutcome)
+        case "representativeness", "coverage": return w(.nyNoGroups)
+        case "stage_coverage": return w(.nyNoStages)
+        default: return nil
+        }
     }
 
     /// The plain-language summary: one sentence per fact, from the numbers.

@@ -59,6 +59,7 @@ struct Words {
         case gEffectiveVoices, gFeedbackRate, gInfluenceRate, gStageCoverage, gVerdicts, gSuppression, gCheckpoint
         case tSubmission, tAffectedLed, tVoiceShare, tPopulationShare, tRatio, tRepresentativeness, tCoverage
         case tEffectiveVoices, tFeedbackRate, tInfluenceRate, tStageCoverage, tVerdicts, tSuppression, tCheckpoint
+        case nyNoSubmissions, nyFeedbackFrom, nyNoGroups, nyNoStages
         case codeAffected = "code.affected_led_share", codeRepresentativeness = "code.representativeness"
         case codeCoverage = "code.coverage", codeEffective = "code.effective_voices", codeFeedback = "code.feedback_rate"
         case codeInfluence = "code.influence_rate", codeStages = "code.stage_coverage", codeWindow = "code.window_days"
@@ -222,6 +223,14 @@ struct Words {
             (.tCheckpoint, "A fingerprint of the record up to this report, signed by the operator: keep it to check later that nothing was changed.",
              "Une empreinte du registre jusqu’à ce rapport, signée par l’opérateur : gardez-la pour vérifier plus tard que rien n’a changé.",
              "بصمة للسجل حتى هذا التقرير موقّعة من المشغّل: احتفظ بها لتتحقق لاحقًا من أنه لم يتغير شيء."),
+            (.nyNoSubmissions, "no submissions yet (withdrawn ones do not count)", "pas encore de contribution (les retirées ne comptent pas)",
+             "لا مساهمات بعد (لا تُحتسب المسحوبة)"),
+            (.nyFeedbackFrom, "judged from {1}: {2} days after the close ({3})", "jugé à partir du {1} : {2} jours après la clôture ({3})",
+             "يُحكم عليه ابتداءً من {1}: بعد {2} يومًا من الإغلاق ({3})"),
+            (.nyNoGroups, "not every dimension has a submission that names one of its groups",
+             "toutes les dimensions n’ont pas une contribution qui nomme l’un de leurs groupes",
+             "ليس لكل بُعد مساهمة تذكر إحدى فئاته"),
+            (.nyNoStages, "the consultation names no stages", "la consultation ne nomme aucune étape", "لا تذكر المشاورة أي مرحلة"),
             (.codeAffected, "Organisations led by the people affected", "Organisations dirigées par les personnes concernées", "منظمات يقودها المتأثرون"),
             (.codeRepresentativeness, "Representativeness", "Représentativité", "التمثيلية"),
             (.codeCoverage, "Coverage of the population's groups", "Couverture des groupes de la population", "تغطية فئات السكان"),

@@ -100,6 +100,7 @@ final class ReportPageTests: XCTestCase {
         XCTAssertTrue(arabic.contains("<html lang=\"ar\" dir=\"rtl\">") && arabic.contains("باختصار"), "Arabic, right to left")
         let french = try String(contentsOf: folder.appendingPathComponent("fr/edu-jordan.html"), encoding: .utf8)
         XCTAssertTrue(french.contains("<html lang=\"fr\" dir=\"ltr\">") && french.contains("En bref") && french.contains("Nous avons demandé"))
+        XCTAssertTrue(french.contains("jugé à partir du"), "a criterion not yet judged says why in French")
         let index = try String(contentsOf: folder.appendingPathComponent("en/index.html"), encoding: .utf8)
         for id in ["edu-jordan", "shelter-uganda", "water-lebanon"] { XCTAssertTrue(index.contains("href=\"\(id).html\""), id) }
         XCTAssertTrue(index.contains("meaningful") && index.contains("tokenistic"), "the index gives each verdict")
