@@ -10,6 +10,8 @@ import PackageDescription
 //                        -> Migrations -> PostgresClient
 //   Server, LineClient   -> TLS -> CLibSSL (OpenSSL's libssl)
 //   consultd, Server     -> Observability (Prometheus text format, the HTTP endpoint, sd_notify) -> PostgresClient
+//   Server, Observability -> Sockets (a listening TCP socket)
+//   Server, Vault, consultd -> Locking (a value behind a lock)
 //   (Prometheus's text format is written here: swift-prometheus pulls in swift-metrics, whose target
 //   `Metrics` clashes with ours, and SwiftPM refuses two targets of one name in a package graph.)
 //   consultd, consultctl -> Version -> CVersion (the commit, given to the build as a C macro)
@@ -43,7 +45,9 @@ let package = Package(
         .target(name: "Version", dependencies: ["CVersion"]),
         .target(
             name: "Observability",
-            dependencies: ["PostgresClient"]),
+            dependencies: ["PostgresClient", "Sockets"]),
+        .target(name: "Sockets"),
+        .target(name: "Locking"),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "JSON"),
         .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -56,7 +60,7 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(
             name: "Vault",
-            dependencies: ["EventLog", "Domain", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["EventLog", "Domain", "JSON", "PostgresClient", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
@@ -70,13 +74,13 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault", "TLS",
-                "Observability",
+                "Observability", "Sockets", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault", "Observability", "Version",
+                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault", "Locking", "Observability", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,7 +97,7 @@ let package = Package(
             name: "consult-bench",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
-                "Server", "JSON", "Trust", "Vault",
+                "Server", "JSON", "Trust", "Vault", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -116,7 +120,7 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),
-        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server", "Locking"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

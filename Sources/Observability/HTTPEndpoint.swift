@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Sockets
 
 /// A minimal HTTP/1.1 server for the operator's endpoints (`/metrics`, `/health`, `/ready`): one
 /// GET per connection, answered from memory and closed. Everything a client can make it hold is
@@ -35,10 +36,6 @@ public final class HTTPEndpoint: @unchecked Sendable {
     }
 
     /// Why the endpoint could not listen.
-    public struct ListenError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     public typealias Handler = @Sendable (_ method: String, _ path: String) -> Response
 
     private let host: String
@@ -61,8 +58,7 @@ public final class HTTPEndpoint: @unchecked Sendable {
 
     /// Binds and serves; returns the port (useful with port 0).
     public func start() throws -> UInt16 {
-        let fd = try Self.listen(host: host, port: port)
-        let bound = Self.boundPort(fd)
+        let (fd, bound) = try ListeningSocket.open(host: host, port: port, backlog: 64, for: "HTTP")
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         source.setEventHandler { [self] in acceptAll(fd) }
         source.setCancelHandler { Foundation.close(fd) }
@@ -273,44 +269,6 @@ public final class HTTPEndpoint: @unchecked Sendable {
             case 503: return "Service Unavailable"
             default: return "Status"
             }
-        }
-    }
-
-    private static func listen(host: String, port: UInt16) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw ListenError(description: "cannot resolve the HTTP address \(host): \(String(cString: gai_strerror(status)))")
-        }
-        defer { freeaddrinfo(list) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ListenError(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, Glibc.listen(fd, 64) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Foundation.close(fd)
-            throw ListenError(description: "cannot listen for HTTP on \(host):\(port): \(reason)")
-        }
-        return fd
-    }
-
-    private static func boundPort(_ fd: Int32) -> UInt16 {
-        var address = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let family = address.ss_family
-        return withUnsafePointer(to: &address) { pointer in
-            if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
         }
     }
 }

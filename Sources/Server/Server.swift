@@ -1,7 +1,9 @@
 import Dispatch
 import Domain
 import Foundation
+import Locking
 import Logging
+import Sockets
 import Observability
 import TLS
 import Vault
@@ -132,22 +134,20 @@ public final class Server: ConnectionHost, @unchecked Sendable {
             // early must not kill the daemon.
             signal(SIGPIPE, SIG_IGN)
             if let tlsPort = settings.port {
-                let tlsFD = try Self.listen(host: settings.host ?? config.host, port: tlsPort)
-                let boundTLS = try Self.boundPort(tlsFD)
-                let fd = try Self.listen(host: config.host, port: config.port)
-                let bound = try Self.boundPort(fd)
-                open(tlsFD, kind: .tls)
-                open(fd, kind: settings.required ? .refusePlain(tlsPort: boundTLS) : .plain)
-                ports = ServerPorts(port: bound, portSpeaksTLS: false, tlsPort: boundTLS)
+                let tls = try Self.listen(host: settings.host ?? config.host, port: tlsPort)
+                let plain = try Self.listen(host: config.host, port: config.port)
+                open(tls.fd, kind: .tls)
+                open(plain.fd, kind: settings.required ? .refusePlain(tlsPort: tls.port) : .plain)
+                ports = ServerPorts(port: plain.port, portSpeaksTLS: false, tlsPort: tls.port)
             } else {
-                let fd = try Self.listen(host: config.host, port: config.port)
-                open(fd, kind: .tls)
-                ports = ServerPorts(port: try Self.boundPort(fd), portSpeaksTLS: true, tlsPort: nil)
+                let listening = try Self.listen(host: config.host, port: config.port)
+                open(listening.fd, kind: .tls)
+                ports = ServerPorts(port: listening.port, portSpeaksTLS: true, tlsPort: nil)
             }
         } else {
-            let fd = try Self.listen(host: config.host, port: config.port)
-            open(fd, kind: .plain)
-            ports = ServerPorts(port: try Self.boundPort(fd), portSpeaksTLS: false, tlsPort: nil)
+            let listening = try Self.listen(host: config.host, port: config.port)
+            open(listening.fd, kind: .plain)
+            ports = ServerPorts(port: listening.port, portSpeaksTLS: false, tlsPort: nil)
         }
         registryFollower.start()
         readers.start()
@@ -303,46 +303,12 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         Foundation.close(client)
     }
 
-    private static func listen(host: String, port: UInt16) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw ServerError(description: "cannot resolve listen address \(host): \(String(cString: gai_strerror(status)))")
-        }
-        defer { freeaddrinfo(list) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ServerError(description: "cannot create a socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Foundation.close(fd)
-            throw ServerError(description: "cannot listen on \(host):\(port): \(reason)")
-        }
-        guard Glibc.listen(fd, 1024) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Foundation.close(fd)
-            throw ServerError(description: "cannot listen on \(host):\(port): \(reason)")
-        }
-        return fd
-    }
-
-    private static func boundPort(_ fd: Int32) throws -> UInt16 {
-        var address = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let family = address.ss_family
-        return withUnsafePointer(to: &address) { pointer in
-            if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+    /// A listening socket for submissions, and the port it is bound to.
+    private static func listen(host: String, port: UInt16) throws -> (fd: Int32, port: UInt16) {
+        do {
+            return try ListeningSocket.open(host: host, port: port, backlog: 1024, for: "submissions")
+        } catch let failure as ListeningSocket.Failure {
+            throw ServerError(description: failure.description)
         }
     }
 

@@ -1,6 +1,7 @@
 import Domain
 import EventLog
 import Foundation
+import Locking
 import Logging
 import PostgresClient
 

@@ -65,16 +65,7 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_num_tickets(context, 0)
         consult_SSL_CTX_disable_session_cache(context)
         do throws(TLSError) {
-            try readable(certificateFile, what: "certificate")
-            try readable(keyFile, what: "key")
-            guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
-                throw TLSError(.file, "certificate \(certificateFile): \(OpenSSLErrors.take())")
-            }
-            // OpenSSL's reasons only: a key's bytes never go into a message.
-            guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(context) == 1 else {
-                throw TLSError(.file, OpenSSLErrors.keyMismatch ? "key \(keyFile) does not belong to certificate \(certificateFile): \(OpenSSLErrors.take())"
-                    : "key \(keyFile): \(OpenSSLErrors.take())")
-            }
+            try use(certificateFile: certificateFile, keyFile: keyFile, in: context)
             if let clientCAFile {
                 try readable(clientCAFile, what: "client CA")
                 guard SSL_CTX_load_verify_locations(context, clientCAFile, nil) == 1,
@@ -113,15 +104,7 @@ public final class TLSContext: @unchecked Sendable {
             case (nil, nil):
                 break
             case (let certificateFile?, let keyFile?):
-                try readable(certificateFile, what: "certificate")
-                try readable(keyFile, what: "key")
-                guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
-                    throw TLSError(.file, "certificate \(certificateFile): \(OpenSSLErrors.take())")
-                }
-                guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(context) == 1 else {
-                    throw TLSError(.file, OpenSSLErrors.keyMismatch ? "key \(keyFile) does not belong to certificate \(certificateFile): \(OpenSSLErrors.take())"
-                        : "key \(keyFile): \(OpenSSLErrors.take())")
-                }
+                try use(certificateFile: certificateFile, keyFile: keyFile, in: context)
             default:
                 throw TLSError(.configuration, "a client certificate needs both its certificate and its key file")
             }
@@ -154,6 +137,21 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     /// Says "cannot read" with the system's reason before OpenSSL's vaguer "system lib".
+    /// Loads a certificate chain and its key into `context` (a server's, or a client's certificate),
+    /// and checks that they belong together. Messages carry OpenSSL's reasons only: a key's bytes
+    /// never go into one.
+    private static func use(certificateFile: String, keyFile: String, in context: OpaquePointer) throws(TLSError) {
+        try readable(certificateFile, what: "certificate")
+        try readable(keyFile, what: "key")
+        guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
+            throw TLSError(.file, "certificate \(certificateFile): \(OpenSSLErrors.take())")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(context) == 1 else {
+            throw TLSError(.file, OpenSSLErrors.keyMismatch ? "key \(keyFile) does not belong to certificate \(certificateFile): \(OpenSSLErrors.take())"
+                : "key \(keyFile): \(OpenSSLErrors.take())")
+        }
+    }
+
     private static func readable(_ path: String, what: String) throws(TLSError) {
         guard let file = fopen(path, "r") else {
             throw TLSError(.file, "\(what) \(path): \(String(cString: strerror(errno)))")

@@ -3,6 +3,7 @@ import Domain
 import EventLog
 import Foundation
 import JSON
+import Locking
 import PostgresClient
 
 /// An event ready to append: its data with personal content sealed, and the key to store beside it.
@@ -21,8 +22,8 @@ public struct SealedEvent: Sendable {
 /// Holds the master key and the organisations' data keys it has opened; safe to share between threads.
 public final class Vault: Sendable {
     public let master: MasterKey
-    private let dataKeys = Mutex<[String: DataKey]>([:])  // by organisation: the key new content is sealed under
-    private let openedKeys = Mutex<[UUID: Secret]>([:])  // by data key id
+    private let dataKeys = Locked<[String: DataKey]>([:])  // by organisation: the key new content is sealed under
+    private let openedKeys = Locked<[UUID: Secret]>([:])  // by data key id
 
     struct DataKey: Sendable {
         let id: UUID
@@ -103,6 +104,7 @@ public final class Vault: Sendable {
     public func open(_ events: [RecordedEvent], _ connection: Connection) throws -> [RecordedEvent] {
         let sealed = events.filter { PersonalContent.carried(by: $0.type) && $0.data.contains(#""sealed""#) }
         guard !sealed.isEmpty else { return events }
+        let sealedIDs = Set(sealed.map(\.eventID))
         let store = KeyStore(connection: connection)
         let contentKeys = try store.contentKeys(events: sealed.map(\.eventID))
         let dataKeyIDs = Set(contentKeys.values.map(\.organisationKey)).filter { id in openedKeys.withLock { $0[id] == nil } }
@@ -121,7 +123,7 @@ public final class Vault: Sendable {
             }
         }
         return try events.map { event in
-            guard let path = PersonalContent.paths[event.type], sealed.contains(where: { $0.eventID == event.eventID }) else { return event }
+            guard let path = PersonalContent.paths[event.type], sealedIDs.contains(event.eventID) else { return event }
             let data = try JSONParser.eventData.parse(event.data)
             guard case .sealed(let box)? = data.value(at: path).flatMap(PersonalText.init(json:)) else { return event }
             var text = PersonalText.erased
@@ -158,20 +160,5 @@ public final class Vault: Sendable {
             "the master key given (id \(master.id)) seals none of the organisations' data keys (they are sealed under \(ids.sorted().joined(separator: ", "))): "
                 + "give the right --master-key-file; if that key is lost, so is the content sealed under it (the metrics are not), "
                 + "and `consultctl keys retire-master --lost` starts afresh")
-    }
-}
-
-/// A value behind a lock (Foundation's NSLock; Swift's Synchronization.Mutex needs a newer OS on macOS).
-final class Mutex<Value: Sendable>: @unchecked Sendable {
-    // `@unchecked Sendable`: `value` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

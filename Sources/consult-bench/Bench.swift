@@ -6,6 +6,7 @@ import JSON
 import Histogram
 import LineClient
 import LineProtocol
+import Locking
 import Logging
 import Metrics
 import Migrations

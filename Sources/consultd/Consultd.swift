@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Migrations
 import Observability

@@ -54,33 +54,13 @@ final class WalkthroughTests: XCTestCase {
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
             }
-            close(fds[0])
         }
 
         // Wait for consultd's "ready" on the first terminal (it reads what it writes, so nothing blocks).
-        let output = Locked("")
-        let ready = DispatchSemaphore(value: 0)
-        let readEnd = fds[0]
-        Thread {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var signalled = false
-            while true {
-                let count = read(readEnd, &buffer, buffer.count)
-                if count <= 0 { break }
-                let seen = output.withLock { text -> Bool in
-                    text += String(decoding: buffer[0..<count], as: UTF8.self)
-                    return text.contains("ready")
-                }
-                if seen && !signalled {
-                    signalled = true
-                    ready.signal()
-                }
-            }
-            if !signalled { ready.signal() }
-        }.start()
-        XCTAssertEqual(ready.wait(timeout: .now() + 180), .success)
-        XCTAssertTrue(output.current.contains("ready"), output.current)
-        XCTAssertTrue(output.current.contains("source run-local.env"), "it tells the newcomer what to do")
+        let output = PipeReader(fd: fds[0]) { $0.contains("ready") }
+        XCTAssertTrue(output.waitUntilReadyOrEnded(timeout: 180))
+        XCTAssertTrue(output.text.contains("ready"), output.text)
+        XCTAssertTrue(output.text.contains("source run-local.env"), "it tells the newcomer what to do")
 
         // The second terminal: the block exactly as the README has it.
         let second = try TestDatabase.run("/bin/bash", ["-e", "-o", "pipefail", "-c", "cd \(root.path)\n" + blocks[1]])

@@ -1,11 +1,11 @@
 import Foundation
 @_exported import LineClient
-@_exported import class Server.Locked
+@_exported import class Locking.Locked
 
 /// A real `consultd` process on a free port, for tests that talk to it over TCP.
 ///
-/// `@unchecked Sendable`: the output it collects is behind `Locked`; `send` reads only the pid (a
-/// constant); `waitForExit`, the one mutating method, is called by the test's own thread.
+/// `@unchecked Sendable`: the output it collects is behind `PipeReader`'s lock; `send` reads only the
+/// pid (a constant); `waitForExit`, the one mutating method, is called by the test's own thread.
 public final class Daemon: @unchecked Sendable {
     public let pid: pid_t
     public private(set) var port: UInt16 = 0
@@ -14,15 +14,9 @@ public final class Daemon: @unchecked Sendable {
     /// The operator's HTTP port (`--http-port`), when there is one.
     public private(set) var httpPort: UInt16?
     /// Everything the daemon wrote to stderr so far.
-    public var log: String { output.current.text }
+    public var log: String { output.text }
 
-    private struct Output {
-        var text = ""
-        var ended = false
-    }
-    private let output = Locked(Output())
-    private let readyOrEnded = DispatchSemaphore(value: 0)
-    private let chunkArrived = DispatchSemaphore(value: 0)
+    private let output: PipeReader
     private var exitStatus: Int32?
 
     /// Starts `consultd --port 0` against `conninfo` and waits until it logs that it is listening;
@@ -50,34 +44,9 @@ public final class Daemon: @unchecked Sendable {
             throw TestEnvironmentError(description: "cannot start consultd: \(String(cString: strerror(spawned)))")
         }
         pid = child
-        let readEnd = fds[0]
-        let output = self.output
-        let signal = readyOrEnded
-        let chunkArrived = self.chunkArrived
-        // Read stderr to its end on a thread of its own, so the daemon never blocks on a full pipe.
-        Thread {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var signalled = false
-            while true {
-                let count = read(readEnd, &buffer, buffer.count)
-                if count <= 0 { break }
-                let chunk = String(decoding: buffer[0..<count], as: UTF8.self)
-                let ready = output.withLock { state -> Bool in
-                    state.text += chunk
-                    return state.text.contains("listening=") || state.text.contains(#""listening":""#)
-                }
-                chunkArrived.signal()
-                if ready && !signalled {
-                    signalled = true
-                    signal.signal()
-                }
-            }
-            close(readEnd)
-            output.withLock { $0.ended = true }
-            if !signalled { signal.signal() }
-        }.start()
+        output = PipeReader(fd: fds[0]) { $0.contains("listening=") || $0.contains(#""listening":""#) }
 
-        guard readyOrEnded.wait(timeout: .now() + 60) == .success, let port = Self.port(in: log) else {
+        guard output.waitUntilReadyOrEnded(timeout: 60), let port = Self.port(in: log) else {
             kill(pid, SIGKILL)
             _ = waitForExit()
             throw TestEnvironmentError(description: "consultd did not start:\n\(log)")
@@ -102,15 +71,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Waits until the daemon has logged `text` (woken by each chunk it writes); false on timeout.
-    public func waitForLog(_ text: String, timeout: Double = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !log.contains(text) {
-            let remaining = deadline.timeIntervalSinceNow
-            if remaining <= 0 || output.current.ended { return log.contains(text) }
-            _ = chunkArrived.wait(timeout: .now() + remaining)
-        }
-        return true
-    }
+    public func waitForLog(_ text: String, timeout: Double = 30) -> Bool { output.waitFor(text, timeout: timeout) }
 
     /// Sends `signal` (SIGTERM, SIGKILL, ...).
     public func send(_ signal: Int32) {
