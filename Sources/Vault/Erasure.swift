@@ -10,7 +10,7 @@ import PostgresClient
 public enum Erasure {
     /// What to erase: one submission (organisation, consultation and key), all of one organisation's
     /// content (in one consultation, or everywhere), or all of one consultation's (retention).
-    public struct Scope: Equatable, Sendable {
+    public struct Scope: Equatable, Sendable, CustomStringConvertible {
         public let organisation: String?
         public let consultation: String?
         public let key: String?
@@ -25,7 +25,8 @@ public enum Erasure {
             self.key = key
         }
 
-        var description: String {
+        /// The scope in words, for messages.
+        public var description: String {
             switch (organisation, consultation, key) {
             case let (organisation?, consultation?, key?): return "submission \(key) of \(organisation) in \(consultation)"
             case let (organisation?, consultation?, nil): return "\(organisation)'s content in \(consultation)"
@@ -83,9 +84,6 @@ public enum Erasure {
         }
         return deleted
     }
-
-    /// Which scope a description names (for messages).
-    public static func describe(_ scope: Scope) -> String { scope.description }
 }
 
 /// Master-key rotation without downtime (docs/PRIVACY.md): every data key gets a row sealed under the

@@ -18,8 +18,7 @@ struct KeyStore {
             id = try row.get("id")
             organisation = try row.get("organisation")
             masterKeyID = try row.get("master_key_id")
-            guard let wrapped = Data(base64Encoded: try row.get("wrapped", as: String.self), options: .ignoreUnknownCharacters) else { throw VaultError("a stored key is not base64") }
-            self.wrapped = wrapped
+            wrapped = try KeyStore.wrapped(row)
         }
     }
 
@@ -79,10 +78,17 @@ struct KeyStore {
         ).rows
         var keys: [UUID: ContentKeyRow] = [:]
         for row in rows {
-            guard let wrapped = Data(base64Encoded: try row.get("wrapped", as: String.self), options: .ignoreUnknownCharacters) else { throw VaultError("a stored key is not base64") }
-            keys[try row.get("event_id")] = ContentKeyRow(organisationKey: try row.get("organisation_key"), wrapped: wrapped)
+            keys[try row.get("event_id")] = ContentKeyRow(organisationKey: try row.get("organisation_key"), wrapped: try KeyStore.wrapped(row))
         }
         return keys
+    }
+
+    /// A row's `wrapped` column, selected as `encode(wrapped, 'base64')`.
+    static func wrapped(_ row: Row) throws -> Data {
+        guard let bytes = Data(base64Encoded: try row.get("wrapped", as: String.self), options: .ignoreUnknownCharacters) else {
+            throw VaultError("a stored key is not base64")
+        }
+        return bytes
     }
 
     /// The master keys that seal the stored data keys.

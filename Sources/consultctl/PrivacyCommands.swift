@@ -54,9 +54,9 @@ struct Erase: ParsableCommand {
             let log = Log(db)
             let (events, position) = try Erasure.erase(scope, by: operatorName(by), reason: reason, store: log.store)
             if let position {
-                print("erased \(Erasure.describe(scope)): the keys of \(events) event(s) destroyed; recorded at position \(position)")
+                print("erased \(scope): the keys of \(events) event(s) destroyed; recorded at position \(position)")
             } else {
-                print("nothing left to erase: \(Erasure.describe(scope)) is already erased (or was never written)")
+                print("nothing left to erase: \(scope) is already erased (or was never written)")
             }
         }
     }

@@ -48,9 +48,8 @@ struct Report: ParsableCommand {
             let consultation = fold.registry.consultations[id]!
             let metrics = ConsultationMetrics(consultation: id, fold: fold, minRatio: policy.minRatio)!
             let audit = Audit(metrics: metrics, consultation: consultation, policy: policy, now: fold.time)
-            let withFeedback = fold.activeSubmissions(of: id).filter { $0.firstFeedbackAt != nil }.count
-            let suppression = noSuppress ? nil : Suppression(metrics: metrics, feedbackGiven: withFeedback, threshold: Int(policy.minCell))
             let facts = oneLine { try ReportFacts(consultation: consultation, fold: fold, store: log.store) }
+            let suppression = noSuppress ? nil : Suppression(metrics: metrics, feedbackGiven: facts.withFeedback, threshold: Int(policy.minCell))
             let content = ReportContent(
                 consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName,
                 checkpoint: checkpoint, suppression: suppression, facts: facts)
@@ -118,9 +117,8 @@ struct ReportContent {
     }
 
     /// Days whose submission (or feedback) count is withheld: each series sums to a figure the report shows.
-    var withheldDays: (submissions: Set<String>, feedback: Set<String>) {
+    func withheld(in days: [(day: String, submissions: Int, feedback: Int)]) -> (submissions: Set<String>, feedback: Set<String>) {
         guard let suppression else { return ([], []) }
-        let days = daily
         return (Set(Suppression.cells(days.map { ($0.day, $0.submissions) }, threshold: suppression.threshold)),
                 Set(Suppression.cells(days.map { ($0.day, $0.feedback) }, threshold: suppression.threshold)))
     }

@@ -375,7 +375,7 @@ extension ReportContent {
     /// Submissions and first feedback per day, as columns that share the width whatever the number of days.
     func dayBars(_ w: Words) -> String {
         let days = daily
-        let withheld = withheldDays
+        let withheld = withheld(in: days)
         // The scale from shown counts only: a withheld day's count must not surface as the maximum.
         let top = max(1, days.map {
             max(withheld.submissions.contains($0.day) ? 0 : $0.submissions, withheld.feedback.contains($0.day) ? 0 : $0.feedback)

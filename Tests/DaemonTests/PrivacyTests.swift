@@ -260,7 +260,7 @@ extension Vault {
         }
         var opened = 0
         for row in try connection.execute("SELECT event_id, encode(wrapped, 'base64') AS wrapped FROM consult.content_keys").rows {
-            let wrapped = Data(base64Encoded: try row.get("wrapped", as: String.self), options: .ignoreUnknownCharacters)!
+            let wrapped = try KeyStore.wrapped(row)
             for dataKey in dataKeys {
                 guard let raw = try? Sealing.open(wrapped, key: dataKey, context: Sealing.contentKeyContext(event: try row.get("event_id"))) else { continue }
                 if (try? Sealing.open(boxBytes, key: SymmetricKey(data: raw), context: Sealing.contentContext(event: event.eventID, path: path))) != nil {
