@@ -47,8 +47,10 @@ public final class EventStore {
     /// Appends one event in its own transaction (with the key its personal content is sealed under,
     /// if any); returns once it is committed.
     @discardableResult
-    public func append(_ event: NewEvent, contentKey: ContentKey? = nil) throws -> Appended {
-        if let contentKey { return try append(batch: [event], contentKeys: [contentKey])[0].get() }
+    public func append(_ event: NewEvent, contentKey: ContentKey? = nil, registryAsOf: Int64? = nil) throws -> Appended {
+        if contentKey != nil || registryAsOf != nil {
+            return try append(batch: [event], contentKeys: [contentKey], registryAsOf: registryAsOf)[0].get()
+        }
         let result = try connection.execute(
             Self.appendSQL,
             [event.eventID, event.stream, event.type, event.data, event.metadata, event.expectedVersion.parameter,
@@ -59,14 +61,23 @@ public final class EventStore {
     private static let appendBatchSQL = """
         SELECT outcome, log_position, stream_version
           FROM consult.append_batch_sealed($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[], $7::text[],
-                                           $8::text[], $9::text[], $10::text[], $11::uuid[], $12::text[])
+                                           $8::text[], $9::text[], $10::text[], $11::uuid[], $12::text[], $13)
         """
+
+    /// The registry moved past the position a batch was decided as of: nothing was stored.
+    public struct RegistryMoved: Error {
+        public init() {}
+    }
 
     /// Appends `events` in one transaction: one statement, one round trip, one commit. Refusals
     /// (version or key conflicts) are per event and do not stop the others; any other failure
     /// stores nothing and throws `PostgresError`. `contentKeys[i]`, when given, is stored with event i
-    /// if it is appended (the key its personal content is sealed under). Returns once committed.
-    public func append(batch events: [NewEvent], contentKeys: [ContentKey?]? = nil) throws -> [Result<Appended, AppendError>] {
+    /// if it is appended (the key its personal content is sealed under). With `registryAsOf`, stores
+    /// nothing and throws `RegistryMoved` if a consultation or organisation event lies after that
+    /// position (the events were admitted against an older registry). Returns once committed.
+    public func append(
+        batch events: [NewEvent], contentKeys: [ContentKey?]? = nil, registryAsOf: Int64? = nil
+    ) throws -> [Result<Appended, AppendError>] {
         guard !events.isEmpty else { return [] }
         let keys = contentKeys ?? Array(repeating: nil, count: events.count)
         precondition(keys.count == events.count, "one content key (or nil) per event")
@@ -76,10 +87,12 @@ public final class EventStore {
              TextArray(events.map(\.data.text)), TextArray(events.map(\.metadata.text)),
              TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey)),
              TextArray(keys.map { $0?.organisation }), TextArray(keys.map { $0?.consultation }), TextArray(keys.map { $0?.submissionKey }),
-             TextArray(keys.map { $0?.organisationKey.uuidString }), TextArray(keys.map { $0?.wrapped.base64EncodedString() })])
+             TextArray(keys.map { $0?.organisationKey.uuidString }), TextArray(keys.map { $0?.wrapped.base64EncodedString() }),
+             registryAsOf])
         guard result.rows.count == events.count else {
             throw PostgresError(.decoding, message: "consult.append_batch returned \(result.rows.count) rows for \(events.count) events")
         }
+        if try result.first?.get("outcome", as: String.self) == "registry_moved" { throw RegistryMoved() }
         return try zip(result.rows, events).map { try Self.outcome(row: $0, for: $1) }
     }
 

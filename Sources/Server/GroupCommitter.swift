@@ -162,31 +162,17 @@ final class GroupCommitter: @unchecked Sendable {
         var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
         do {
             try session.with { store in
-                let current = try registry.catchUp(store)
-                let now = Date()
-                var events: [NewEvent] = []
-                var owners: [Int] = []
-                var closed: [(index: Int, refusal: DomainError)] = []
-                for (index, request) in batch.enumerated() {
-                    switch admit(request, registry: current, now: now) {
-                    case nil:
-                        events.append(request.event)
-                        owners.append(index)
-                    case let refusal? where refusal.kind == .closed:
-                        closed.append((index, refusal))
-                    case let refusal?:
-                        outcomes[index] = .refusedByRules(refusal)
+                // Decided against the registry the follower keeps; the append refuses the batch if a
+                // consultation or organisation event came after it, and then it is decided again.
+                var current = registry.snapshot
+                var fresh = false
+                while true {
+                    do {
+                        return try decideAndAppend(batch, registry: current, fresh: fresh, outcomes: &outcomes, store: store)
+                    } catch is EventStore.RegistryMoved {
+                        current = try registry.catchUp(store)
+                        fresh = true
                     }
-                }
-                // Sealed here, on one thread, so that an organisation's data key is made once.
-                let sealed = try vault.seal(events, store.connection)
-                let appended = try append(sealed, store: store)
-                for (owner, outcome) in zip(owners, appended) {
-                    outcomes[owner] = try self.outcome(of: batch[owner], appended: outcome, store: store)
-                }
-                // A retry of a write stored before the consultation closed still learns its position.
-                for (index, refusal) in closed {
-                    outcomes[index] = try earlier(batch[index].event, store: store) ?? .refusedByRules(refusal)
                 }
             }
         } catch is DatabaseSession.Unavailable {
@@ -204,6 +190,40 @@ final class GroupCommitter: @unchecked Sendable {
             byOwner[id, default: []].append((request.sequence, outcome ?? .busy))
         }
         for owner in owners { owner.writesFinished(byOwner[ObjectIdentifier(owner)]!) }
+    }
+
+    /// Admits each write against `current`, seals and appends the admitted ones, and fills in
+    /// `outcomes`. Throws `RegistryMoved` (nothing stored) when `current` is out of date, or when it
+    /// refused a write and was not `fresh` (read from the database for this batch): a consultation
+    /// opened a moment ago may not have reached the follower yet.
+    private func decideAndAppend(
+        _ batch: [WriteRequest], registry current: Registry, fresh: Bool, outcomes: inout [WriteOutcome?], store: EventStore
+    ) throws {
+        var events: [NewEvent] = []
+        var owners: [Int] = []
+        var closed: [(index: Int, refusal: DomainError)] = []
+        for (index, request) in batch.enumerated() {
+            switch admit(request, registry: current, now: Date()) {
+            case nil:
+                events.append(request.event)
+                owners.append(index)
+            case let refusal? where refusal.kind == .closed:
+                closed.append((index, refusal))
+            case let refusal?:
+                outcomes[index] = .refusedByRules(refusal)
+            }
+        }
+        if !fresh && events.count < batch.count { throw EventStore.RegistryMoved() }
+        // Sealed here, on one thread, so that an organisation's data key is made once.
+        let sealed = try vault.seal(events, store.connection)
+        let appended = try append(sealed, registryAsOf: current.position, store: store)
+        for (owner, outcome) in zip(owners, appended) {
+            outcomes[owner] = try self.outcome(of: batch[owner], appended: outcome, store: store)
+        }
+        // A retry of a write stored before the consultation closed still learns its position.
+        for (index, refusal) in closed {
+            outcomes[index] = try earlier(batch[index].event, store: store) ?? .refusedByRules(refusal)
+        }
     }
 
     /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
@@ -248,9 +268,12 @@ final class GroupCommitter: @unchecked Sendable {
     /// One statement and one transaction for the batch. If the database refuses one event outright (not a
     /// version or key conflict, which come back per event), each event is retried alone, so that
     /// one bad submission does not fail the others. A timeout is not retried: the database is struggling.
-    private func append(_ sealed: [SealedEvent], store: EventStore) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
+    private func append(
+        _ sealed: [SealedEvent], registryAsOf: Int64, store: EventStore
+    ) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
         do {
-            return try store.append(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey)).map { .success($0) }
+            return try store.append(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey), registryAsOf: registryAsOf)
+                .map { .success($0) }
         } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
             logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
             // Each commits alone: if the database goes away part way, those before it are stored and
@@ -258,7 +281,7 @@ final class GroupCommitter: @unchecked Sendable {
             var outcomes: [Result<Result<Appended, AppendError>, PostgresError>] = []
             for event in sealed {
                 do {
-                    outcomes.append(.success(.success(try store.append(event.event, contentKey: event.contentKey))))
+                    outcomes.append(.success(.success(try store.append(event.event, contentKey: event.contentKey, registryAsOf: registryAsOf))))
                 } catch let refusal as AppendError {
                     outcomes.append(.success(.failure(refusal)))
                 } catch let error as PostgresError {

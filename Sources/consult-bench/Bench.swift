@@ -35,6 +35,10 @@ struct Bench: ParsableCommand {
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
     @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
     var tlsOnly = false
+    @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon (for profiling; writes no results).")
+    var latencyOnly = false
+    @Option(help: "With --latency-only: more arguments for consultd, space-separated (e.g. --no-notary).")
+    var daemonArguments = ""
     @Option(help: "Where to write the JSON results.") var out = "bench/results"
     @Option(help: "The commit measured (for the file name).") var commit = "unknown"
 
@@ -64,6 +68,20 @@ struct Bench: ParsableCommand {
             let table = Self.table(figures, ratios: [("tls_over_plain_16", ratio.sixteen), ("tls_over_plain_64", ratio.sixtyFour)])
             print(table)
             try Self.writeText(table, commit: commit, folder: out, name: "tls", sizes: "--submissions \(submissions) --handshakes \(handshakes) --idle-connections \(idleConnections)")
+            return
+        }
+
+        if latencyOnly {
+            try store.append(NewEvent(.consultationOpened(Self.consultation("c1"))))
+            let tokens = try Self.registerOrganisations(store)
+            let daemon = try DaemonProcess(conninfo: conninfo, extra: daemonArguments.split(separator: " ").map(String.init))
+            FileHandle.standardError.write(Data("bench: consultd pid \(daemon.pid) port \(daemon.port)\n".utf8))
+            for rate in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+                let latency = try Self.paced(
+                    port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(Int(rate))")
+                print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms")
+            }
+            daemon.stop()
             return
         }
 
@@ -465,9 +483,11 @@ struct Bench: ParsableCommand {
         let start = Date().addingTimeInterval(0.2)
         parallel(connections) { index in
             let client = clients[index]
+            // Connections take turns, so that the offered load is evenly spread and not 16 at once.
+            let offset = Double(index) / Double(connections)
             Thread {
                 for n in 0..<perConnection {
-                    let due = start.addingTimeInterval(Double(n) * interval)
+                    let due = start.addingTimeInterval((Double(n) + offset) * interval)
                     let wait = due.timeIntervalSinceNow
                     if wait > 0 { Thread.sleep(forTimeInterval: wait) }  // pacing is the method, not a synchronisation
                     try? client.send("SUBMIT c1 \(prefix)-\(index)-\(n) \(body)")
@@ -476,7 +496,7 @@ struct Bench: ParsableCommand {
             var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
             for n in 0..<perConnection {
                 guard (try? client.readLine()) != nil else { break }
-                let due = start.addingTimeInterval(Double(n) * interval)
+                let due = start.addingTimeInterval((Double(n) + offset) * interval)
                 _ = histogram.record(UInt64(max(1, Date().timeIntervalSince(due) * 1_000_000)))
             }
             histograms.withLock { $0.add(histogram) }

@@ -144,4 +144,20 @@ final class EventStoreTests: XCTestCase {
         XCTAssertEqual(stored.map(\.eventID), [events[0].eventID, events[4].eventID, events[5].eventID])
         XCTAssertEqual(try store.append(batch: []).count, 0)
     }
+
+    /// A batch decided against the registry as of a position is refused whole, storing nothing, once
+    /// a consultation or organisation event lies after that position; other events do not count.
+    func testBatchDecidedAgainstAnOldRegistryStoresNothing() throws {
+        let opened = try store.append(NewEvent(stream: "consultation-c1", type: "ConsultationOpened", data: JSONText(#"{"id": "c1"}"#)))
+        try store.append(NewEvent(stream: "s-0", type: "A", data: JSONText("{}")))
+        for size in [1, 3] {
+            let events = (0..<size).map { NewEvent(stream: "s-\(size)-\($0)", type: "A", data: JSONText("{}")) }
+            XCTAssertThrowsError(try store.append(batch: events, registryAsOf: opened.position - 1)) { error in
+                XCTAssertTrue(error is EventStore.RegistryMoved, "\(error)")
+            }
+            XCTAssertEqual(try store.headPosition(), 2 + Int64(size == 1 ? 0 : 1))
+            XCTAssertEqual(try store.append(batch: events, registryAsOf: opened.position).count, size)
+        }
+        XCTAssertEqual(try store.headPosition(), 6)
+    }
 }
