@@ -115,8 +115,8 @@ struct StoredSubmission: Sendable {
 /// Running totals of one consultation's submissions that count (not withdrawn): the metrics are
 /// computed from these in time independent of the number of submissions, so the projector's work
 /// per write does not grow with the log.
-struct Tally: Sendable {
-    struct PerOrganisation: Sendable {
+struct Tally: Codable, Sendable {
+    struct PerOrganisation: Codable, Sendable {
         var active = 0
         var withdrawn = 0
         var withFeedback = 0
@@ -124,7 +124,7 @@ struct Tally: Sendable {
     }
 
     /// A group of a dimension, listed among `among` groups by one submission.
-    struct Listing: Hashable, Sendable {
+    struct Listing: Codable, Hashable, Sendable {
         let dimension: String
         let group: String
         let among: Int
@@ -197,6 +197,9 @@ public struct LogFold: Sendable {
     /// Each organisation profile as registered or changed, once; `currentProfile` indexes the latest.
     private var profiles: [Organisation] = []
     private var currentProfile: [String: Int32] = [:]
+    /// Per organisation, the position of each profile change and its index in `profiles`: a
+    /// submission recalled from the log (`remember`) gets the profile it was made under.
+    private var profileHistory: [String: [(position: Int64, profile: Int32)]] = [:]
     /// The latest published outcome's citations per consultation, as "organisation/key".
     public private(set) var outcomes: [String: Set<String>] = [:]
     /// Per consultation.
@@ -236,6 +239,7 @@ public struct LogFold: Sendable {
             // The profile as the registry now holds it (a change to an unknown organisation is ignored).
             if let profile = registry.organisations[changed.id], currentProfile[changed.id].map({ profiles[Int($0)] }) != profile {
                 currentProfile[changed.id] = Int32(profiles.count)
+                profileHistory[changed.id, default: []].append((event.position, Int32(profiles.count)))
                 profiles.append(profile)
             }
         default:
@@ -291,15 +295,113 @@ public struct LogFold: Sendable {
         outcomes[consultation] = cited
         for (citations, sign) in [(before.subtracting(cited), -1), (cited.subtracting(before), 1)] {
             for citation in citations {
-                guard let slash = citation.firstIndex(of: "/") else { continue }
-                let id = SubmissionID(
-                    organisation: String(citation[..<slash]), consultation: consultation,
-                    key: String(citation[citation.index(after: slash)...]))
-                guard let at = slot(of: id), !stored[at].withdrawn else { continue }
+                guard let id = Self.citedID(citation, in: consultation), let at = slot(of: id), !stored[at].withdrawn else { continue }
                 tallies[consultation]!.countCitation(record(id, stored[at]), sign: sign)
             }
         }
         return consultation
+    }
+
+    // MARK: Bounded memory (the projector): submissions live in the log, not here
+
+    /// Drops every submission held (the tallies keep what the metrics need). Afterwards the fold
+    /// needs `remember` before events that refer to earlier submissions (see `submissionsNeeded`).
+    public mutating func forgetSubmissions() {
+        index = [:]
+        stored = []
+    }
+
+    /// The submissions that `events` refer to (withdrawals, feedback, an outcome's citations old
+    /// and new) and that neither this fold holds nor `events` receive first.
+    public func submissionsNeeded(by events: [FoldEvent]) -> Set<SubmissionID> {
+        var received = Set<SubmissionID>()
+        var needed = Set<SubmissionID>()
+        for event in events {
+            if case .outcomePublished(let outcome)? = event.event {
+                let citations = outcome.cites.map { SubmissionID(organisation: $0.organisation, consultation: outcome.consultation, key: $0.key) }
+                let before = (outcomes[outcome.consultation] ?? []).compactMap { Self.citedID($0, in: outcome.consultation) }
+                for id in citations + before where index[id] == nil && !received.contains(id) { needed.insert(id) }
+                continue
+            }
+            guard let consultation = event.consultation else { continue }
+            let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
+            switch event.type {
+            case EventType.submissionReceived: received.insert(id)
+            case EventType.submissionWithdrawn, EventType.feedbackGiven:
+                if index[id] == nil && !received.contains(id) { needed.insert(id) }
+            default: break
+            }
+        }
+        return needed
+    }
+
+    /// Takes in, without counting them again, the earlier events of submissions' streams (their
+    /// receipt, withdrawal, feedback) read back from the log, in position order.
+    public mutating func remember(_ events: [FoldEvent]) {
+        for event in events where event.position <= position {
+            guard let consultation = event.consultation else { continue }
+            let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
+            switch event.type {
+            case EventType.submissionReceived where index[id] == nil:
+                let profile = profileHistory[id.organisation]?.last { $0.position < event.position }?.profile ?? -1
+                index[id] = Int32(stored.count)
+                stored.append(StoredSubmission(
+                    position: event.position, receivedAt: event.recordedAt, represents: event.represents, profile: profile,
+                    stage: number(event.stage ?? ""), language: number(event.language ?? "")))
+            case EventType.submissionWithdrawn:
+                if let at = slot(of: id) { stored[at].withdrawn = true }
+            case EventType.feedbackGiven:
+                if let at = slot(of: id), stored[at].firstFeedbackAt == nil { stored[at].firstFeedbackAt = event.recordedAt }
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: Snapshot (the projector resumes from it instead of folding the log again)
+
+    /// The version of `consultationState`'s encoding; a snapshot of another version is not used.
+    public static let snapshotFormat = 1
+
+    private struct ConsultationState: Codable {
+        var tally: Tally?
+        var citations: [String]?
+    }
+
+    /// Every consultation the fold holds state for (numbers or an outcome's citations).
+    public var consultationsWithState: Set<String> { Set(tallies.keys).union(outcomes.keys) }
+
+    /// What the fold holds of `consultation` beyond the registry, encoded; nil when nothing.
+    public func consultationState(_ consultation: String) throws -> Data? {
+        guard tallies[consultation] != nil || outcomes[consultation] != nil else { return nil }
+        let state = ConsultationState(tally: tallies[consultation], citations: outcomes[consultation].map { $0.sorted() })
+        return try JSONEncoder().encode(state)
+    }
+
+    /// The fold as of `position` (last event at `time`) without its submissions: the registry from its
+    /// consultation and organisation events up to `position`, the rest from `consultationState`.
+    public static func restore(
+        position: Int64, time: Date, registryEvents: [FoldEvent], states: [String: Data]
+    ) throws -> LogFold {
+        var fold = LogFold()
+        for event in registryEvents where event.position <= position { fold.apply(event) }
+        fold.position = position
+        fold.time = time
+        fold.registry.advance(to: position)
+        let decoder = JSONDecoder()
+        for (consultation, data) in states {
+            let state = try decoder.decode(ConsultationState.self, from: data)
+            fold.tallies[consultation] = state.tally
+            fold.outcomes[consultation] = state.citations.map(Set.init)
+        }
+        return fold
+    }
+
+    /// "organisation/key" as an outcome's citation is kept, back to an id.
+    private static func citedID(_ citation: String, in consultation: String) -> SubmissionID? {
+        guard let slash = citation.firstIndex(of: "/") else { return nil }
+        return SubmissionID(
+            organisation: String(citation[..<slash]), consultation: consultation, key: String(citation[citation.index(after: slash)...]))
     }
 
     /// Where submission `id` is in `stored`, if it was received.

@@ -12,8 +12,11 @@ import PostgresClient
 ///   holder projects; when it dies its session ends, the lock is released, and a standby takes over.
 /// - Each write replaces the rows of the consultations the new events touched *and* moves the
 ///   checkpoint, in one transaction: a crash leaves the previous consistent state.
-/// - The in-memory fold is rebuilt from position 0 whenever the projector starts or finds the
-///   checkpoint moved by someone else (`consultctl projections rebuild`).
+/// - Each write also stores the fold's state of those consultations (`consult.fold_state`), so the
+///   projector resumes from the checkpoint when it starts or finds the checkpoint moved by someone
+///   else (`consultctl projections rebuild`); it folds from position 0 only without a snapshot.
+/// - It holds no submission between reads (`LogReader.foldBounded`): its memory is bounded by the
+///   numbers of consultations and organisations, not by the log.
 public final class Projector: Sendable {
     /// Held (session level) by the daemon that projects.
     static let leaderLockKey: Int64 = 0x636F_6E73_7072_6F6A
@@ -78,14 +81,15 @@ public final class Projector: Sendable {
     private func project(leader: Connection, shouldStop: () -> Bool) throws {
         let store = EventStore(connection: try Connection(conninfo, options: .bounded(max(timeout, 60))))
         try store.connection.listen(EventStore.channel)
-        var fold = LogFold()
-        var written: Int64? = nil  // nil: nothing written by this fold yet (a full rewrite is due)
+        var fold = try Self.resume(store.connection) ?? LogFold()
+        var written: Int64? = fold.position > 0 ? fold.position : nil  // nil: a full rewrite is due
+        if let written { logger.info("projection resumed from its snapshot", metadata: ["position": "\(written)"]) }
         var touched = Set<String>()
         var lastWrite = Date.distantPast
         while !shouldStop() {
             // Losing the leader session loses the lock: this throws, and writing stops at once.
             try leader.execute("SELECT 1")
-            let read = try LogReader.fold(store.connection, into: &fold, limit: Self.page) { touched.insert($0) }
+            let read = try LogReader.foldBounded(store.connection, into: &fold, limit: Self.page) { touched.insert($0) }
             if read == 0 && written == fold.position {
                 _ = try store.connection.waitForNotifications(timeout: 1)
                 continue
@@ -108,11 +112,35 @@ public final class Projector: Sendable {
                 lastWrite = Date()
                 touched.removeAll()
             } catch is Resync {
-                logger.info("projection checkpoint moved (rebuilt?): folding the log again from 0")
-                fold = LogFold()
-                written = nil
+                logger.info("projection checkpoint moved (rebuilt?): resuming from the new one")
+                fold = try Self.resume(store.connection) ?? LogFold()
+                written = fold.position > 0 ? fold.position : nil
                 touched.removeAll()
             }
+        }
+    }
+
+    /// The fold as of the checkpoint, from its snapshot; nil when there is none to resume from.
+    static func resume(_ connection: Connection) throws -> LogFold? {
+        let checkpoint = try connection.execute(
+            "SELECT position, recorded_at, snapshot FROM consult.projection_checkpoint WHERE name = 'metrics'").first!
+        let position: Int64 = try checkpoint.get("position")
+        guard position > 0, try checkpoint.optional("snapshot", as: Int.self) == LogFold.snapshotFormat,
+            let time = try checkpoint.optional("recorded_at", as: Date.self)
+        else { return nil }
+        // The snapshot is only as good as its checkpoint: read both in one snapshot of the database.
+        return try connection.transaction { connection in
+            try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            let again: Int64 = try connection.execute(
+                "SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!.get("position")
+            guard again == position else { return nil }
+            var states: [String: Data] = [:]
+            for row in try connection.execute("SELECT consultation, state FROM consult.fold_state").rows {
+                states[try row.get("consultation")] = Data(try row.get("state", as: String.self).utf8)
+            }
+            return try LogFold.restore(
+                position: position, time: time, registryEvents: try LogReader.registryEvents(connection, through: position),
+                states: states)
         }
     }
 
@@ -175,8 +203,17 @@ public final class Projector: Sendable {
              TextArray(participation.map { String($0.submissions) }), TextArray(participation.map { String($0.withdrawn) }),
              TextArray(participation.map { String($0.withFeedback) }), TextArray(participation.map { String($0.cited) }),
              fold.position])
+        // The fold's state of the same consultations (of every one it holds on a full rewrite).
+        let kept = consultations ?? fold.consultationsWithState
+        try connection.execute("DELETE FROM consult.fold_state" + (consultations == nil ? "" : " WHERE consultation = ANY($1::text[])"),
+                               consultations == nil ? [] : [TextArray(kept.sorted())])
+        let states = try kept.sorted().compactMap { id in try fold.consultationState(id).map { (id, $0) } }
         try connection.execute(
-            "UPDATE consult.projection_checkpoint SET position = $1 WHERE name = 'metrics'", [fold.position])
+            "INSERT INTO consult.fold_state (consultation, state) SELECT * FROM unnest($1::text[], $2::text[])",
+            [TextArray(states.map(\.0)), TextArray(states.map { String(decoding: $0.1, as: UTF8.self) })])
+        try connection.execute(
+            "UPDATE consult.projection_checkpoint SET position = $1, recorded_at = $2, snapshot = $3 WHERE name = 'metrics'",
+            [fold.position, fold.time, LogFold.snapshotFormat])
         try connection.execute("SELECT pg_notify($1, $2)", [channel, String(fold.position)])
     }
 }
