@@ -57,10 +57,11 @@ final class WalkthroughTests: XCTestCase {
         }
 
         // Wait for consultd's "ready" on the first terminal (it reads what it writes, so nothing blocks).
-        let output = PipeReader(fd: fds[0]) { $0.contains("ready") }
+        // "] ready" is the log line's message, not "already" in an error on the way.
+        let output = PipeReader(fd: fds[0]) { $0.contains("] ready") }
         XCTAssertTrue(output.waitUntilReadyOrEnded(timeout: 180))
-        XCTAssertTrue(output.text.contains("ready"), output.text)
-        XCTAssertTrue(output.text.contains("source run-local.env"), "it tells the newcomer what to do")
+        XCTAssertTrue(output.text.contains("] ready"), output.text)
+        XCTAssertTrue(output.text.contains("source run-local.env"), "it tells the newcomer what to do: \(output.text)")
 
         // The second terminal: the block exactly as the README has it.
         let second = try TestDatabase.run("/bin/bash", ["-e", "-o", "pipefail", "-c", "cd \(root.path)\n" + blocks[1]])
