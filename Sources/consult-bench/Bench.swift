@@ -33,6 +33,10 @@ struct Bench: ParsableCommand {
     var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
+    @Option(help: "The eventsourcing peer: its script (relative to the current folder, else to the repository of this executable).")
+    var peerScript = "bench/peer-eventsourcing"
+    @Option(help: "The eventsourcing peer: events for its batch run (default: half of --copy-events).") var peerBatchEvents: Int?
+    @Flag(help: "Skip the eventsourcing peer (said in the output).") var noPeer = false
     @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
     var tlsOnly = false
     @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon (for profiling; writes no results).")
@@ -52,6 +56,12 @@ struct Bench: ParsableCommand {
         try Migrator(directory: schema).migrate(connection)
         let store = EventStore(connection: connection)
         var figures: [(String, Double, String)] = []
+        // What the run left out on purpose, printed under the table and kept in the JSON.
+        var notes: [String] = []
+        func note(_ text: String) {
+            notes.append(text)
+            FileHandle.standardError.write(Data("bench: \(text)\n".utf8))
+        }
         func report(_ name: String, _ value: Double, _ unit: String) {
             figures.append((name, value, unit))
             FileHandle.standardError.write(Data("  \(name): \(ConsultationMetrics.format(value)) \(unit)\n".utf8))
@@ -104,6 +114,21 @@ struct Bench: ParsableCommand {
         report("naive_1_events_per_s", naive1, "events/s")
         let naive16 = try Self.naive(conninfo, connections: 16, events: naiveEvents, prefix: "n16")
         report("naive_16_events_per_s", naive16, "events/s")
+
+        // The peer: the Python library eventsourcing recording the same kind of events in the same
+        // cluster (a database of its own, dropped afterwards). It must not fail quietly: a failure
+        // stops the benchmark, and only --no-peer leaves it out.
+        var peerBatch100: Double?
+        if noPeer {
+            note("eventsourcing peer: skipped (--no-peer)")
+        } else {
+            let batchEvents = peerBatchEvents ?? copyEvents / 2
+            let peer = try Self.peer(script: peerScript, events: naiveEvents, batchEvents: batchEvents)
+            for (name, value) in peer.figures {
+                report(name, value, Self.peerUnit(name, version: peer.version, events: naiveEvents, batchEvents: batchEvents))
+            }
+            peerBatch100 = peer.figures.first { $0.0 == "eventsourcing_batch100_events_per_s" }?.1
+        }
 
         // 3. consultd end to end.
         let tokens = try Self.registerOrganisations(store)
@@ -229,15 +254,84 @@ struct Bench: ParsableCommand {
         precondition(verify.terminationStatus == 0, "consultctl verify passes on the benchmark's log")
 
         let value = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })
-        let ratios = [
+        var ratios = [
             ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
             ("consultd_over_naive_1", best / naive1),
             ("tls_over_plain_16", tlsRatio.sixteen),
             ("tls_over_plain_64", tlsRatio.sixtyFour),
             ("notary_over_no_notary", (value["consultd_16_notary_submissions_per_s"] ?? 0) / max(1, value["consultd_16_no_notary_submissions_per_s"] ?? 1)),
         ]
-        print(Self.table(figures, ratios: ratios))
-        try Self.write(figures, ratios: ratios, commit: commit, folder: out)
+        if let peerBatch100 { ratios.append(("consultd_over_eventsourcing_batch100", best / peerBatch100)) }
+        print(([Self.table(figures, ratios: ratios)] + notes).joined(separator: "\n"))
+        try Self.write(figures, ratios: ratios, notes: notes, commit: commit, folder: out)
+    }
+
+    /// The figures the eventsourcing peer must print (it may print more; every number is reported).
+    static let peerFigures = [
+        "eventsourcing_1_events_per_s", "eventsourcing_16_events_per_s", "eventsourcing_batch100_events_per_s",
+        "eventsourcing_1_p50_ms", "eventsourcing_1_p99_ms",
+    ]
+
+    /// Runs the eventsourcing peer (`bench/peer-eventsourcing`, in this process's PostgreSQL
+    /// environment) and returns the numbers of its one line of JSON, in its order. Its progress goes
+    /// to this process's standard error. Throws when it fails or leaves a figure out.
+    static func peer(script: String, events: Int, batchEvents: Int) throws -> (version: String, figures: [(String, Double)]) {
+        guard let path = locate(script) else {
+            throw ValidationError("the eventsourcing peer \(script) is not there (run from the repository's root, give --peer-script, or --no-peer)")
+        }
+        FileHandle.standardError.write(Data("bench: eventsourcing peer: \(path) --events \(events) --batch-events \(batchEvents)\n".utf8))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--events", String(events), "--batch-events", String(batchEvents)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw ValidationError("the eventsourcing peer failed (\(process.terminationReason == .exit ? "exit status" : "signal") "
+                                  + "\(process.terminationStatus)); --no-peer skips it")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").last(where: { !$0.allSatisfy(\.isWhitespace) }),
+            case .object(let members) = try? JSONParser().parse(String(line))
+        else {
+            throw ValidationError("the eventsourcing peer printed no JSON object: \(text.prefix(500))")
+        }
+        let figures = members.compactMap { name, value -> (String, Double)? in
+            guard case .number(let number) = value, let double = Double(number) else { return nil }
+            return (name, double)
+        }
+        let missing = peerFigures.filter { name in !figures.contains { $0.0 == name } }
+        guard missing.isEmpty else { throw ValidationError("the eventsourcing peer left out \(missing.joined(separator: ", ")): \(line)") }
+        return (members.first { $0.0 == "eventsourcing_version" }?.1.stringValue ?? "?", figures)
+    }
+
+    static func peerUnit(_ name: String, version: String, events: Int, batchEvents: Int) -> String {
+        switch name {
+        case "eventsourcing_1_events_per_s": return "events/s (eventsourcing \(version), 1 writer, a transaction per event, \(events) events)"
+        case "eventsourcing_16_events_per_s": return "events/s (16 writers, a transaction per event, \(events) events)"
+        case "eventsourcing_batch100_events_per_s": return "events/s (1 writer, 100 events per transaction, \(batchEvents) events)"
+        case "eventsourcing_1_p50_ms", "eventsourcing_1_p99_ms": return "ms (1 writer, one insert)"
+        default: return name.hasSuffix("_ms") ? "ms" : name.hasSuffix("_per_s") ? "events/s" : ""
+        }
+    }
+
+    /// `path` as given when it exists from the current folder (or is absolute), else relative to the
+    /// repository holding this executable (`.build/<triple>/release/consult-bench`: the first folder
+    /// above it that has `path`).
+    static func locate(_ path: String) -> String? {
+        if FileManager.default.isExecutableFile(atPath: path) {
+            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
+        guard !path.hasPrefix("/") else { return nil }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent(path).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
@@ -536,14 +630,14 @@ struct Bench: ParsableCommand {
         FileHandle.standardError.write(Data("bench: wrote \(path)\n".utf8))
     }
 
-    static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], commit: String, folder: String) throws {
+    static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], notes: [String] = [], commit: String, folder: String) throws {
         let date = String(Timestamps.format(Date()).prefix(10))
         let json = JSONValue.object([
             ("date", .string(date)), ("commit", .string(commit)), ("cores", .number(String(ProcessInfo.processInfo.activeProcessorCount))),
             ("durability", .string("fsync=on, synchronous_commit=on")),
             ("figures", .object(figures.map { ($0.0, .object([("value", .number(ConsultationMetrics.format($0.1))), ("unit", .string($0.2))])) })),
             ("ratios", .object(ratios.map { ($0.0, .number(ConsultationMetrics.format($0.1))) })),
-        ])
+        ] + (notes.isEmpty ? [] : [("notes", .array(notes.map { .string($0) }))]))
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = "\(folder)/\(date)-\(commit).json"
         try Data((json.serialized + "\n").utf8).write(to: URL(fileURLWithPath: path))
