@@ -33,6 +33,8 @@ struct Bench: ParsableCommand {
     var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
+    @Option(help: "Submissions sent as fast as possible over 16 connections just before the 1,000/s latency run that follows a burst (0: skip).")
+    var burstSubmissions = 60_000
     @Option(help: "The eventsourcing peer: its script (relative to the current folder, else to the repository of this executable).")
     var peerScript = "bench/peer-eventsourcing"
     @Option(help: "The eventsourcing peer: events for its batch run (default: half of --copy-events).") var peerBatchEvents: Int?
@@ -160,6 +162,25 @@ struct Bench: ParsableCommand {
             report("ack_latency_\(label)_p999_ms", latency.p999, "ms")
         }
         report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
+
+        // Ack latency right after a burst: the paced submissions arrive while the projector is still
+        // folding and writing the end of the burst, so they compete with its catching up (how far
+        // behind it was is reported beside them). The burst starts once the projection has caught up
+        // with the runs before it; the paced run starts at once after the burst's last OK.
+        if burstSubmissions > 0 {
+            try Self.waitForProjection(conninfo, head: try store.headPosition())
+            let burst = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "burst")
+            let lag = try Self.projectionLag(connection)
+            let latency = try Self.paced(
+                port: daemon.port, tokens: tokens, connections: pacedConnections, rate: 1000, seconds: latencySeconds, prefix: "lburst")
+            report("burst_16_submissions_per_s", burst, "submissions/s (\(burstSubmissions / 16 * 16) submissions, just before the run below)")
+            report("ack_latency_after_burst_projection_lag_events", Double(lag), "events not yet projected when the paced run started")
+            report("ack_latency_after_burst_1000_p50_ms", latency.p50, "ms (1,000/s over \(pacedConnections) connections, right after the burst)")
+            report("ack_latency_after_burst_1000_p99_ms", latency.p99, "ms")
+            report("ack_latency_after_burst_1000_p999_ms", latency.p999, "ms")
+        } else {
+            note("ack latency after a burst: skipped (--burst-submissions 0)")
+        }
         daemon.stop()
         let tlsRatio = try tlsComparison(conninfo: conninfo, tokens: tokens, report: report)
 
@@ -332,6 +353,15 @@ struct Bench: ParsableCommand {
             folder = folder.deletingLastPathComponent()
         }
         return nil
+    }
+
+    /// Events of the log not yet in the projection (the log's head less the checkpoint).
+    static func projectionLag(_ connection: Connection) throws -> Int64 {
+        try connection.execute(
+            """
+            SELECT coalesce((SELECT max(position) FROM consult.events), 0) - position AS lag
+              FROM consult.projection_checkpoint WHERE name = 'metrics'
+            """).first!.get("lag", as: Int64.self)
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
