@@ -35,6 +35,7 @@ struct Bench: ParsableCommand {
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
     @Option(help: "Submissions sent as fast as possible over 16 connections just before the 1,000/s latency run that follows a burst (0: skip).")
     var burstSubmissions = 60_000
+    @Option(help: "Events in the log for the start-up figures, loaded at the end of the run (0: skip).") var startupEvents = 10_000_000
     @Option(help: "The eventsourcing peer: its script (relative to the current folder, else to the repository of this executable).")
     var peerScript = "bench/peer-eventsourcing"
     @Option(help: "The eventsourcing peer: events for its batch run (default: half of --copy-events).") var peerBatchEvents: Int?
@@ -274,6 +275,37 @@ struct Bench: ParsableCommand {
         report("verify_command_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
         precondition(verify.terminationStatus == 0, "consultctl verify passes on the benchmark's log")
 
+        // 7. Start-up on a large log: the same kind of events loaded up to --startup-events, then a
+        // daemon started on it twice. The first folds the whole log; the second may start from what
+        // the first left (the fold's snapshot, once there is one), else folds it all again.
+        if startupEvents > 0 {
+            try Self.loadStartupLog(connection, total: startupEvents)
+            // The notary would also catch its Merkle tree up over the loaded events, on the same two
+            // cores, and so slow the projector's start: these daemons run without it (--no-notary),
+            // so that the figures are the projection's start alone.
+            for label in ["first", "again"] {
+                // One event more than the projection holds (the checkpoint may already be at the head):
+                // the daemon has caught up when its checkpoint reaches it, which it writes only after
+                // folding everything before it.
+                try store.append(NewEvent(
+                    Commands.received(SubmissionKey(organisation: "o1", consultation: "c-big", key: "startup-\(label)"),
+                                      body: try JSONParser().parse(body)),
+                    metadata: .object([])))
+                let head = try store.headPosition()
+                if label == "first" { report("startup_log_events", Double(head), "events") }
+                let daemon = try DaemonProcess(conninfo: conninfo, extra: ["--no-notary"], timeout: 600, poll: 0.01)
+                report("startup_\(label)_accept_s", daemon.listening.timeIntervalSince(daemon.spawned), "s (spawn to listening, --no-notary)")
+                try Self.waitForProjection(conninfo, head: head, timeout: 3_600)
+                let projected = Date()
+                report("startup_\(label)_projected_s", projected.timeIntervalSince(daemon.spawned), "s (spawn to the projection at the log's head)")
+                report("startup_\(label)_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB (VmHWM once projected)")
+                report("startup_\(label)_rss_mib", daemon.memory("VmRSS") / 1024, "MiB (VmRSS once projected)")
+                daemon.stop()
+            }
+        } else {
+            note("start-up on a large log: skipped (--startup-events 0)")
+        }
+
         let value = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })
         var ratios = [
             ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
@@ -362,6 +394,32 @@ struct Bench: ParsableCommand {
             SELECT coalesce((SELECT max(position) FROM consult.events), 0) - position AS lag
               FROM consult.projection_checkpoint WHERE name = 'metrics'
             """).first!.get("lag", as: Int64.self)
+    }
+
+    /// Loads submissions for c-big until the log holds `total` events: one INSERT of at most a
+    /// million rows per transaction (as the rebuild's load, keys of their own), then what autovacuum
+    /// would do after it.
+    static func loadStartupLog(_ connection: Connection, total: Int) throws {
+        let existing = Int(try EventStore(connection: connection).headPosition())
+        let toLoad = max(0, total - existing)
+        let started = Date()
+        var loaded = 0
+        while loaded < toLoad {
+            let chunk = min(1_000_000, toLoad - loaded)
+            try connection.execute(
+                """
+                INSERT INTO consult.events (event_id, stream, version, type, data, metadata, idempotency_key)
+                SELECT gen_random_uuid(), 'submission-o' || (i % 64 + 1) || '/c-big/s' || i, 1, 'SubmissionReceived',
+                       jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', 's' || i,
+                                          'submission', $1::jsonb),
+                       '{}', 'submission-o' || (i % 64 + 1) || '/c-big/s' || i
+                  FROM generate_series($2::int, $3::int) AS i
+                """, [JSONText(body), loaded + 1, loaded + chunk])
+            loaded += chunk
+            FileHandle.standardError.write(Data("bench: start-up log: \(existing + loaded) events (\(Int(Date().timeIntervalSince(started))) s)\n".utf8))
+        }
+        try connection.execute("VACUUM (ANALYZE) consult.events")
+        FileHandle.standardError.write(Data("bench: start-up log: loaded \(toLoad) events and vacuumed in \(Int(Date().timeIntervalSince(started))) s\n".utf8))
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
@@ -517,10 +575,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Returns once the projection checkpoint reached `head`, woken by the projector's notifications.
-    static func waitForProjection(_ conninfo: String, head: Int64) throws {
+    static func waitForProjection(_ conninfo: String, head: Int64, timeout: Double = 600) throws {
         let listener = try Connection(conninfo)
         try listener.listen(Projector.channel)
-        let deadline = Date().addingTimeInterval(600)
+        let deadline = Date().addingTimeInterval(timeout)
         while try listener.execute("SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!
             .get("position", as: Int64.self) < head
         {
@@ -680,6 +738,9 @@ struct Bench: ParsableCommand {
 final class DaemonProcess {
     let pid: pid_t
     let port: UInt16
+    /// Just before the spawn, and when its ports were first seen listening.
+    let spawned: Date
+    let listening: Date
 
     /// A master key for the benchmark's daemons (consultd seals personal content, docs/PRIVACY.md).
     static let masterKeyFile: String = {
@@ -688,7 +749,9 @@ final class DaemonProcess {
         return path
     }()
 
-    init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil) throws {
+    /// Waits up to `timeout` seconds for the ports, looking every `poll` seconds; a daemon that
+    /// exits or does not listen in time is an error (and is stopped).
+    init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil, timeout: Double = 15, poll: Double = 0.05) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
         let arguments = [path, "--database", conninfo, "--port", String(ports?.first ?? 0), "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
@@ -696,19 +759,27 @@ final class DaemonProcess {
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
+        spawned = Date()
         guard posix_spawn(&child, path, nil, nil, argv, envp) == 0 else { throw ValidationError("cannot start \(path)") }
         pid = child
         // The daemon logs its port at info level, which --log-level warning hides: find it from /proc.
         var found: Set<UInt16> = []
         let wanted = Set(ports ?? [])
-        for _ in 0..<300 where found.isEmpty || !found.isSuperset(of: wanted) {
+        let deadline = spawned.addingTimeInterval(timeout)
+        while found.isEmpty || !found.isSuperset(of: wanted) {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child { throw ValidationError("consultd exited while starting (status \(status))") }
+            guard Date() < deadline else {
+                // Not initialised, so deinit will not stop it: done here.
+                kill(child, SIGTERM)
+                waitpid(child, &status, 0)
+                throw ValidationError("consultd did not start listening in \(Int(timeout)) s")
+            }
             found = Self.listeningPorts(of: child)
-            if found.isEmpty || !found.isSuperset(of: wanted) { Thread.sleep(forTimeInterval: 0.05) }
+            if found.isEmpty || !found.isSuperset(of: wanted) { Thread.sleep(forTimeInterval: poll) }  // polling another process
         }
-        guard let first = ports?.first ?? found.first, found.isSuperset(of: wanted) else {
-            throw ValidationError("consultd did not start listening")
-        }
-        port = first
+        listening = Date()
+        port = ports?.first ?? found.first!
     }
 
     /// The TCP ports the process listens on, from /proc/net/tcp and its file descriptors.
