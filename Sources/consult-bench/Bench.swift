@@ -33,6 +33,13 @@ struct Bench: ParsableCommand {
     var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
+    @Option(help: "Submissions sent as fast as possible over 16 connections just before the 1,000/s latency run that follows a burst (0: skip).")
+    var burstSubmissions = 60_000
+    @Option(help: "Events in the log for the start-up figures, loaded at the end of the run (0: skip).") var startupEvents = 10_000_000
+    @Option(help: "The eventsourcing peer: its script (relative to the current folder, else to the repository of this executable).")
+    var peerScript = "bench/peer-eventsourcing"
+    @Option(help: "The eventsourcing peer: events for its batch run (default: half of --copy-events).") var peerBatchEvents: Int?
+    @Flag(help: "Skip the eventsourcing peer (said in the output).") var noPeer = false
     @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
     var tlsOnly = false
     @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon (for profiling; writes no results).")
@@ -52,6 +59,12 @@ struct Bench: ParsableCommand {
         try Migrator(directory: schema).migrate(connection)
         let store = EventStore(connection: connection)
         var figures: [(String, Double, String)] = []
+        // What the run left out on purpose, printed under the table and kept in the JSON.
+        var notes: [String] = []
+        func note(_ text: String) {
+            notes.append(text)
+            FileHandle.standardError.write(Data("bench: \(text)\n".utf8))
+        }
         func report(_ name: String, _ value: Double, _ unit: String) {
             figures.append((name, value, unit))
             FileHandle.standardError.write(Data("  \(name): \(ConsultationMetrics.format(value)) \(unit)\n".utf8))
@@ -105,6 +118,21 @@ struct Bench: ParsableCommand {
         let naive16 = try Self.naive(conninfo, connections: 16, events: naiveEvents, prefix: "n16")
         report("naive_16_events_per_s", naive16, "events/s")
 
+        // The peer: the Python library eventsourcing recording the same kind of events in the same
+        // cluster (a database of its own, dropped afterwards). It must not fail quietly: a failure
+        // stops the benchmark, and only --no-peer leaves it out.
+        var peerBatch100: Double?
+        if noPeer {
+            note("eventsourcing peer: skipped (--no-peer)")
+        } else {
+            let batchEvents = peerBatchEvents ?? copyEvents / 2
+            let peer = try Self.peer(script: peerScript, events: naiveEvents, batchEvents: batchEvents)
+            for (name, value) in peer.figures {
+                report(name, value, Self.peerUnit(name, version: peer.version, events: naiveEvents, batchEvents: batchEvents))
+            }
+            peerBatch100 = peer.figures.first { $0.0 == "eventsourcing_batch100_events_per_s" }?.1
+        }
+
         // 3. consultd end to end.
         let tokens = try Self.registerOrganisations(store)
         let daemon = try DaemonProcess(conninfo: conninfo)
@@ -135,6 +163,25 @@ struct Bench: ParsableCommand {
             report("ack_latency_\(label)_p999_ms", latency.p999, "ms")
         }
         report("consultd_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB")
+
+        // Ack latency right after a burst: the paced submissions arrive while the projector is still
+        // folding and writing the end of the burst, so they compete with its catching up (how far
+        // behind it was is reported beside them). The burst starts once the projection has caught up
+        // with the runs before it; the paced run starts at once after the burst's last OK.
+        if burstSubmissions > 0 {
+            try Self.waitForProjection(conninfo, head: try store.headPosition())
+            let burst = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "burst")
+            let lag = try Self.projectionLag(connection)
+            let latency = try Self.paced(
+                port: daemon.port, tokens: tokens, connections: pacedConnections, rate: 1000, seconds: latencySeconds, prefix: "lburst")
+            report("burst_16_submissions_per_s", burst, "submissions/s (\(burstSubmissions / 16 * 16) submissions, just before the run below)")
+            report("ack_latency_after_burst_projection_lag_events", Double(lag), "events not yet projected when the paced run started")
+            report("ack_latency_after_burst_1000_p50_ms", latency.p50, "ms (1,000/s over \(pacedConnections) connections, right after the burst)")
+            report("ack_latency_after_burst_1000_p99_ms", latency.p99, "ms")
+            report("ack_latency_after_burst_1000_p999_ms", latency.p999, "ms")
+        } else {
+            note("ack latency after a burst: skipped (--burst-submissions 0)")
+        }
         daemon.stop()
         let tlsRatio = try tlsComparison(conninfo: conninfo, tokens: tokens, report: report)
 
@@ -228,16 +275,151 @@ struct Bench: ParsableCommand {
         report("verify_command_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
         precondition(verify.terminationStatus == 0, "consultctl verify passes on the benchmark's log")
 
+        // 7. Start-up on a large log: the same kind of events loaded up to --startup-events, then a
+        // daemon started on it twice. The first folds the whole log; the second may start from what
+        // the first left (the fold's snapshot, once there is one), else folds it all again.
+        if startupEvents > 0 {
+            try Self.loadStartupLog(connection, total: startupEvents)
+            // The notary would also catch its Merkle tree up over the loaded events, on the same two
+            // cores, and so slow the projector's start: these daemons run without it (--no-notary),
+            // so that the figures are the projection's start alone.
+            for label in ["first", "again"] {
+                // One event more than the projection holds (the checkpoint may already be at the head):
+                // the daemon has caught up when its checkpoint reaches it, which it writes only after
+                // folding everything before it.
+                try store.append(NewEvent(
+                    Commands.received(SubmissionKey(organisation: "o1", consultation: "c-big", key: "startup-\(label)"),
+                                      body: try JSONParser().parse(body)),
+                    metadata: .object([])))
+                let head = try store.headPosition()
+                if label == "first" { report("startup_log_events", Double(head), "events") }
+                let daemon = try DaemonProcess(conninfo: conninfo, extra: ["--no-notary"], timeout: 600, poll: 0.01)
+                report("startup_\(label)_accept_s", daemon.listening.timeIntervalSince(daemon.spawned), "s (spawn to listening, --no-notary)")
+                try Self.waitForProjection(conninfo, head: head, timeout: 3_600)
+                let projected = Date()
+                report("startup_\(label)_projected_s", projected.timeIntervalSince(daemon.spawned), "s (spawn to the projection at the log's head)")
+                report("startup_\(label)_peak_rss_mib", daemon.memory("VmHWM") / 1024, "MiB (VmHWM once projected)")
+                report("startup_\(label)_rss_mib", daemon.memory("VmRSS") / 1024, "MiB (VmRSS once projected)")
+                daemon.stop()
+            }
+        } else {
+            note("start-up on a large log: skipped (--startup-events 0)")
+        }
+
         let value = Dictionary(uniqueKeysWithValues: figures.map { ($0.0, $0.1) })
-        let ratios = [
+        var ratios = [
             ("consultd_over_copy", (value["consultd_16_submissions_per_s"] ?? 0) > 0 ? best / copyRate : 0),
             ("consultd_over_naive_1", best / naive1),
             ("tls_over_plain_16", tlsRatio.sixteen),
             ("tls_over_plain_64", tlsRatio.sixtyFour),
             ("notary_over_no_notary", (value["consultd_16_notary_submissions_per_s"] ?? 0) / max(1, value["consultd_16_no_notary_submissions_per_s"] ?? 1)),
         ]
-        print(Self.table(figures, ratios: ratios))
-        try Self.write(figures, ratios: ratios, commit: commit, folder: out)
+        if let peerBatch100 { ratios.append(("consultd_over_eventsourcing_batch100", best / peerBatch100)) }
+        print(([Self.table(figures, ratios: ratios)] + notes).joined(separator: "\n"))
+        try Self.write(figures, ratios: ratios, notes: notes, commit: commit, folder: out)
+    }
+
+    /// The figures the eventsourcing peer must print (it may print more; every number is reported).
+    static let peerFigures = [
+        "eventsourcing_1_events_per_s", "eventsourcing_16_events_per_s", "eventsourcing_batch100_events_per_s",
+        "eventsourcing_1_p50_ms", "eventsourcing_1_p99_ms",
+    ]
+
+    /// Runs the eventsourcing peer (`bench/peer-eventsourcing`, in this process's PostgreSQL
+    /// environment) and returns the numbers of its one line of JSON, in its order. Its progress goes
+    /// to this process's standard error. Throws when it fails or leaves a figure out.
+    static func peer(script: String, events: Int, batchEvents: Int) throws -> (version: String, figures: [(String, Double)]) {
+        guard let path = locate(script) else {
+            throw ValidationError("the eventsourcing peer \(script) is not there (run from the repository's root, give --peer-script, or --no-peer)")
+        }
+        FileHandle.standardError.write(Data("bench: eventsourcing peer: \(path) --events \(events) --batch-events \(batchEvents)\n".utf8))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--events", String(events), "--batch-events", String(batchEvents)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw ValidationError("the eventsourcing peer failed (\(process.terminationReason == .exit ? "exit status" : "signal") "
+                                  + "\(process.terminationStatus)); --no-peer skips it")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").last(where: { !$0.allSatisfy(\.isWhitespace) }),
+            case .object(let members) = try? JSONParser().parse(String(line))
+        else {
+            throw ValidationError("the eventsourcing peer printed no JSON object: \(text.prefix(500))")
+        }
+        let figures = members.compactMap { name, value -> (String, Double)? in
+            guard case .number(let number) = value, let double = Double(number) else { return nil }
+            return (name, double)
+        }
+        let missing = peerFigures.filter { name in !figures.contains { $0.0 == name } }
+        guard missing.isEmpty else { throw ValidationError("the eventsourcing peer left out \(missing.joined(separator: ", ")): \(line)") }
+        return (members.first { $0.0 == "eventsourcing_version" }?.1.stringValue ?? "?", figures)
+    }
+
+    static func peerUnit(_ name: String, version: String, events: Int, batchEvents: Int) -> String {
+        switch name {
+        case "eventsourcing_1_events_per_s": return "events/s (eventsourcing \(version), 1 writer, a transaction per event, \(events) events)"
+        case "eventsourcing_16_events_per_s": return "events/s (16 writers, a transaction per event, \(events) events)"
+        case "eventsourcing_batch100_events_per_s": return "events/s (1 writer, 100 events per transaction, \(batchEvents) events)"
+        case "eventsourcing_1_p50_ms", "eventsourcing_1_p99_ms": return "ms (1 writer, one insert)"
+        default: return name.hasSuffix("_ms") ? "ms" : name.hasSuffix("_per_s") ? "events/s" : ""
+        }
+    }
+
+    /// `path` as given when it exists from the current folder (or is absolute), else relative to the
+    /// repository holding this executable (`.build/<triple>/release/consult-bench`: the first folder
+    /// above it that has `path`).
+    static func locate(_ path: String) -> String? {
+        if FileManager.default.isExecutableFile(atPath: path) {
+            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
+        guard !path.hasPrefix("/") else { return nil }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent(path).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    /// Events of the log not yet in the projection (the log's head less the checkpoint).
+    static func projectionLag(_ connection: Connection) throws -> Int64 {
+        try connection.execute(
+            """
+            SELECT coalesce((SELECT max(position) FROM consult.events), 0) - position AS lag
+              FROM consult.projection_checkpoint WHERE name = 'metrics'
+            """).first!.get("lag", as: Int64.self)
+    }
+
+    /// Loads submissions for c-big until the log holds `total` events: one INSERT of at most a
+    /// million rows per transaction (as the rebuild's load, keys of their own), then what autovacuum
+    /// would do after it.
+    static func loadStartupLog(_ connection: Connection, total: Int) throws {
+        let existing = Int(try EventStore(connection: connection).headPosition())
+        let toLoad = max(0, total - existing)
+        let started = Date()
+        var loaded = 0
+        while loaded < toLoad {
+            let chunk = min(1_000_000, toLoad - loaded)
+            try connection.execute(
+                """
+                INSERT INTO consult.events (event_id, stream, version, type, data, metadata, idempotency_key)
+                SELECT gen_random_uuid(), 'submission-o' || (i % 64 + 1) || '/c-big/s' || i, 1, 'SubmissionReceived',
+                       jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', 's' || i,
+                                          'submission', $1::jsonb),
+                       '{}', 'submission-o' || (i % 64 + 1) || '/c-big/s' || i
+                  FROM generate_series($2::int, $3::int) AS i
+                """, [JSONText(body), loaded + 1, loaded + chunk])
+            loaded += chunk
+            FileHandle.standardError.write(Data("bench: start-up log: \(existing + loaded) events (\(Int(Date().timeIntervalSince(started))) s)\n".utf8))
+        }
+        try connection.execute("VACUUM (ANALYZE) consult.events")
+        FileHandle.standardError.write(Data("bench: start-up log: loaded \(toLoad) events and vacuumed in \(Int(Date().timeIntervalSince(started))) s\n".utf8))
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
@@ -393,10 +575,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Returns once the projection checkpoint reached `head`, woken by the projector's notifications.
-    static func waitForProjection(_ conninfo: String, head: Int64) throws {
+    static func waitForProjection(_ conninfo: String, head: Int64, timeout: Double = 600) throws {
         let listener = try Connection(conninfo)
         try listener.listen(Projector.channel)
-        let deadline = Date().addingTimeInterval(600)
+        let deadline = Date().addingTimeInterval(timeout)
         while try listener.execute("SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!
             .get("position", as: Int64.self) < head
         {
@@ -536,14 +718,14 @@ struct Bench: ParsableCommand {
         FileHandle.standardError.write(Data("bench: wrote \(path)\n".utf8))
     }
 
-    static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], commit: String, folder: String) throws {
+    static func write(_ figures: [(String, Double, String)], ratios: [(String, Double)], notes: [String] = [], commit: String, folder: String) throws {
         let date = String(Timestamps.format(Date()).prefix(10))
         let json = JSONValue.object([
             ("date", .string(date)), ("commit", .string(commit)), ("cores", .number(String(ProcessInfo.processInfo.activeProcessorCount))),
             ("durability", .string("fsync=on, synchronous_commit=on")),
             ("figures", .object(figures.map { ($0.0, .object([("value", .number(ConsultationMetrics.format($0.1))), ("unit", .string($0.2))])) })),
             ("ratios", .object(ratios.map { ($0.0, .number(ConsultationMetrics.format($0.1))) })),
-        ])
+        ] + (notes.isEmpty ? [] : [("notes", .array(notes.map { .string($0) }))]))
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = "\(folder)/\(date)-\(commit).json"
         try Data((json.serialized + "\n").utf8).write(to: URL(fileURLWithPath: path))
@@ -556,6 +738,9 @@ struct Bench: ParsableCommand {
 final class DaemonProcess {
     let pid: pid_t
     let port: UInt16
+    /// Just before the spawn, and when its ports were first seen listening.
+    let spawned: Date
+    let listening: Date
 
     /// A master key for the benchmark's daemons (consultd seals personal content, docs/PRIVACY.md).
     static let masterKeyFile: String = {
@@ -564,7 +749,9 @@ final class DaemonProcess {
         return path
     }()
 
-    init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil) throws {
+    /// Waits up to `timeout` seconds for the ports, looking every `poll` seconds; a daemon that
+    /// exits or does not listen in time is an error (and is stopped).
+    init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil, timeout: Double = 15, poll: Double = 0.05) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
         let arguments = [path, "--database", conninfo, "--port", String(ports?.first ?? 0), "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
@@ -572,19 +759,27 @@ final class DaemonProcess {
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
+        spawned = Date()
         guard posix_spawn(&child, path, nil, nil, argv, envp) == 0 else { throw ValidationError("cannot start \(path)") }
         pid = child
         // The daemon logs its port at info level, which --log-level warning hides: find it from /proc.
         var found: Set<UInt16> = []
         let wanted = Set(ports ?? [])
-        for _ in 0..<300 where found.isEmpty || !found.isSuperset(of: wanted) {
+        let deadline = spawned.addingTimeInterval(timeout)
+        while found.isEmpty || !found.isSuperset(of: wanted) {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child { throw ValidationError("consultd exited while starting (status \(status))") }
+            guard Date() < deadline else {
+                // Not initialised, so deinit will not stop it: done here.
+                kill(child, SIGTERM)
+                waitpid(child, &status, 0)
+                throw ValidationError("consultd did not start listening in \(Int(timeout)) s")
+            }
             found = Self.listeningPorts(of: child)
-            if found.isEmpty || !found.isSuperset(of: wanted) { Thread.sleep(forTimeInterval: 0.05) }
+            if found.isEmpty || !found.isSuperset(of: wanted) { Thread.sleep(forTimeInterval: poll) }  // polling another process
         }
-        guard let first = ports?.first ?? found.first, found.isSuperset(of: wanted) else {
-            throw ValidationError("consultd did not start listening")
-        }
-        port = first
+        listening = Date()
+        port = ports?.first ?? found.first!
     }
 
     /// The TCP ports the process listens on, from /proc/net/tcp and its file descriptors.
