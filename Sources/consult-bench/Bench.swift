@@ -222,15 +222,7 @@ struct Bench: ParsableCommand {
         let existing = try store.headPosition()
         let toLoad = max(0, rebuildEvents - Int(existing))
         started = Date()
-        try connection.execute(
-            """
-            INSERT INTO consult.events (event_id, stream, version, type, data, metadata, idempotency_key)
-            SELECT gen_random_uuid(), 'submission-o' || (i % 64 + 1) || '/c-big/b' || i, 1, 'SubmissionReceived',
-                   jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', 'b' || i,
-                                      'submission', $1::jsonb),
-                   '{}', 'submission-o' || (i % 64 + 1) || '/c-big/b' || i
-              FROM generate_series(1, $2) AS i
-            """, [JSONText(body), toLoad])
+        try Self.loadSubmissions(connection, keys: 1...max(1, toLoad), prefix: "b", when: toLoad > 0)
         FileHandle.standardError.write(Data("bench: loaded \(toLoad) events in \(Int(Date().timeIntervalSince(started))) s\n".utf8))
         // What autovacuum would do after a bulk load, done now rather than during the measurements below.
         try connection.execute("VACUUM (ANALYZE) consult.events")
@@ -396,6 +388,24 @@ struct Bench: ParsableCommand {
             """).first!.get("lag", as: Int64.self)
     }
 
+    /// Appends one SubmissionReceived to c-big per key in `keys` (from o1…o64 in turn), in one
+    /// statement. The rows come numbered (after the head) and timed, so the per-row numbering trigger
+    /// is skipped (three times faster) while the statement's check still proves they continue the log;
+    /// nothing else may append meanwhile (no daemon runs during the loads).
+    static func loadSubmissions(_ connection: Connection, keys: ClosedRange<Int>, prefix: String, when: Bool = true) throws {
+        guard when else { return }
+        try connection.execute(
+            """
+            INSERT INTO consult.events (position, recorded_at, event_id, stream, version, type, data, metadata, idempotency_key)
+            SELECT (SELECT coalesce(max(position), 0) FROM consult.events) + i - $2 + 1, clock_timestamp(), gen_random_uuid(),
+                   'submission-o' || (i % 64 + 1) || '/c-big/' || $4 || i, 1, 'SubmissionReceived',
+                   jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', $4 || i,
+                                      'submission', $1::jsonb),
+                   '{}', 'submission-o' || (i % 64 + 1) || '/c-big/' || $4 || i
+              FROM generate_series($2::int, $3::int) AS i
+            """, [JSONText(body), keys.lowerBound, keys.upperBound, prefix])
+    }
+
     /// Loads submissions for c-big until the log holds `total` events: one INSERT of at most a
     /// million rows per transaction (as the rebuild's load, keys of their own), then what autovacuum
     /// would do after it.
@@ -406,15 +416,7 @@ struct Bench: ParsableCommand {
         var loaded = 0
         while loaded < toLoad {
             let chunk = min(1_000_000, toLoad - loaded)
-            try connection.execute(
-                """
-                INSERT INTO consult.events (event_id, stream, version, type, data, metadata, idempotency_key)
-                SELECT gen_random_uuid(), 'submission-o' || (i % 64 + 1) || '/c-big/s' || i, 1, 'SubmissionReceived',
-                       jsonb_build_object('organisation', 'o' || (i % 64 + 1), 'consultation', 'c-big', 'key', 's' || i,
-                                          'submission', $1::jsonb),
-                       '{}', 'submission-o' || (i % 64 + 1) || '/c-big/s' || i
-                  FROM generate_series($2::int, $3::int) AS i
-                """, [JSONText(body), loaded + 1, loaded + chunk])
+            try loadSubmissions(connection, keys: (loaded + 1)...(loaded + chunk), prefix: "s")
             loaded += chunk
             FileHandle.standardError.write(Data("bench: start-up log: \(existing + loaded) events (\(Int(Date().timeIntervalSince(started))) s)\n".utf8))
         }
