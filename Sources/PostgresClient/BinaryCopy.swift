@@ -16,6 +16,18 @@ public struct BinaryCopyRow {
         return bytes
     }
 
+    /// A text field (any type the query cast to text), or nil for NULL.
+    public func text(_ field: Int) -> String? {
+        guard field < fields.count, let bytes = fields[field] else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A `timestamptz` field as the same `Date` its text form decodes to, or nil for NULL.
+    public func date(_ field: Int) throws -> Date? {
+        guard field < fields.count, fields[field] != nil else { return nil }
+        return TimestampText.date(microsecondsSince2000: try int64(field))
+    }
+
     /// A `bigint` (or `timestamptz`: microseconds since 2000-01-01) field.
     public func int64(_ field: Int) throws -> Int64 {
         let bytes = try bytes(field)

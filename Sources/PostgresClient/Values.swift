@@ -90,6 +90,25 @@ enum TimestampText {
             parts.tm_hour, parts.tm_min, parts.tm_sec, fraction)
     }
 
+    /// The `Date` that `parse` gives for the text of the same instant, from `timestamptz`'s binary form
+    /// (microseconds since 2000-01-01 UTC): the same arithmetic, digit by digit, so that a time read
+    /// either way compares equal (the projector reads some events one way and some the other).
+    static func date(microsecondsSince2000 value: Int64) -> Date {
+        let micros = value + 946_684_800_000_000
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        var rest = micros - seconds * 1_000_000
+        var fraction = 0.0
+        var scale = 0.1
+        var digit: Int64 = 100_000
+        while rest > 0 {
+            fraction += Double(rest / digit) * scale
+            rest %= digit
+            scale /= 10
+            digit /= 10
+        }
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
     /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]`, the server's ISO output.
     static func parse(_ text: String) -> Date? { parse(Array(text.utf8)) }
 

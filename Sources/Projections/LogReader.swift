@@ -7,7 +7,8 @@ import PostgresClient
 
 /// Feeds the log to a `LogFold`, fast: the server extracts the few fields the fold uses from each
 /// event's jsonb (printing a whole jsonb value as text costs more than the fold itself), the rows
-/// stream in while earlier ones are folded, and only registry events and outcomes travel whole.
+/// come as one binary COPY stream folded as it arrives (no result per row), and only registry events
+/// and outcomes travel whole.
 /// The result is the same as folding `RecordedEvent`s through the typed decoder (`FoldEvent.init(_:)`);
 /// the projection tests fold the same logs both ways and compare.
 public enum LogReader {
@@ -21,13 +22,23 @@ public enum LogReader {
         """
     }
 
-    private static let sql = """
-        SELECT \(columns(whole: "$4"))
-          FROM consult.events
-         WHERE position > $1 AND position <= $2
-         ORDER BY position
-         LIMIT $3
+    /// The types that travel whole, as an array literal: constants of ours (COPY takes no parameters).
+    private static let wholeLiteral: String = {
+        let types = LogFold.wholeDataTypes.sorted()
+        precondition(types.allSatisfy { $0.allSatisfy { $0.isASCII && $0.isLetter } }, "event types are plain words")
+        return "'{" + types.joined(separator: ",") + "}'"
+    }()
+
+    /// The events after `after` up to `through`, at most `limit`: every bound an integer of ours.
+    private static func copySQL(after: Int64, through: Int64, limit: Int?) -> String {
         """
+        COPY (SELECT \(columns(whole: wholeLiteral))
+                FROM consult.events
+               WHERE position > \(after) AND position <= \(through)
+               ORDER BY position\(limit.map { " LIMIT \($0)" } ?? ""))
+          TO STDOUT (FORMAT binary)
+        """
+    }
 
     /// The earlier events of some submissions' streams (see `LogFold.remember`).
     private static let recallSQL = """
@@ -47,6 +58,13 @@ public enum LogReader {
          ORDER BY position
         """
 
+    /// A row of `columns`, from a binary COPY or a streamed result.
+    protocol Row {
+        func text(_ column: Int) -> String?
+        func integer(_ column: Int) throws -> Int64?
+        func time(_ column: Int) throws -> Date?
+    }
+
     /// Turns rows of `columns` into `FoldEvent`s.
     private struct Decoder {
         let parser = JSONParser.eventData
@@ -54,9 +72,9 @@ public enum LogReader {
         /// once (bounded, so that a log of all-different ones costs memory only up to the bound).
         var groups: [String: [String: [String]]] = [:]
 
-        mutating func event(_ row: StreamedRow) throws -> FoldEvent {
+        mutating func event(_ row: some Row) throws -> FoldEvent {
             var represents: [String: [String]] = [:]
-            if let text = row.string(8) {
+            if let text = row.text(8) {
                 if let known = groups[text] {
                     represents = known
                 } else {
@@ -64,13 +82,14 @@ public enum LogReader {
                     if groups.count < 10_000 { groups[text] = represents }
                 }
             }
-            let type: String = try row.get(1)
-            let recordedAt = try row.date(2)!
+            guard let position = try row.integer(0), let type = row.text(1), let recordedAt = try row.time(2) else {
+                throw PostgresError(.decoding, message: "an event without position, type or time")
+            }
             return FoldEvent(
-                position: try row.int64(0)!, type: type, recordedAt: recordedAt,
-                organisation: row.string(3), consultation: row.string(4), key: row.string(5),
-                stage: row.string(6), language: row.string(7), represents: represents,
-                event: try row.string(9).map { try DomainEvent(type: type, data: try parser.parse($0), recordedAt: recordedAt) })
+                position: position, type: type, recordedAt: recordedAt,
+                organisation: row.text(3), consultation: row.text(4), key: row.text(5),
+                stage: row.text(6), language: row.text(7), represents: represents,
+                event: try row.text(9).map { try DomainEvent(type: type, data: try parser.parse($0), recordedAt: recordedAt) })
         }
     }
 
@@ -91,7 +110,7 @@ public enum LogReader {
         let end = min(through ?? Int64.max, try head(connection))
         fold.reserveCapacity(min(Int(max(0, end - fold.position)), limit ?? Int.max))
         var decoder = Decoder()
-        return try connection.stream(sql, [fold.position, end, limit, wholeData]) { row in
+        return try connection.copyOut(copySQL(after: fold.position, through: end, limit: limit)) { row in
             if let consultation = fold.apply(try decoder.event(row)) { touched(consultation) }
         }
     }
@@ -105,7 +124,7 @@ public enum LogReader {
     ) throws -> Int {
         var decoder = Decoder()
         var page: [FoldEvent] = []
-        _ = try connection.stream(sql, [fold.position, try head(connection), limit, wholeData]) { row in
+        _ = try connection.copyOut(copySQL(after: fold.position, through: try head(connection), limit: limit)) { row in
             page.append(try decoder.event(row))
         }
         let needed = fold.submissionsNeeded(by: page)
@@ -134,4 +153,15 @@ public enum LogReader {
         _ = try connection.stream(registrySQL, [position, wholeData]) { events.append(try decoder.event($0)) }
         return events
     }
+}
+
+extension StreamedRow: LogReader.Row {
+    func text(_ column: Int) -> String? { string(column) }
+    func integer(_ column: Int) throws -> Int64? { try int64(column) }
+    func time(_ column: Int) throws -> Date? { try date(column) }
+}
+
+extension BinaryCopyRow: LogReader.Row {
+    func integer(_ column: Int) throws -> Int64? { column < fields.count && fields[column] != nil ? try int64(column) : nil }
+    func time(_ column: Int) throws -> Date? { try date(column) }
 }

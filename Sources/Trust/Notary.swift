@@ -15,6 +15,10 @@ public final class Notary: Sendable {
     static let leaderLockKey: Int64 = 0x636F_6E73_6E6F_7461  // "consnota"
     /// Events hashed per round trip while catching up.
     static let page = 20_000
+    /// The shortest time between two writes of the tree once caught up. Under load every commit
+    /// notifies; reading at once each time made the tree's own commits (each one an fsync) as many
+    /// as the log's. Receipts and proofs wait for the tree at most this much longer.
+    static let pace = 0.1
 
     let conninfo: String
     let key: SigningKey?
@@ -60,7 +64,13 @@ public final class Notary: Sendable {
         var lastSigned = Date.distantPast
         var lastTime: Int64?
         if frontier.size > 0 { lastTime = try store.event(at: frontier.size)?.recordedAtMicroseconds }
+        var lastWrite = Date.distantPast
         while !shouldStop() {
+            // Not woken by each commit meanwhile: the read at `due` takes in all of them at once.
+            let due = lastWrite.addingTimeInterval(Self.pace)
+            while due.timeIntervalSinceNow > 0 && !shouldStop() {
+                _ = try connection.waitForNotifications(timeout: due.timeIntervalSinceNow)
+            }
             try leader.execute("SELECT 1")  // losing the leader session loses the lock: this throws
             var nodes: [(NodeID, Hash)] = []
             var read = 0
@@ -74,6 +84,7 @@ public final class Notary: Sendable {
             }
             try store.insert(nodes)
             if read == Self.page { continue }  // catch up before signing
+            if read > 0 { lastWrite = Date() }
             if let key, frontier.size > signed, let lastTime {
                 let due = lastSigned.addingTimeInterval(interval)
                 if due.timeIntervalSinceNow <= 0 {

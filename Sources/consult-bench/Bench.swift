@@ -33,8 +33,8 @@ struct Bench: ParsableCommand {
     var latencyRates = ""
     @Option(help: "Events in the log for the rebuild and the queries.") var rebuildEvents = 1_000_000
     @Option(help: "TLS: connections opened (and closed) to measure handshakes per second.") var handshakes = 2_000
-    @Option(help: "Submissions sent as fast as possible over 16 connections just before the 1,000/s latency run that follows a burst (0: skip).")
-    var burstSubmissions = 60_000
+    @Option(help: "Submissions sent as fast as possible over 16 connections just before the 1,000/s latency run that follows a burst (0: skip; at most consultd's queue bound, 50,000 by default, or some are answered BUSY).")
+    var burstSubmissions = 48_000
     @Option(help: "Events in the log for the start-up figures, loaded at the end of the run (0: skip).") var startupEvents = 10_000_000
     @Option(help: "The eventsourcing peer: its script (relative to the current folder, else to the repository of this executable).")
     var peerScript = "bench/peer-eventsourcing"

@@ -227,6 +227,26 @@ final class ConnectionTests: XCTestCase {
         XCTAssertThrowsError(try connection.stream("SELECT 'x'::text AS t") { row in _ = try row.int64(0) })
     }
 
+    /// A time read from a binary COPY is the very `Date` its text form decodes to (the projector
+    /// compares times read both ways), for times of every microsecond pattern, before 1970 too.
+    func testBinaryTimesEqualTheirTextForm() throws {
+        let connection = try Connection(conninfo)
+        let sql = """
+            SELECT t, t::text AS text FROM (
+                SELECT timestamptz '1960-02-29 12:00:00+00' + (i * interval '1 day 13 hours 7 minutes') + (i * 7919 % 1000000) * interval '1 microsecond' AS t
+                  FROM generate_series(0, 19999) AS i
+                UNION ALL SELECT timestamptz '2000-01-01 00:00:00+00'
+                UNION ALL SELECT timestamptz '1999-12-31 23:59:59.999999+00'
+                UNION ALL SELECT timestamptz '2026-11-23 20:42:11.000001+00') AS times ORDER BY t
+            """
+        var binary: [Date] = []
+        _ = try connection.copyOut("COPY (\(sql)) TO STDOUT (FORMAT binary)") { binary.append(try $0.date(0)!) }
+        var text: [Date] = []
+        _ = try connection.stream(sql) { text.append(try $0.date(1)!) }
+        XCTAssertEqual(binary.count, 20_003)
+        XCTAssertEqual(binary, text)
+    }
+
     /// A binary COPY hands over each row's fields in PostgreSQL's binary form, NULL as nil; a failure
     /// part way through is the server's error; a callback that throws drops the session only.
     func testBinaryCopyOut() throws {
