@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
         .target(
             name: "Projections",
-            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", "JSON", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", "JSON", "Locking", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Server",
             dependencies: [
@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "MigrationsTests", dependencies: ["Migrations", "TestSupport"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
+            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
                 "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),

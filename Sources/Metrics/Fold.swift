@@ -257,11 +257,14 @@ public struct LogFold: Sendable {
         let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
         switch event.type {
         case EventType.submissionReceived:
-            guard index[id] == nil else { return nil }
+            // One hash of the id, not two (a look-up, then an insert): this is most of a rebuild's work.
+            if let earlier = index.updateValue(Int32(stored.count), forKey: id) {
+                index[id] = earlier  // received before: the first receipt counts
+                return nil
+            }
             let submission = StoredSubmission(
                 position: event.position, receivedAt: event.recordedAt, represents: event.represents,
                 profile: currentProfile[id.organisation] ?? -1, stage: number(event.stage ?? ""), language: number(event.language ?? ""))
-            index[id] = Int32(stored.count)
             stored.append(submission)
             let record = record(id, submission)
             tallies[consultation, default: Tally()].count(record, cited: isCited(record), sign: 1)

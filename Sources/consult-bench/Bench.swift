@@ -231,7 +231,7 @@ struct Bench: ParsableCommand {
         var fold = LogFold()
         try connection.transaction { connection in
             try connection.execute("SELECT pg_advisory_xact_lock($1)", [Projector.writeLockKey])
-            try LogReader.fold(connection, into: &fold, through: head)
+            try LogReader.fold(connection, and: try Connection(conninfo), into: &fold, through: head)
             try Projector.replace(fold, consultations: nil, policy: Policy(), connection)
         }
         report("rebuild_events_per_s", Double(head) / Date().timeIntervalSince(started), "events/s")
@@ -287,6 +287,15 @@ struct Bench: ParsableCommand {
                 if label == "first" { report("startup_log_events", Double(head), "events") }
                 let daemon = try DaemonProcess(conninfo: conninfo, extra: ["--no-notary"], timeout: 600, poll: 0.01)
                 report("startup_\(label)_accept_s", daemon.listening.timeIntervalSince(daemon.spawned), "s (spawn to listening, --no-notary)")
+                // Listening is not yet accepting: a submission needs the registry loaded (its
+                // organisations, credentials and consultations). Measured from spawn to the first OK.
+                let client = try LineClient(port: daemon.port)
+                let auth = try client.request("AUTH o1 \(tokens[0])")
+                let submitted = try client.request("SUBMIT c-big startup-ack-\(label) \(body)")
+                guard auth.hasPrefix("OK AUTH"), submitted.hasPrefix("OK SUBMIT") else {
+                    throw ValidationError("the daemon started on the large log did not accept a submission: \(auth) / \(submitted)")
+                }
+                report("startup_\(label)_first_ack_s", Date().timeIntervalSince(daemon.spawned), "s (spawn to the first SUBMIT acknowledged)")
                 try Self.waitForProjection(conninfo, head: head, timeout: 3_600)
                 let projected = Date()
                 report("startup_\(label)_projected_s", projected.timeIntervalSince(daemon.spawned), "s (spawn to the projection at the log's head)")

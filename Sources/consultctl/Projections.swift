@@ -24,7 +24,7 @@ struct ProjectionsCommand: ParsableCommand {
                     // Holding the write lock keeps the daemon's projector out until this commits; it
                     // then sees the checkpoint moved and folds again itself.
                     try connection.execute("SELECT pg_advisory_xact_lock($1)", [Projector.writeLockKey])
-                    let fold = try Query.fold(log.store, upTo: nil)
+                    let fold = try Query.fold(log.store, upTo: nil, conninfo: db.conninfo)
                     try Projector.replace(fold, consultations: nil, policy: policy, connection)
                     return fold.position
                 }

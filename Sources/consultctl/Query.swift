@@ -5,6 +5,7 @@ import Foundation
 import JSON
 import LineProtocol
 import Metrics
+import PostgresClient
 import Projections
 
 /// `consultctl query`: metrics, the audit, participation and organisations, as of any log position.
@@ -29,7 +30,7 @@ struct Query: ParsableCommand {
 
     func run() {
         let policy = oneLine { try Policy.load(self.policy) }
-        let fold = oneLine { try Self.fold(Log(db).store, upTo: asOf) }
+        let fold = oneLine { try Self.fold(Log(db).store, upTo: asOf, conninfo: db.conninfo) }
         let ids = oneLine { try Self.consultations(consultation, in: fold) }
         let metrics = ids.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: policy.minRatio) }
         let rows: Rows
@@ -78,14 +79,15 @@ struct Query: ParsableCommand {
         return [only]
     }
 
-    /// Folds the log from the start up to `position` (or its head), in one streamed read.
-    static func fold(_ store: EventStore, upTo position: Int64?) throws -> LogFold {
+    /// Folds the log from the start up to `position` (or its head), read over the log's connection
+    /// and one more to `conninfo` at once (see `LogReader.fold(_:and:into:through:chunk:)`).
+    static func fold(_ store: EventStore, upTo position: Int64?, conninfo: String) throws -> LogFold {
         var fold = LogFold()
         let head = try store.headPosition()
         if let position, position > head || position < 0 {
             throw CommandFailure("as-of: position \(position) is not in the log (its head is \(head))")
         }
-        try LogReader.fold(store.connection, into: &fold, through: position ?? head)
+        try LogReader.fold(store.connection, and: try Connection(conninfo), into: &fold, through: position ?? head)
         return fold
     }
 

@@ -36,7 +36,7 @@ struct Report: ParsableCommand {
         let policy = oneLine { try Policy.load(self.policy) }
         let policyName = Policy.name(self.policy)
         let log = Log(db)
-        let fold = oneLine { try Query.fold(log.store, upTo: asOf) }
+        let fold = oneLine { try Query.fold(log.store, upTo: asOf, conninfo: db.conninfo) }
         let checkpoint = oneLine { try TreeStore(connection: log.store.connection).checkpoint(covering: fold.position) }
         let ids = oneLine { try Query.consultations(consultation, in: fold) }
         let folder = URL(fileURLWithPath: out)

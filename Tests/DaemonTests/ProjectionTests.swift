@@ -5,6 +5,7 @@ import Foundation
 import LineProtocol
 import Metrics
 import PostgresClient
+import Projections
 import TestSupport
 import XCTest
 
@@ -31,6 +32,10 @@ final class ProjectionTests: XCTestCase {
     func foldRows(_ store: EventStore, upTo position: Int64) throws -> [String: Double?] {
         var fold = LogFold()
         for event in try store.read(after: 0, limit: 1_000_000) where event.position <= position { try fold.apply(event) }
+        return rows(of: fold)
+    }
+
+    func rows(of fold: LogFold) -> [String: Double?] {
         let rows = fold.registry.consultations.keys.compactMap { ConsultationMetrics(consultation: $0, fold: fold, minRatio: 0.5) }
             .flatMap(\.rows)
         return Dictionary(uniqueKeysWithValues: rows.map { ("\($0.consultation) \($0.metric) \($0.dimension ?? "") \($0.group ?? "")", $0.value) })
@@ -138,6 +143,12 @@ final class ProjectionTests: XCTestCase {
         for (position, projected) in snapshots {
             assertSame(projected, try foldRows(fixture.store, upTo: position))
         }
+        // The rebuild's way of reading (two connections, chunks in turn) folds to the same numbers.
+        var twoLanes = LogFold()
+        let read = try LogReader.fold(fixture.store.connection, and: try Connection(fixture.conninfo), into: &twoLanes, chunk: 7)
+        let head = try fixture.store.headPosition()
+        XCTAssertEqual(Int64(read), head)
+        assertSame(rows(of: twoLanes), try foldRows(fixture.store, upTo: head))
     }
 
     func testKilledMidLoadTheProjectionResumesCorrectly() throws {
