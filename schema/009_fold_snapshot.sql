@@ -9,9 +9,14 @@
 
 ALTER TABLE consult.projection_checkpoint
     ADD COLUMN recorded_at timestamptz,   -- when the event at position was recorded (the fold's "now")
-    ADD COLUMN snapshot integer;          -- format of consult.fold_state's rows; NULL: none kept
+    ADD COLUMN snapshot integer,          -- format of consult.fold_state's rows; NULL: none kept
+    ADD COLUMN snapshot_position bigint;  -- the position consult.fold_state is as of
 COMMENT ON COLUMN consult.projection_checkpoint.snapshot IS
-    'Format of consult.fold_state as of this position (NULL: no snapshot; the projector folds from 0).';
+    'Format of consult.fold_state (NULL: no snapshot; the projector folds from 0).';
+-- A consultd from before this migration still runs on it (it needs an older schema), and moves
+-- position alone: a snapshot is used only when it is as of the checkpoint's position.
+COMMENT ON COLUMN consult.projection_checkpoint.snapshot_position IS
+    'Position consult.fold_state is as of; unless it equals position, the snapshot is not used.';
 
 CREATE TABLE consult.fold_state (
     consultation text  PRIMARY KEY,

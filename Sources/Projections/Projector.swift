@@ -123,9 +123,12 @@ public final class Projector: Sendable {
     /// The fold as of the checkpoint, from its snapshot; nil when there is none to resume from.
     static func resume(_ connection: Connection) throws -> LogFold? {
         let checkpoint = try connection.execute(
-            "SELECT position, recorded_at, snapshot FROM consult.projection_checkpoint WHERE name = 'metrics'").first!
+            "SELECT position, recorded_at, snapshot, snapshot_position FROM consult.projection_checkpoint WHERE name = 'metrics'"
+        ).first!
         let position: Int64 = try checkpoint.get("position")
+        // A checkpoint moved without its snapshot (by a consultd older than the snapshot) is not resumed from.
         guard position > 0, try checkpoint.optional("snapshot", as: Int.self) == LogFold.snapshotFormat,
+            try checkpoint.optional("snapshot_position", as: Int64.self) == position,
             let time = try checkpoint.optional("recorded_at", as: Date.self)
         else { return nil }
         // The snapshot is only as good as its checkpoint: read both in one snapshot of the database.
@@ -212,7 +215,10 @@ public final class Projector: Sendable {
             "INSERT INTO consult.fold_state (consultation, state) SELECT * FROM unnest($1::text[], $2::text[])",
             [TextArray(states.map(\.0)), TextArray(states.map { String(decoding: $0.1, as: UTF8.self) })])
         try connection.execute(
-            "UPDATE consult.projection_checkpoint SET position = $1, recorded_at = $2, snapshot = $3 WHERE name = 'metrics'",
+            """
+            UPDATE consult.projection_checkpoint SET position = $1, recorded_at = $2, snapshot = $3, snapshot_position = $1
+             WHERE name = 'metrics'
+            """,
             [fold.position, fold.time, LogFold.snapshotFormat])
         try connection.execute("SELECT pg_notify($1, $2)", [channel, String(fold.position)])
     }

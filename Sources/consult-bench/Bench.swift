@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the eventsourcing peer (said in the output).") var noPeer = false
     @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
     var tlsOnly = false
-    @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon (for profiling; writes no results).")
+    @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon, each right after a burst of --burst-submissions (for profiling; writes no results).")
     var latencyOnly = false
     @Option(help: "With --latency-only: more arguments for consultd, space-separated (e.g. --no-notary).")
     var daemonArguments = ""
@@ -90,6 +90,12 @@ struct Bench: ParsableCommand {
             let daemon = try DaemonProcess(conninfo: conninfo, extra: daemonArguments.split(separator: " ").map(String.init))
             FileHandle.standardError.write(Data("bench: consultd pid \(daemon.pid) port \(daemon.port)\n".utf8))
             for rate in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+                if burstSubmissions > 0 {
+                    // Each rate right after a burst (--burst-submissions 0 for a quiet start); the line
+                    // below tells a profiler watching this output when the paced run begins.
+                    _ = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "b\(Int(rate))")
+                    FileHandle.standardError.write(Data("bench: burst sent; paced run at \(Int(rate))/s begins\n".utf8))
+                }
                 let latency = try Self.paced(
                     port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(Int(rate))")
                 print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms")

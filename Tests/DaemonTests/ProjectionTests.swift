@@ -168,6 +168,30 @@ final class ProjectionTests: XCTestCase {
         assertSame(try projectedRows(fixture.store.connection), try foldRows(fixture.store, upTo: head))
     }
 
+    /// A consultd from before the fold's snapshot moves the checkpoint alone (it still runs on the new
+    /// schema): the snapshot no longer matches, so the next start folds from 0 rather than resume.
+    func testACheckpointMovedWithoutItsSnapshotIsNotResumedFrom() throws {
+        var fixture = try Fixture()
+        let client = try fixture.client()
+        for index in 0..<5 { XCTAssertTrue(try client.request("SUBMIT c1 old-\(index) \(Fixture.body)").hasPrefix("OK SUBMIT")) }
+        try waitForProjection(fixture.conninfo, reaching: try fixture.store.headPosition())
+        fixture.daemon.send(SIGKILL)
+        fixture.daemon.waitForExit()
+        // What an older projector's write does: more events folded, the checkpoint moved, nothing else.
+        _ = try fixture.store.append(NewEvent(Commands.received(
+            SubmissionKey(organisation: "org-b", consultation: "c1", key: "by-an-older-daemon"), body: try JSONParser().parse(Fixture.body)),
+            metadata: .object([])))
+        try fixture.store.connection.execute(
+            "UPDATE consult.projection_checkpoint SET position = (SELECT max(position) FROM consult.events) WHERE name = 'metrics'")
+        try fixture.restartDaemon()
+        let head = try fixture.store.headPosition()
+        XCTAssertTrue(fixture.daemon.waitForLog("projecting:"), fixture.daemon.log)
+        try fixture.store.append(NewEvent(.consultationClosed(ConsultationClosed(id: "c1", closedAt: Date()))))
+        try waitForProjection(fixture.conninfo, reaching: head + 1)
+        XCTAssertFalse(fixture.daemon.log.contains("projection resumed from its snapshot"), fixture.daemon.log)
+        assertSame(try projectedRows(fixture.store.connection), try foldRows(fixture.store, upTo: head + 1))
+    }
+
     func testAStandbyDaemonTakesOverProjecting() throws {
         let fixture = try Fixture()
         try waitForProjection(fixture.conninfo, reaching: try fixture.store.headPosition())
