@@ -13,7 +13,8 @@ import PostgresClient
 /// The result is the same as folding `RecordedEvent`s through the typed decoder (`FoldEvent.init(_:)`);
 /// the projection tests fold the same logs both ways and compare.
 public enum LogReader {
-    /// The columns `Decoder` reads, in its order; `$whole` lists the types that travel whole.
+    /// The columns `Decoder` reads, in its order; `whole` is a `text[]` expression (a parameter or a
+    /// literal of ours) naming the types whose data travels whole.
     private static func columns(whole: String) -> String {
         """
         position, type, recorded_at,
