@@ -97,10 +97,6 @@ public enum LogReader {
 
     private static var wholeData: TextArray { TextArray(Array(LogFold.wholeDataTypes).sorted()) }
 
-    private static func head(_ connection: Connection) throws -> Int64 {
-        try connection.execute("SELECT coalesce(max(position), 0) AS head FROM consult.events").first!.get("head")
-    }
-
     /// Folds the events after `fold.position`, up to position `through` (default: all) and at most
     /// `limit` of them (default: no limit), calling `touched` with each consultation whose numbers
     /// may have changed. Returns the number of events read. The fold keeps every submission.
@@ -109,7 +105,7 @@ public enum LogReader {
         _ connection: Connection, into fold: inout LogFold, through: Int64? = nil, limit: Int? = nil,
         touched: (String) -> Void = { _ in }
     ) throws -> Int {
-        let end = min(through ?? Int64.max, try head(connection))
+        let end = min(through ?? Int64.max, try EventStore(connection: connection).headPosition())
         fold.reserveCapacity(min(Int(max(0, end - fold.position)), limit ?? Int.max))
         var decoder = Decoder()
         return try connection.copyOut(copySQL(after: fold.position, through: end, limit: limit)) { row in
@@ -120,18 +116,20 @@ public enum LogReader {
     /// Folds the events after `fold.position` up to `through` (default: all) like `fold`, reading
     /// them over `connection` and `second` at once, a chunk of positions each in turn, while the
     /// chunk before is folded: the server's extraction of fields from each event's jsonb is most of
-    /// the work, and this way it runs on two cores. At most four chunks are held at a time.
+    /// the work, and this way it runs on two cores. At most four chunks are held at a time, two per lane.
     @discardableResult
     public static func fold(
         _ connection: Connection, and second: Connection, into fold: inout LogFold, through: Int64? = nil, chunk: Int64 = 100_000
     ) throws -> Int {
-        let end = min(through ?? Int64.max, try head(connection))
+        let end = min(through ?? Int64.max, try EventStore(connection: connection).headPosition())
         let starts = Array(stride(from: fold.position, to: end, by: Int(chunk)))
         guard starts.count > 1 else { return try self.fold(connection, into: &fold, through: end) }
         fold.reserveCapacity(Int(end - fold.position))
         let chunks = Locked([Result<[FoldEvent], Error>?](repeating: nil, count: starts.count))
         let ready = starts.map { _ in DispatchSemaphore(value: 0) }
-        let room = DispatchSemaphore(value: 4)
+        // Each lane may read at most two chunks ahead of the fold, counted per lane: with one count
+        // shared, a fast lane could take every place while the fold waits for the slow lane's chunk.
+        let room = [DispatchSemaphore(value: 2), DispatchSemaphore(value: 2)]
         let stopping = Locked(false)
         let readers = DispatchGroup()
         let lanes = [connection, second].map(UncheckedConnection.init)
@@ -141,7 +139,7 @@ public enum LogReader {
                 defer { readers.leave() }
                 var decoder = Decoder()
                 for index in stride(from: lane, to: starts.count, by: 2) {
-                    room.wait()
+                    room[lane].wait()
                     if stopping.current { break }
                     let result = Result { () throws -> [FoldEvent] in
                         var events: [FoldEvent] = []
@@ -162,8 +160,7 @@ public enum LogReader {
             // Done, or failed part way: the readers stop at their next chunk, and the connections
             // are the caller's again only once both have.
             stopping.withLock { $0 = true }
-            room.signal()
-            room.signal()
+            room.forEach { $0.signal() }
             readers.wait()
         }
         for index in starts.indices {
@@ -172,7 +169,7 @@ public enum LogReader {
                 defer { chunks[index] = nil }
                 return try chunks[index]!.get()
             }
-            room.signal()
+            room[index % 2].signal()
             for event in events { fold.apply(event) }
             count += events.count
         }
@@ -193,7 +190,7 @@ public enum LogReader {
     ) throws -> Int {
         var decoder = Decoder()
         var page: [FoldEvent] = []
-        _ = try connection.copyOut(copySQL(after: fold.position, through: try head(connection), limit: limit)) { row in
+        _ = try connection.copyOut(copySQL(after: fold.position, through: try EventStore(connection: connection).headPosition(), limit: limit)) { row in
             page.append(try decoder.event(row))
         }
         let needed = fold.submissionsNeeded(by: page)

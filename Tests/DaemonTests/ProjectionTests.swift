@@ -143,12 +143,16 @@ final class ProjectionTests: XCTestCase {
         for (position, projected) in snapshots {
             assertSame(projected, try foldRows(fixture.store, upTo: position))
         }
-        // The rebuild's way of reading (two connections, chunks in turn) folds to the same numbers.
-        var twoLanes = LogFold()
-        let read = try LogReader.fold(fixture.store.connection, and: try Connection(fixture.conninfo), into: &twoLanes, chunk: 7)
+        // The rebuild's way of reading (two connections, chunks in turn) folds to the same numbers;
+        // with chunks of one or two events there are hundreds, and one lane often runs ahead.
         let head = try fixture.store.headPosition()
-        XCTAssertEqual(Int64(read), head)
-        assertSame(rows(of: twoLanes), try foldRows(fixture.store, upTo: head))
+        let second = try Connection(fixture.conninfo)
+        for chunk: Int64 in [7, 2, 1] {
+            var twoLanes = LogFold()
+            let read = try LogReader.fold(fixture.store.connection, and: second, into: &twoLanes, chunk: chunk)
+            XCTAssertEqual(Int64(read), head)
+            assertSame(rows(of: twoLanes), try foldRows(fixture.store, upTo: head))
+        }
     }
 
     func testKilledMidLoadTheProjectionResumesCorrectly() throws {
