@@ -122,21 +122,18 @@ public final class Projector: Sendable {
 
     /// The fold as of the checkpoint, from its snapshot; nil when there is none to resume from.
     static func resume(_ connection: Connection) throws -> LogFold? {
-        let checkpoint = try connection.execute(
-            "SELECT position, recorded_at, snapshot, snapshot_position FROM consult.projection_checkpoint WHERE name = 'metrics'"
-        ).first!
-        let position: Int64 = try checkpoint.get("position")
-        // A checkpoint moved without its snapshot (by a consultd older than the snapshot) is not resumed from.
-        guard position > 0, try checkpoint.optional("snapshot", as: Int.self) == LogFold.snapshotFormat,
-            try checkpoint.optional("snapshot_position", as: Int64.self) == position,
-            let time = try checkpoint.optional("recorded_at", as: Date.self)
-        else { return nil }
-        // The snapshot is only as good as its checkpoint: read both in one snapshot of the database.
-        return try connection.transaction { connection in
+        // The snapshot is only as good as its checkpoint: both are read in one snapshot of the database.
+        try connection.transaction { connection in
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            let again: Int64 = try connection.execute(
-                "SELECT position FROM consult.projection_checkpoint WHERE name = 'metrics'").first!.get("position")
-            guard again == position else { return nil }
+            let checkpoint = try connection.execute(
+                "SELECT position, recorded_at, snapshot, snapshot_position FROM consult.projection_checkpoint WHERE name = 'metrics'"
+            ).first!
+            let position: Int64 = try checkpoint.get("position")
+            // A checkpoint moved without its snapshot (by a consultd older than the snapshot) is not resumed from.
+            guard position > 0, try checkpoint.optional("snapshot", as: Int.self) == LogFold.snapshotFormat,
+                try checkpoint.optional("snapshot_position", as: Int64.self) == position,
+                let time = try checkpoint.optional("recorded_at", as: Date.self)
+            else { return nil }
             var states: [String: Data] = [:]
             for row in try connection.execute("SELECT consultation, state FROM consult.fold_state").rows {
                 states[try row.get("consultation")] = Data(try row.get("state", as: String.self).utf8)
