@@ -119,7 +119,7 @@ public enum LogReader {
     /// the work, and this way it runs on two cores. At most four chunks are held at a time, two per lane.
     @discardableResult
     public static func fold(
-        _ connection: Connection, and second: Connection, into fold: inout LogFold, through: Int64? = nil, chunk: Int64 = 100_000
+        _ connection: Connection, and second: Connection, into fold: inout LogFold, through: Int64? = nil, chunk: Int64 = 20_000
     ) throws -> Int {
         let end = min(through ?? Int64.max, try EventStore(connection: connection).headPosition())
         let starts = Array(stride(from: fold.position, to: end, by: Int(chunk)))

@@ -89,16 +89,20 @@ struct Bench: ParsableCommand {
             let tokens = try Self.registerOrganisations(store)
             let daemon = try DaemonProcess(conninfo: conninfo, extra: daemonArguments.split(separator: " ").map(String.init))
             FileHandle.standardError.write(Data("bench: consultd pid \(daemon.pid) port \(daemon.port)\n".utf8))
-            for rate in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+            for (run, rate) in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) }).enumerated() {
                 if burstSubmissions > 0 {
                     // Each rate right after a burst (--burst-submissions 0 for a quiet start); the line
                     // below tells a profiler watching this output when the paced run begins.
-                    _ = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "b\(Int(rate))")
+                    _ = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "b\(run)-\(Int(rate))")
                     FileHandle.standardError.write(Data("bench: burst sent; paced run at \(Int(rate))/s begins\n".utf8))
                 }
+                let walBefore = try Self.walCounters(connection)
                 let latency = try Self.paced(
-                    port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(Int(rate))")
-                print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms")
+                    port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(run)-\(Int(rate))")
+                let walAfter = try Self.walCounters(connection)
+                let sent = rate * latencySeconds
+                print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms;"
+                      + " WAL \(Int(Double(walAfter.bytes - walBefore.bytes) / sent)) bytes per submission, \(walAfter.checkpoints - walBefore.checkpoints) checkpoints")
             }
             daemon.stop()
             return
@@ -178,10 +182,17 @@ struct Bench: ParsableCommand {
             try Self.waitForProjection(conninfo, head: try store.headPosition())
             let burst = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "burst")
             let lag = try Self.projectionLag(connection)
+            let treeLag = try store.headPosition() - (try connection.execute(
+                "SELECT coalesce(max(index) + 1, 0) AS size FROM consult.merkle_nodes WHERE level = 0").first!.get("size", as: Int64.self))
+            let walBefore = try Self.walCounters(connection)
             let latency = try Self.paced(
                 port: daemon.port, tokens: tokens, connections: pacedConnections, rate: 1000, seconds: latencySeconds, prefix: "lburst")
+            let walAfter = try Self.walCounters(connection)
             report("burst_16_submissions_per_s", burst, "submissions/s (\(burstSubmissions / 16 * 16) submissions, just before the run below)")
             report("ack_latency_after_burst_projection_lag_events", Double(lag), "events not yet projected when the paced run started")
+            report("ack_latency_after_burst_tree_lag_events", Double(treeLag), "events not yet in the Merkle tree when the paced run started")
+            report("ack_latency_after_burst_wal_bytes_per_submission", Double(walAfter.bytes - walBefore.bytes) / (1000 * latencySeconds),
+                   "bytes of WAL (everything the cluster wrote) per paced submission, \(walAfter.checkpoints - walBefore.checkpoints) checkpoints meanwhile")
             report("ack_latency_after_burst_1000_p50_ms", latency.p50, "ms (1,000/s over \(pacedConnections) connections, right after the burst)")
             report("ack_latency_after_burst_1000_p99_ms", latency.p99, "ms")
             report("ack_latency_after_burst_1000_p999_ms", latency.p999, "ms")
@@ -437,6 +448,13 @@ struct Bench: ParsableCommand {
         }
         try connection.execute("VACUUM (ANALYZE) consult.events")
         FileHandle.standardError.write(Data("bench: start-up log: loaded \(toLoad) events and vacuumed in \(Int(Date().timeIntervalSince(started))) s\n".utf8))
+    }
+
+    /// The cluster's WAL written so far in bytes, and its checkpoints.
+    static func walCounters(_ connection: Connection) throws -> (bytes: Int64, checkpoints: Int64) {
+        let row = try connection.execute(
+            "SELECT (pg_current_wal_lsn() - '0/0')::bigint AS bytes, checkpoints_timed + checkpoints_req AS checkpoints FROM pg_stat_bgwriter").first!
+        return (try row.get("bytes", as: Int64.self), try row.get("checkpoints", as: Int64.self))
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
