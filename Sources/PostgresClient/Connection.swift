@@ -400,6 +400,15 @@ public final class Connection {
         return pending
     }
 
+    /// Waits until `deadline` (or until `shouldStop` says so), taking in the notifications that
+    /// arrive meanwhile without returning them: a reader paced this way is not woken by each commit,
+    /// and its read at `deadline` takes in everything they announced at once.
+    public func skipNotifications(until deadline: Date, shouldStop: () -> Bool) throws {
+        while deadline.timeIntervalSinceNow > 0 && !shouldStop() {
+            _ = try waitForNotifications(timeout: deadline.timeIntervalSinceNow)
+        }
+    }
+
     // MARK: Connection state
 
     /// The open connection, re-opened first if the server went away while it was idle.

@@ -100,10 +100,7 @@ public final class Projector: Sendable {
             // compete with ingestion hundreds of times a second.
             let due = lastWrite.addingTimeInterval(writeInterval)
             if due.timeIntervalSinceNow > 0 {
-                // Not woken by each commit meanwhile: the read at `due` takes in all of them at once.
-                while due.timeIntervalSinceNow > 0 && !shouldStop() {
-                    _ = try store.connection.waitForNotifications(timeout: due.timeIntervalSinceNow)
-                }
+                try store.connection.skipNotifications(until: due, shouldStop: shouldStop)
                 continue
             }
             do {

@@ -66,11 +66,7 @@ public final class Notary: Sendable {
         if frontier.size > 0 { lastTime = try store.event(at: frontier.size)?.recordedAtMicroseconds }
         var lastWrite = Date.distantPast
         while !shouldStop() {
-            // Not woken by each commit meanwhile: the read at `due` takes in all of them at once.
-            let due = lastWrite.addingTimeInterval(Self.pace)
-            while due.timeIntervalSinceNow > 0 && !shouldStop() {
-                _ = try connection.waitForNotifications(timeout: due.timeIntervalSinceNow)
-            }
+            try connection.skipNotifications(until: lastWrite.addingTimeInterval(Self.pace), shouldStop: shouldStop)
             try leader.execute("SELECT 1")  // losing the leader session loses the lock: this throws
             var nodes: [(NodeID, Hash)] = []
             var read = 0

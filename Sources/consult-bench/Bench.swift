@@ -99,10 +99,9 @@ struct Bench: ParsableCommand {
                 let walBefore = try Self.walCounters(connection)
                 let latency = try Self.paced(
                     port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(run)-\(Int(rate))")
-                let walAfter = try Self.walCounters(connection)
-                let sent = rate * latencySeconds
+                let wal = try Self.walPerSubmission(connection, since: walBefore, submissions: rate * latencySeconds)
                 print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms;"
-                      + " WAL \(Int(Double(walAfter.bytes - walBefore.bytes) / sent)) bytes per submission, \(walAfter.checkpoints - walBefore.checkpoints) checkpoints")
+                      + " WAL \(Int(wal.bytes)) bytes per submission, \(wal.checkpoints) checkpoints")
             }
             daemon.stop()
             return
@@ -187,12 +186,12 @@ struct Bench: ParsableCommand {
             let walBefore = try Self.walCounters(connection)
             let latency = try Self.paced(
                 port: daemon.port, tokens: tokens, connections: pacedConnections, rate: 1000, seconds: latencySeconds, prefix: "lburst")
-            let walAfter = try Self.walCounters(connection)
+            let wal = try Self.walPerSubmission(connection, since: walBefore, submissions: 1000 * latencySeconds)
             report("burst_16_submissions_per_s", burst, "submissions/s (\(burstSubmissions / 16 * 16) submissions, just before the run below)")
             report("ack_latency_after_burst_projection_lag_events", Double(lag), "events not yet projected when the paced run started")
             report("ack_latency_after_burst_tree_lag_events", Double(treeLag), "events not yet in the Merkle tree when the paced run started")
-            report("ack_latency_after_burst_wal_bytes_per_submission", Double(walAfter.bytes - walBefore.bytes) / (1000 * latencySeconds),
-                   "bytes of WAL (everything the cluster wrote) per paced submission, \(walAfter.checkpoints - walBefore.checkpoints) checkpoints meanwhile")
+            report("ack_latency_after_burst_wal_bytes_per_submission", wal.bytes,
+                   "bytes of WAL (everything the cluster wrote) per paced submission, \(wal.checkpoints) checkpoints meanwhile")
             report("ack_latency_after_burst_1000_p50_ms", latency.p50, "ms (1,000/s over \(pacedConnections) connections, right after the burst)")
             report("ack_latency_after_burst_1000_p99_ms", latency.p99, "ms")
             report("ack_latency_after_burst_1000_p999_ms", latency.p999, "ms")
@@ -455,6 +454,14 @@ struct Bench: ParsableCommand {
         let row = try connection.execute(
             "SELECT (pg_current_wal_lsn() - '0/0')::bigint AS bytes, checkpoints_timed + checkpoints_req AS checkpoints FROM pg_stat_bgwriter").first!
         return (try row.get("bytes", as: Int64.self), try row.get("checkpoints", as: Int64.self))
+    }
+
+    /// The WAL written since `before`, per submission of the `submissions` sent meanwhile, and the checkpoints.
+    static func walPerSubmission(
+        _ connection: Connection, since before: (bytes: Int64, checkpoints: Int64), submissions: Double
+    ) throws -> (bytes: Double, checkpoints: Int64) {
+        let now = try walCounters(connection)
+        return (Double(now.bytes - before.bytes) / submissions, now.checkpoints - before.checkpoints)
     }
 
     /// Organisations o1…o64 with a credential each; returns their tokens in order.
