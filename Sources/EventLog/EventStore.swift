@@ -107,6 +107,18 @@ public final class EventStore {
         ).rows.map(RecordedEvent.init(row:))
     }
 
+    /// The events at `positions` (those that exist), in position order.
+    public func read(positions: [Int64]) throws -> [RecordedEvent] {
+        guard !positions.isEmpty else { return [] }
+        return try connection.execute(
+            """
+            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
+                   recorded_at, idempotency_key
+              FROM consult.events WHERE position = ANY($1::bigint[]) ORDER BY position
+            """, [TextArray(positions.map { String($0) })]
+        ).rows.map(RecordedEvent.init(row:))
+    }
+
     /// The events of one stream, in version order.
     public func read(stream: String) throws -> [RecordedEvent] {
         try connection.execute(

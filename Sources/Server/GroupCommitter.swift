@@ -217,8 +217,19 @@ final class GroupCommitter: @unchecked Sendable {
         // Sealed here, on one thread, so that an organisation's data key is made once.
         let sealed = try vault.seal(events, store.connection)
         let appended = try append(sealed, registryAsOf: current.position, store: store)
+        var taken: [(owner: Int, position: Int64)] = []
         for (owner, outcome) in zip(owners, appended) {
-            outcomes[owner] = try self.outcome(of: batch[owner], appended: outcome, store: store)
+            if case .success(.failure(.idempotencyConflict(_, let position))) = outcome {
+                taken.append((owner, position))
+            } else {
+                outcomes[owner] = self.outcome(of: outcome)
+            }
+        }
+        // Retries are compared all at once: one per request would put a round trip per resent
+        // submission on the thread every connection waits on.
+        let retries = try sameSealed(taken.map { batch[$0.owner].event }, at: taken.map(\.position), store: store)
+        for ((owner, position), same) in zip(taken, retries) {
+            outcomes[owner] = same ? .stored(position: position) : .conflict(position: position)
         }
         // A retry of a write stored before the consultation closed still learns its position.
         for (index, refusal) in closed {
@@ -255,14 +266,18 @@ final class GroupCommitter: @unchecked Sendable {
         guard let row else { return nil }
         let position: Int64 = try row.get("position")
         if try row.get("same", as: Bool.self) { return .stored(position: position) }
-        return try sameSealed(event, at: position, store: store) ? .stored(position: position) : .conflict(position: position)
+        return try sameSealed([event], at: [position], store: store)[0] ? .stored(position: position) : .conflict(position: position)
     }
 
-    /// Whether a write whose key is taken is a retry of the event stored at `position`: sealed content
-    /// differs at every sealing, so it is compared opened.
-    private func sameSealed(_ event: NewEvent, at position: Int64, store: EventStore) throws -> Bool {
-        guard PersonalContent.carried(by: event.type) else { return false }
-        return try vault.storedEvent(at: position, matches: event, store.connection)
+    /// Whether each write whose key is taken is a retry of the event stored at its position: sealed
+    /// content differs at every sealing, so it is compared opened. Unsealed content was compared by
+    /// the append itself.
+    private func sameSealed(_ events: [NewEvent], at positions: [Int64], store: EventStore) throws -> [Bool] {
+        let sealed = events.indices.filter { PersonalContent.carried(by: events[$0].type) }
+        var same = [Bool](repeating: false, count: events.count)
+        let answers = try vault.storedEvents(at: sealed.map { positions[$0] }, match: sealed.map { events[$0] }, store.connection)
+        for (index, answer) in zip(sealed, answers) { same[index] = answer }
+        return same
     }
 
     /// One statement and one transaction for the batch. If the database refuses one event outright (not a
@@ -296,14 +311,13 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    private func outcome(
-        of request: WriteRequest, appended: Result<Result<Appended, AppendError>, PostgresError>, store: EventStore
-    ) throws -> WriteOutcome {
+    /// The outcome of an append, but for a taken key (compared against what is stored, above).
+    private func outcome(of appended: Result<Result<Appended, AppendError>, PostgresError>) -> WriteOutcome {
         switch appended {
         case .success(.success(let appended)):
             return .stored(position: appended.position)
         case .success(.failure(.idempotencyConflict(_, let position))):
-            return try sameSealed(request.event, at: position, store: store) ? .stored(position: position) : .conflict(position: position)
+            return .conflict(position: position)
         case .success(.failure(.versionConflict)):
             return .noSubmission
         case .failure(let error):

@@ -140,15 +140,29 @@ public final class Vault: Sendable {
         }
     }
 
-    /// Whether the event stored at `position` is `plain` (before sealing): same stream, type and data
-    /// once opened. A retry of a sealed write cannot be compared in SQL (each sealing differs); content
-    /// already erased compares unequal.
-    public func storedEvent(at position: Int64, matches plain: NewEvent, _ connection: Connection) throws -> Bool {
-        guard let stored = try EventStore(connection: connection).read(after: position - 1, limit: 1).first, stored.position == position,
-            stored.stream == plain.stream, stored.type == plain.type
-        else { return false }
-        let opened = try open([stored], connection)[0]
-        return try connection.execute("SELECT $1::jsonb = $2::jsonb AS same", [opened.data, plain.data.text]).first!.get("same")
+    /// For each write whose key was taken, whether the event stored at `position` is `plain` (before
+    /// sealing): same stream, type and data once opened. A retry of a sealed write cannot be compared
+    /// in SQL (each sealing differs); content already erased compares unequal. Three statements
+    /// whatever the count, so a client resending a pipeline of submissions costs the committer, which
+    /// everyone waits on, little more than one submission does.
+    public func storedEvents(at positions: [Int64], match plains: [NewEvent], _ connection: Connection) throws -> [Bool] {
+        precondition(positions.count == plains.count, "one position per event")
+        guard !positions.isEmpty else { return [] }
+        let stored = try open(EventStore(connection: connection).read(positions: Array(Set(positions))), connection)
+        let byPosition = Dictionary(stored.map { ($0.position, $0) }, uniquingKeysWith: { first, _ in first })
+        let comparable = positions.indices.filter { index in
+            byPosition[positions[index]].map { $0.stream == plains[index].stream && $0.type == plains[index].type } ?? false
+        }
+        var same = [Bool](repeating: false, count: positions.count)
+        guard !comparable.isEmpty else { return same }
+        // jsonb's equality, not text's: key order and spacing differ between a client's body and what was stored.
+        let rows = try connection.execute(
+            "SELECT a = b AS same FROM unnest($1::jsonb[], $2::jsonb[]) WITH ORDINALITY AS u(a, b, n) ORDER BY n",
+            [TextArray(comparable.map { byPosition[positions[$0]]!.data }), TextArray(comparable.map { plains[$0].data.text })]
+        ).rows
+        guard rows.count == comparable.count else { throw VaultError("compared \(comparable.count) events, got \(rows.count) answers") }
+        for (index, row) in zip(comparable, rows) { same[index] = try row.get("same") }
+        return same
     }
 
     /// Checks that this master key opens the data keys the database holds: one clear line if it does

@@ -44,6 +44,8 @@ struct Bench: ParsableCommand {
     var tlsOnly = false
     @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon, each right after a burst of --burst-submissions (for profiling; writes no results).")
     var latencyOnly = false
+    @Flag(help: "With --latency-only: after each rate, send the same submissions again at that rate (every one a retry: the duplicate path).")
+    var resend = false
     @Option(help: "With --latency-only: more arguments for consultd, space-separated (e.g. --no-notary).")
     var daemonArguments = ""
     @Option(help: "Where to write the JSON results.") var out = "bench/results"
@@ -102,6 +104,11 @@ struct Bench: ParsableCommand {
                 let wal = try Self.walPerSubmission(connection, since: walBefore, submissions: rate * latencySeconds)
                 print("at \(Int(rate))/s: p50 \(latency.p50) ms, p99 \(latency.p99) ms, p99.9 \(latency.p999) ms;"
                       + " WAL \(Int(wal.bytes)) bytes per submission, \(wal.checkpoints) checkpoints")
+                if resend {
+                    let again = try Self.paced(
+                        port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "q\(run)-\(Int(rate))")
+                    print("resent at \(Int(rate))/s: p50 \(again.p50) ms, p99 \(again.p99) ms, p99.9 \(again.p999) ms")
+                }
             }
             daemon.stop()
             return

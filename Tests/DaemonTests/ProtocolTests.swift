@@ -160,6 +160,53 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), 2)
     }
 
+    /// A pipeline of resent submissions, some identical and some not, mixed with new ones and with a
+    /// key sent twice in the same pipeline: each retry is answered with its first position, each
+    /// changed one CONFLICT, whichever batch they fall in (they are compared a batch at a time).
+    func testResentPipelineIsAnsweredPerSubmission() throws {
+        let fixture = try Fixture()
+        let client = try fixture.client()
+        func body(_ index: Int, _ text: String = "text") -> String {
+            #"{"stage": "design", "language": "ar", "text": "\#(text) \#(index)", "represents": {"gender": ["female"]}}"#
+        }
+        let count = 300
+        var first: [String] = []
+        for index in 0..<count {
+            let reply = try client.request("SUBMIT c1 old-\(index) \(body(index))")
+            XCTAssertTrue(reply.hasPrefix("OK SUBMIT old-\(index) "), reply)
+            first.append(reply)
+        }
+        var request = ""
+        var expected: [(String) -> Bool] = []
+        for index in 0..<count {
+            switch index % 3 {
+            case 0:
+                request += "SUBMIT c1 old-\(index) \(body(index))\n"
+                expected.append { [first] in $0 == first[index] }
+            case 1:
+                request += "SUBMIT c1 old-\(index) \(body(index, "changed"))\n"
+                expected.append { $0.hasPrefix("ERR CONFLICT") }
+            default:
+                request += "SUBMIT c1 new-\(index) \(body(index))\nSUBMIT c1 new-\(index) \(body(index))\n"
+                expected.append { $0.hasPrefix("OK SUBMIT new-\(index) ") }
+                expected.append { $0.hasPrefix("OK SUBMIT new-\(index) ") }
+            }
+        }
+        try client.send(bytes: Array(request.utf8))  // all of it before reading anything
+        var replies: [String] = []
+        for check in expected {
+            let reply = try XCTUnwrap(client.readLine())
+            XCTAssertTrue(check(reply), reply)
+            replies.append(reply)
+        }
+        for index in stride(from: 2, to: count, by: 3) {
+            let pair = replies.filter { $0.hasPrefix("OK SUBMIT new-\(index) ") }
+            XCTAssertEqual(pair.count, 2)
+            XCTAssertEqual(pair.first, pair.last, "a key sent twice in one pipeline is stored once")
+        }
+        XCTAssertEqual(try fixture.count(type: EventType.submissionReceived), count + count / 3)
+    }
+
     func testTenThousandPipelinedSubmissionsAnsweredInOrder() throws { try tenThousandPipelinedSubmissions(.plain) }
     func testTenThousandPipelinedSubmissionsAnsweredInOrderOverTLS() throws { try tenThousandPipelinedSubmissions(.tls) }
 
