@@ -96,12 +96,15 @@ public final class EventStore {
         return try zip(result.rows, events).map { try Self.outcome(row: $0, for: $1) }
     }
 
+    /// The columns `RecordedEvent.init(row:)` reads, for the reads below.
+    private static let recordedColumns =
+        "position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata, recorded_at, idempotency_key"
+
     /// Up to `limit` events with position greater than `position`, in position order.
     public func read(after position: Int64, limit: Int = 1000) throws -> [RecordedEvent] {
         try connection.execute(
             """
-            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
-                   recorded_at, idempotency_key
+            SELECT \(Self.recordedColumns)
               FROM consult.events WHERE position > $1 ORDER BY position LIMIT $2
             """, [position, limit]
         ).rows.map(RecordedEvent.init(row:))
@@ -112,8 +115,7 @@ public final class EventStore {
         guard !positions.isEmpty else { return [] }
         return try connection.execute(
             """
-            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
-                   recorded_at, idempotency_key
+            SELECT \(Self.recordedColumns)
               FROM consult.events WHERE position = ANY($1::bigint[]) ORDER BY position
             """, [TextArray(positions.map { String($0) })]
         ).rows.map(RecordedEvent.init(row:))
@@ -123,8 +125,7 @@ public final class EventStore {
     public func read(stream: String) throws -> [RecordedEvent] {
         try connection.execute(
             """
-            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
-                   recorded_at, idempotency_key
+            SELECT \(Self.recordedColumns)
               FROM consult.events WHERE stream = $1 ORDER BY version
             """, [stream]
         ).rows.map(RecordedEvent.init(row:))
@@ -134,8 +135,7 @@ public final class EventStore {
     public func latest(stream: String, type: String) throws -> RecordedEvent? {
         try connection.execute(
             """
-            SELECT position, event_id, stream, version, type, data::text AS data, metadata::text AS metadata,
-                   recorded_at, idempotency_key
+            SELECT \(Self.recordedColumns)
               FROM consult.events WHERE stream = $1 AND type = $2 ORDER BY version DESC LIMIT 1
             """, [stream, type]
         ).rows.first.map(RecordedEvent.init(row:))
