@@ -217,20 +217,15 @@ final class GroupCommitter: @unchecked Sendable {
         // Sealed here, on one thread, so that an organisation's data key is made once.
         let sealed = try vault.seal(events, store.connection)
         let appended = try append(sealed, registryAsOf: current.position, store: store)
-        var taken: [(owner: Int, position: Int64)] = []
-        for (owner, outcome) in zip(owners, appended) {
-            if case .success(.failure(.idempotencyConflict(_, let position))) = outcome {
-                taken.append((owner, position))
-            } else {
-                outcomes[owner] = self.outcome(of: outcome)
-            }
+        for (owner, outcome) in zip(owners, appended) { outcomes[owner] = self.outcome(of: outcome) }
+        // A taken key is a retry if the stored event is this one. Compared all at once: one look per
+        // request would put a round trip per resent submission on the thread every connection waits on.
+        let taken = owners.compactMap { owner -> (owner: Int, position: Int64)? in
+            guard case .conflict(let position)? = outcomes[owner] else { return nil }
+            return (owner, position)
         }
-        // Retries are compared all at once: one per request would put a round trip per resent
-        // submission on the thread every connection waits on.
         let retries = try sameSealed(taken.map { batch[$0.owner].event }, at: taken.map(\.position), store: store)
-        for ((owner, position), same) in zip(taken, retries) {
-            outcomes[owner] = same ? .stored(position: position) : .conflict(position: position)
-        }
+        for ((owner, position), same) in zip(taken, retries) where same { outcomes[owner] = .stored(position: position) }
         // A retry of a write stored before the consultation closed still learns its position.
         for (index, refusal) in closed {
             outcomes[index] = try earlier(batch[index].event, store: store) ?? .refusedByRules(refusal)
@@ -311,7 +306,7 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// The outcome of an append, but for a taken key (compared against what is stored, above).
+    /// The outcome of an append; a taken key is a conflict until compared with what is stored (`sameSealed`).
     private func outcome(of appended: Result<Result<Appended, AppendError>, PostgresError>) -> WriteOutcome {
         switch appended {
         case .success(.success(let appended)):
