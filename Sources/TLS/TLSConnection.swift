@@ -161,10 +161,10 @@ public final class TLSConnection {
         case SSL_ERROR_SYSCALL:
             broken = true
             if ERR_peek_error() != 0 { return .failed(OpenSSLErrors.take()) }
-            // A reset once the conversation is under way ends it like an EOF (as it does in the clear).
-            if savedErrno == 0 || (savedErrno == ECONNRESET && isEstablished) {
-                return isEstablished ? .closed : .failed("the peer closed the connection during the handshake")
-            }
+            // A reset is the peer closing, at any stage, as it is in the clear: a peer that closes
+            // with our bytes unread (a server over its limit, before our hello) resets the connection.
+            if savedErrno == ECONNRESET { return .closed }
+            if savedErrno == 0 { return isEstablished ? .closed : .failed("the peer closed the connection during the handshake") }
             return .failed("\(operation): \(String(cString: strerror(savedErrno)))")
         default:
             broken = true

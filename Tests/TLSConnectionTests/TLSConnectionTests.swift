@@ -72,6 +72,19 @@ final class TLSConnectionTests: XCTestCase {
         XCTAssertEqual(read(pair.server).0, .wantRead, "nothing to read yet")
     }
 
+    /// A peer that closes with our hello unread resets the connection (a server over its limit does
+    /// so): that is the peer closing, as an EOF is, not a failure with errno's words.
+    func testAResetDuringTheHandshakeIsAClose() throws {
+        let pair = try pair()
+        XCTAssertEqual(pair.client.handshake(), .wantRead, "the hello is sent")
+        // dup2 closes the server's socket with the hello unread (which resets it) and leaves a
+        // descriptor for the pair to close as usual.
+        let devNull = open("/dev/null", O_RDONLY)
+        defer { close(devNull) }
+        XCTAssertEqual(dup2(devNull, pair.sockets[0]), pair.sockets[0])
+        XCTAssertEqual(pair.client.handshake(), .closed)
+    }
+
     /// A write that fills the socket waits for writability and is then retried with the same bytes;
     /// what the reader does not take at once stays inside OpenSSL, where `hasBufferedInput` sees it.
     func testAFullSocketMakesTheWriterWaitAndTheReaderFindsBufferedInput() throws {
