@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
-        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON"]),
+        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON", "Domain"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server", "Locking"], path: "Tests/TestSupport"),
