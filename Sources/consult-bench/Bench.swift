@@ -188,8 +188,7 @@ struct Bench: ParsableCommand {
             try Self.waitForProjection(conninfo, head: try store.headPosition())
             let burst = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: burstSubmissions, prefix: "burst")
             let lag = try Self.projectionLag(connection)
-            let treeLag = try store.headPosition() - (try connection.execute(
-                "SELECT coalesce(max(index) + 1, 0) AS size FROM consult.merkle_nodes WHERE level = 0").first!.get("size", as: Int64.self))
+            let treeLag = try store.headPosition() - TreeStore(connection: connection).size()
             let walBefore = try Self.walCounters(connection)
             let latency = try Self.paced(
                 port: daemon.port, tokens: tokens, connections: pacedConnections, rate: 1000, seconds: latencySeconds, prefix: "lburst")
