@@ -161,10 +161,10 @@ public final class TLSConnection {
         case SSL_ERROR_SYSCALL:
             broken = true
             if ERR_peek_error() != 0 { return .failed(OpenSSLErrors.take()) }
-            // A reset is the peer closing, at any stage, as it is in the clear: a peer that closes
-            // with our bytes unread (a server over its limit, before our hello) resets the connection.
-            if savedErrno == ECONNRESET { return .closed }
-            if savedErrno == 0 { return isEstablished ? .closed : .failed("the peer closed the connection during the handshake") }
+            // An EOF or a reset is the peer closing, at any stage, as an EOF without close_notify
+            // (SSL_ERROR_ZERO_RETURN here) already is: a peer that closes with our bytes unread (a
+            // server over its limit, before our hello) resets the connection.
+            if savedErrno == 0 || savedErrno == ECONNRESET { return .closed }
             return .failed("\(operation): \(String(cString: strerror(savedErrno)))")
         default:
             broken = true
