@@ -201,6 +201,19 @@ public enum Commands {
         return .success(PendingEvent(.consultationClosed(ConsultationClosed(id: id, closedAt: time)), expectedVersion: .exactly(version)))
     }
 
+    /// Names added to an open or closed consultation (`stream` is its stream); nil when it already has every one of them.
+    public static func name(_ id: String, _ names: NameBook, registry: Registry, stream: StreamState) -> Result<PendingEvent?, DomainError> {
+        guard let consultation = registry.consultations[id] else {
+            return .failure(DomainError(.notFound, field: "id", "no consultation \(id)"))
+        }
+        guard !names.isEmpty else { return .failure(.invalid("names", "give at least one name")) }
+        if let refusal = ConvenerRules.refusal(names, of: consultation) { return .failure(refusal) }
+        let current = NameBook.current(in: stream.events)
+        guard current.merging(names) != current else { return .success(nil) }
+        return .success(PendingEvent(
+            .consultationNamed(ConsultationNamed(consultation: id, names: names)), expectedVersion: .exactly(stream.version)))
+    }
+
     /// Feedback to a submission that exists and was not withdrawn (`submission` is its stream).
     public static func giveFeedback(to id: SubmissionKey, text: String, submission: StreamState) -> Result<PendingEvent, DomainError> {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.unicodeScalars.count <= SubmissionRules.maxTextLength else {

@@ -77,6 +77,44 @@ public enum ConvenerRules {
                 return .invalid("baseline.\(dimension)", "shares sum to \(sum), not 1")
             }
         }
+        return refusal(consultation.names, of: consultation)
+    }
+
+    /// Names may be this long at most, in characters.
+    public static let maxNameLength = 300
+
+    /// Why `names` may not be given to `consultation`, if anything: every language a BCP 47 tag, every
+    /// name 1 to 300 characters of text, every dimension and group one the consultation has.
+    public static func refusal(_ names: NameBook, of consultation: Consultation) -> DomainError? {
+        func bad(_ name: String) -> Bool {
+            name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || name.count > maxNameLength
+                || name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }
+        for language in names.languages.keys.sorted() {
+            let given = names.languages[language]!
+            let at = "names.\(language)"
+            guard SubmissionRules.isLanguageTag(language) else { return .invalid(at, "not a BCP 47 tag such as ar or fr-CA") }
+            let text = "1 to \(maxNameLength) characters, no control characters"
+            if let title = given.title, bad(title) { return .invalid("\(at).title", text) }
+            if let convener = given.convener, bad(convener) { return .invalid("\(at).convener", text) }
+            for (dimension, name) in given.dimensions.sorted(by: { $0.key < $1.key }) {
+                guard consultation.baseline[dimension] != nil else {
+                    return .invalid("\(at).dimensions.\(dimension)", "not a dimension of \(consultation.id) (\(consultation.dimensions.joined(separator: ", ")))")
+                }
+                if bad(name) { return .invalid("\(at).dimensions.\(dimension)", text) }
+            }
+            for (dimension, groups) in given.groups.sorted(by: { $0.key < $1.key }) {
+                guard let shares = consultation.baseline[dimension] else {
+                    return .invalid("\(at).groups.\(dimension)", "not a dimension of \(consultation.id) (\(consultation.dimensions.joined(separator: ", ")))")
+                }
+                for (group, name) in groups.sorted(by: { $0.key < $1.key }) {
+                    guard shares[group] != nil else {
+                        return .invalid("\(at).groups.\(dimension).\(group)", "not a group of \(dimension) (\(shares.keys.sorted().joined(separator: ", ")))")
+                    }
+                    if bad(name) { return .invalid("\(at).groups.\(dimension).\(group)", text) }
+                }
+            }
+        }
         return nil
     }
 }

@@ -10,6 +10,8 @@ public enum EventType {
     public static let credentialRevoked = "CredentialRevoked"
     public static let consultationOpened = "ConsultationOpened"
     public static let consultationClosed = "ConsultationClosed"
+    /// Names for a consultation's title, convener, dimensions and groups in more languages (reports only).
+    public static let consultationNamed = "ConsultationNamed"
     public static let submissionReceived = "SubmissionReceived"
     public static let submissionWithdrawn = "SubmissionWithdrawn"
     /// To one submission, on its `feedback-` stream.
@@ -177,6 +179,7 @@ public enum DomainEvent: Equatable, Sendable {
     case credentialRevoked(CredentialRevoked)
     case consultationOpened(Consultation)
     case consultationClosed(ConsultationClosed)
+    case consultationNamed(ConsultationNamed)
     case submissionReceived(SubmissionReceived)
     case submissionWithdrawn(SubmissionWithdrawn)
     case feedbackGiven(FeedbackGiven)
@@ -192,6 +195,7 @@ public enum DomainEvent: Equatable, Sendable {
         case .credentialRevoked: return EventType.credentialRevoked
         case .consultationOpened: return EventType.consultationOpened
         case .consultationClosed: return EventType.consultationClosed
+        case .consultationNamed: return EventType.consultationNamed
         case .submissionReceived: return EventType.submissionReceived
         case .submissionWithdrawn: return EventType.submissionWithdrawn
         case .feedbackGiven: return EventType.feedbackGiven
@@ -209,6 +213,7 @@ public enum DomainEvent: Equatable, Sendable {
         case .credentialRevoked(let event): return Streams.organisation(event.organisation)
         case .consultationOpened(let consultation): return Streams.consultation(consultation.id)
         case .consultationClosed(let event): return Streams.consultation(event.id)
+        case .consultationNamed(let event): return Streams.consultation(event.consultation)
         case .submissionReceived(let event): return Streams.submission(event.submission)
         case .submissionWithdrawn(let event): return Streams.submission(event.submission)
         case .feedbackGiven(let event): return Streams.feedback(event.submission)
@@ -233,6 +238,8 @@ public enum DomainEvent: Equatable, Sendable {
             return consultation.json
         case .consultationClosed(let event):
             return .object([("id", .string(event.id)), ("closed_at", .string(Timestamps.format(event.closedAt)))])
+        case .consultationNamed(let event):
+            return .object([("consultation", .string(event.consultation)), ("names", event.names.json)])
         case .submissionReceived(let event):
             return .object(event.submission.fields + [("submission", event.body)])
         case .submissionWithdrawn(let event):
@@ -275,6 +282,14 @@ public enum DomainEvent: Equatable, Sendable {
                 return date
             }
             self = .consultationClosed(ConsultationClosed(id: try E.string(data, "id", type), closedAt: closedAt ?? recordedAt))
+        case EventType.consultationNamed:
+            guard let names = data["names"] else { throw E(type: type, field: "names", message: "an object of languages") }
+            do {
+                self = .consultationNamed(ConsultationNamed(
+                    consultation: try E.string(data, "consultation", type), names: try NameBook(json: names, field: "names")))
+            } catch let error as DomainError {
+                throw E(type: type, field: error.field, message: error.message)
+            }
         case EventType.submissionReceived:
             guard let body = data["submission"], case .object = body else {
                 throw E(type: type, field: "submission", message: "an object")

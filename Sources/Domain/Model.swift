@@ -57,12 +57,16 @@ public struct Consultation: Equatable, Sendable {
     public var closedAt: Date?
     /// Names for group codes, per dimension (e.g. nationality → SYR → "Syrian"), for reports; optional.
     public var labels: [String: [String: String]]
+    /// Names by language given when it was opened (`ConsultationNamed` adds more later); optional.
+    public var names: NameBook
 
     public init(
         id: String, title: String, convener: String, opensAt: Date, closesAt: Date, stages: [String],
-        languages: [String], baseline: [String: [String: Double]], closedAt: Date? = nil, labels: [String: [String: String]] = [:]
+        languages: [String], baseline: [String: [String: Double]], closedAt: Date? = nil, labels: [String: [String: String]] = [:],
+        names: NameBook = NameBook()
     ) {
         self.labels = labels
+        self.names = names
         self.id = id
         self.title = title
         self.convener = convener
@@ -90,7 +94,7 @@ public struct Consultation: Equatable, Sendable {
             })),
         ] + (labels.isEmpty ? [] : [("labels", .object(labels.keys.sorted().map { dimension in
             (dimension, .object(labels[dimension]!.keys.sorted().map { ($0, .string(labels[dimension]![$0]!)) }))
-        }))]))
+        }))]) + (names.isEmpty ? [] : [("names", names.json)]))
     }
 
     /// The name of a group, where the consultation gives one; else its code.
@@ -144,10 +148,18 @@ public struct Consultation: Equatable, Sendable {
                 }
             }
         }
+        var names = NameBook()
+        if let given = json["names"] {
+            do {
+                names = try NameBook(json: given, field: "names")
+            } catch {
+                throw E(type: type, field: error.field, message: error.message)
+            }
+        }
         self.init(
             id: try E.string(json, "id", type), title: try E.string(json, "title", type),
             convener: json["convener"]?.stringValue ?? "", opensAt: try time("opens_at"), closesAt: try time("closes_at"),
-            stages: try strings("stages"), languages: try strings("languages"), baseline: baseline, labels: labels)
+            stages: try strings("stages"), languages: try strings("languages"), baseline: baseline, labels: labels, names: names)
     }
 }
 

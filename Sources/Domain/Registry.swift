@@ -40,7 +40,8 @@ public struct Registry: Sendable {
             consultations[consultation.id] = consultation
         case .consultationClosed(let closed):
             consultations[closed.id]?.closedAt = closed.closedAt
-        case .submissionReceived, .submissionWithdrawn, .feedbackGiven, .outcomePublished, .contentErased:
+        // Names are for reports, which read them from the consultation's stream as of their position.
+        case .consultationNamed, .submissionReceived, .submissionWithdrawn, .feedbackGiven, .outcomePublished, .contentErased:
             break
         }
     }

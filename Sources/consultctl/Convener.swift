@@ -228,7 +228,7 @@ struct Org: ParsableCommand {
 struct ConsultationCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consultation", abstract: "Open, close and list consultations.",
-        subcommands: [Open.self, Close.self, List.self])
+        subcommands: [Open.self, Name.self, Close.self, List.self])
 
     struct Open: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open a consultation with its population baseline.")
@@ -244,6 +244,10 @@ struct ConsultationCommand: ParsableCommand {
         var baseline: String
         @Option(help: #"JSON: names for group codes in reports, {"dimension": {"group": "name", ...}, ...} (optional)."#)
         var labels: String?
+        @Option(help: ArgumentHelp(
+            #"JSON: names by language for reports, {"fr": {"title": "…", "convener": "…", "dimensions": {"age": "âge"}, "groups": {"age": {"0-17": "enfants"}}}, "ar": {…}} (optional)."#,
+            discussion: "Codes nobody names get CLDR's names where they are ISO 3166 countries or BCP 47 languages."))
+        var names: String?
 
         func run() {
             oneLine {
@@ -251,7 +255,7 @@ struct ConsultationCommand: ParsableCommand {
                 let consultation = Consultation(
                     id: id, title: title, convener: convener, opensAt: opens, closesAt: try Self.date(closesAt, "closes_at"),
                     stages: list(stages), languages: list(languages), baseline: try Self.baseline(baseline),
-                    labels: try labels.map(Self.labels) ?? [:])
+                    labels: try labels.map(Self.labels) ?? [:], names: try names.map(Name.book) ?? NameBook())
                 let log = Log(db)
                 let appended = try log.append(Commands.open(consultation, registry: try log.registry()))
                 print("opened \(id) at position \(appended.position)")
@@ -295,6 +299,38 @@ struct ConsultationCommand: ParsableCommand {
                 result[dimension] = values
             }
             return result
+        }
+    }
+
+    struct Name: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Name a consultation's title, convener, dimensions or groups in more languages, for reports.",
+            discussion: """
+                Records ConsultationNamed: a name given here replaces an earlier one for the same thing in the same
+                language; names not given are kept. Writes nothing when the consultation already has every name given.
+                """)
+        @OptionGroup var db: DatabaseOptions
+        @Option var id: String
+        @Option(help: #"JSON: {"fr": {"title": "…", "convener": "…", "dimensions": {"age": "âge"}, "groups": {"age": {"0-17": "enfants"}}}, …}"#)
+        var names: String
+
+        func run() {
+            let done = oneLine { () -> String in
+                let book = try Self.book(names)
+                let log = Log(db)
+                let decided = Commands.name(id, book, registry: try log.registry(), stream: try log.state(of: Streams.consultation(id)))
+                let languages = book.languages.keys.sorted().joined(separator: ", ")
+                guard let pending = try decided.get() else { return "\(id) already has these names in \(languages); nothing written" }
+                return "named \(id) in \(languages) at position \(try log.append(.success(pending)).position)"
+            }
+            print(done)
+        }
+
+        static func book(_ text: String) throws -> NameBook {
+            guard let json = try? JSONParser().parse(text) else {
+                throw DomainError(.invalid, field: "names", #"JSON such as {"fr": {"title": "…", "groups": {"age": {"0-17": "enfants"}}}}"#)
+            }
+            return try NameBook(json: json, field: "names")
         }
     }
 

@@ -170,6 +170,46 @@ struct Demo: ParsableCommand {
         "0-17": "children (0-17)", "18-24": "young adults (18-24)", "25-59": "adults (25-59)", "60+": "older people (60+)",
     ]
 
+    /// The demo's own names in the report languages: titles, conveners, dimensions, and groups other
+    /// than countries (which get CLDR's names, as a convener's would who gave none).
+    static let translations: [String: (fr: String, ar: String)] = [
+        "Access to secondary education": ("Accès à l’enseignement secondaire", "الوصول إلى التعليم الثانوي"),
+        "Livelihoods in Kakuma and Kalobeyei": ("Moyens de subsistance à Kakuma et Kalobeyei", "سبل العيش في كاكوما وكالوبيي"),
+        "Primary health care for people from Venezuela": ("Soins de santé primaires pour les personnes venues du Venezuela",
+                                                          "الرعاية الصحية الأولية للقادمين من فنزويلا"),
+        "Temporary protection: two years on": ("Protection temporaire : deux ans après", "الحماية المؤقتة: بعد عامين"),
+        "Shelter in new settlements": ("L’abri dans les nouveaux sites d’installation", "المأوى في المستوطنات الجديدة"),
+        "Water and sanitation in informal settlements": ("Eau et assainissement dans les campements informels",
+                                                         "المياه والصرف الصحي في التجمعات غير الرسمية"),
+        "UNHCR Jordan": ("HCR Jordanie", "المفوضية السامية للأمم المتحدة لشؤون اللاجئين في الأردن"),
+        "County Government of Turkana": ("Gouvernement du comté de Turkana", "حكومة مقاطعة توركانا"),
+        "Ministerio de Salud": ("Ministère de la Santé (Colombie)", "وزارة الصحة (كولومبيا)"),
+        "Regional Protection Forum": ("Forum régional de protection", "المنتدى الإقليمي للحماية"),
+        "Office of the Prime Minister, Uganda": ("Cabinet du Premier ministre, Ouganda", "مكتب رئيس الوزراء، أوغندا"),
+        "Water Sector Working Group": ("Groupe de travail du secteur de l’eau", "الفريق العامل المعني بقطاع المياه"),
+        "country of origin": ("pays d’origine", "بلد المنشأ"), "gender": ("genre", "النوع الاجتماعي"), "age": ("âge", "العمر"),
+        "women and girls": ("femmes et filles", "النساء والفتيات"), "men and boys": ("hommes et garçons", "الرجال والفتيان"),
+        "children (0-17)": ("enfants (0-17 ans)", "الأطفال (0-17)"), "young adults (18-24)": ("jeunes adultes (18-24 ans)", "الشباب (18-24)"),
+        "adults (25-59)": ("adultes (25-59 ans)", "البالغون (25-59)"), "older people (60+)": ("personnes âgées (60 ans et plus)", "كبار السن (60+)"),
+    ]
+
+    /// A consultation's names in English, French and Arabic, from `translations`.
+    static func names(title: String, convener: String, baseline: [String: [String: Double]]) -> NameBook {
+        func names(_ pick: (String, (fr: String, ar: String)) -> String) -> Names {
+            func word(_ english: String) -> String? { translations[english].map { pick(english, $0) } }
+            var result = Names(title: word(title), convener: word(convener))
+            for (dimension, groups) in baseline {
+                result.dimensions[dimension] = word(dimension.replacingOccurrences(of: "_", with: " "))
+                for code in groups.keys {
+                    guard Naming.country(code) == nil, let english = Self.names[code] else { continue }
+                    result.groups[dimension, default: [:]][code] = word(english)
+                }
+            }
+            return result
+        }
+        return NameBook(["en": names { english, _ in english }, "fr": names { $1.fr }, "ar": names { $1.ar }])
+    }
+
     static func plans(now: Date) -> [Plan] {
         let day = 86_400.0
         func consultation(_ id: String, _ title: String, _ convener: String, window: Double, opened: Double = 10, stages: [String],
@@ -179,7 +219,8 @@ struct Demo: ParsableCommand {
             let labels = baseline.mapValues { groups in groups.keys.reduce(into: [String: String]()) { names, code in names[code] = Self.names[code] } }
                 .filter { !$0.value.isEmpty }
             return Consultation(id: id, title: title, convener: convener, opensAt: opens, closesAt: opens.addingTimeInterval(window * day),
-                                stages: stages, languages: languages, baseline: baseline, labels: labels)
+                                stages: stages, languages: languages, baseline: baseline, labels: labels,
+                                names: Self.names(title: title, convener: convener, baseline: baseline))
         }
         let gender = ["female": 0.5, "male": 0.5]
         let age = ["0-17": 0.45, "18-24": 0.15, "25-59": 0.35, "60+": 0.05]

@@ -17,7 +17,14 @@ struct Report: ParsableCommand {
             name and renamed, so a reader never sees half a report.
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case md, html, csv, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case md, html, csv, json
+        /// The tidy CSV with HXL hashtags under its header, for the humanitarian sector's tools (docs/METRICS.md).
+        case hxl
+
+        /// The file's extension: `.hxl.csv`, so that spreadsheet tools still open it as CSV.
+        var fileExtension: String { self == .hxl ? "hxl.csv" : rawValue }
+    }
 
     @OptionGroup var db: DatabaseOptions
     @Option(help: "One consultation.") var consultation: String?
@@ -43,7 +50,7 @@ struct Report: ParsableCommand {
         oneLine { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
         let made = Timestamps.format(Date())
         let words = Words(language: lang)
-        var index: [(id: String, title: String, convener: String, verdict: String, submissions: String)] = []
+        var index: [(id: String, title: Naming.Name, convener: Naming.Name, verdict: String, submissions: String)] = []
         for id in ids {
             let consultation = fold.registry.consultations[id]!
             let metrics = ConsultationMetrics(consultation: id, fold: fold, minRatio: policy.minRatio)!
@@ -58,10 +65,12 @@ struct Report: ParsableCommand {
             case .md: text = content.markdown(made: made, words: words)
             case .html: text = content.html(made: made, words: words)
             case .csv: text = content.csv(made: made)
+            case .hxl: text = content.csv(made: made, hxl: true)
             case .json: text = content.json(made: made)
             }
-            index.append((id, consultation.title, consultation.convener, audit.verdict, content.suppressedCount("submissions", metrics.submissions, words)))
-            let target = folder.appendingPathComponent("\(id).\(format.rawValue)")
+            let naming = content.naming(words)
+            index.append((id, naming.title, naming.convener, audit.verdict, content.suppressedCount("submissions", metrics.submissions, words)))
+            let target = folder.appendingPathComponent("\(id).\(format.fileExtension)")
             oneLine { try Self.writeAtomically(text, to: target) }
             if !quiet { print(target.path) }
         }
@@ -137,23 +146,23 @@ struct ReportContent {
 
     /// Markdown for people who read plain text: the HTML report's story and tables, rounded as a person would.
     func markdown(made: String, words w: Words) -> String {
-        func plain(_ html: String) -> String { html.replacingOccurrences(of: #"<[^>]+>"#, with: "", options: .regularExpression) }
-        var lines = ["# \(w(.title, consultation.title))", "", "\(w(.convenedBy, consultation.convener)) · \(windowText(w))", "",
+        let n = naming(w)
+        var lines = ["# \(w(.title, n.title.text))", "", "\(w(.convenedBy, n.convener.text)) · \(Self.plain(windowHTML(w)))", "",
                      "## \(w(.inShort))", ""]
-        lines += summary(w).map { "- " + plain($0).replacingOccurrences(of: "&amp;", with: "&") }
+        lines += summary(w).map { "- " + Self.plain($0) }
         lines += ["", "## \(w(.audit))", "", "| \(w(.criterion)) | \(w(.value)) | \(w(.threshold)) | \(w(.result)) | \(w(.why)) |",
                   "| --- | --- | --- | --- | --- |"]
         for criterion in audit.criteria {
             let (value, _) = shown(criterion)
             let shownValue = value == Self.withheld ? Self.withheld : percentOrNumber(criterion, value, w)
-            lines.append("| \(w.name(criterion.name)) | \(shownValue) | \(threshold(criterion, w)) | \(w.name(criterion.status.rawValue)) | \(why(criterion, w)) |")
+            lines.append("| \(w.name(criterion.name)) | \(shownValue) | \(threshold(criterion, w)) | \(mark(criterion.status, w)) \(w.name(criterion.status.rawValue)) | \(Self.plain(why(criterion, w))) |")
         }
         for dimension in metrics.dimensions {
             let respondents = withholds("respondents", dimension) ? w(.fewerThan, String(suppression!.threshold)) : String(dimension.respondents)
-            lines += ["", "### \(dimension.name) (\(respondents))", "",
+            lines += ["", "### \(n.dimension(dimension.name).text) (\(respondents))", "",
                       "| \(w(.group)) | \(w(.gVoiceShare)) | \(w(.populationShare)) | \(w(.gRatio)) |", "| --- | --- | --- | --- |"]
             for group in groups(dimension) {
-                let name = group == "other" ? w.name("other") : consultation.label(group, in: dimension.name)
+                let name = groupName(group, dimension.name, n, w).text
                 let voice = withholds("voice_share", dimension, group) ? Self.withheld : w.percent(dimension.voiceShare[group] ?? 0)
                 let ratio = withholds("representation_ratio", dimension, group)
                     ? Self.withheld : ((dimension.representationRatio[group] ?? nil).map { w.number($0, places: 2) } ?? "–")
@@ -161,18 +170,41 @@ struct ReportContent {
                 lines.append("| \(name) | \(voice) | \(population) | \(ratio) |")
             }
         }
-        lines += ["", "## \(w(.about))", ""] + aboutLines(w).map { "- " + $0 } + ["", w(.made, made)]
+        lines += ["", "## \(w(.about))", ""] + aboutLines(w).map { "- " + Self.plain($0) } + ["", w(.made, made)]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// HTML as plain text: tags dropped, entities read.
+    static func plain(_ html: String) -> String {
+        html.replacingOccurrences(of: #"<[^>]+>"#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
     }
 
     func groups(_ dimension: ConsultationMetrics.Dimension) -> [String] {
         dimension.baseline.keys.sorted() + ((dimension.listed["other"] ?? 0) > 0 ? ["other"] : [])
     }
 
+    /// The tidy table's columns, and each one's HXL hashtag (hxlstandard.org; docs/METRICS.md says why these).
+    static let columns: [(name: String, hxl: String)] = [
+        ("kind", "#meta+kind"), ("consultation", "#activity+code"), ("position", "#meta+log_position"), ("metric", "#indicator+code"),
+        ("dimension", "#group+dimension"), ("group_name", "#group+code"), ("value", "#value"), ("status", "#status"),
+        ("suppressed", "#meta+suppressed"),
+    ]
+    /// What only the HXL file adds, after the tidy table's columns: HXL tools join and filter on these.
+    static let hxlColumns: [(name: String, hxl: String)] = [
+        ("title", "#activity+name"), ("convener", "#org+lead+name"), ("as_of", "#date+as_of"), ("about", "#meta+about"),
+    ]
+
     /// One tidy table: a `kind` column says what each row is (metric, audit, verdict, about), every
-    /// row has every column, and nothing else is in the file.
-    func csv(made: String) -> String {
-        var rows = Rows(columns: ["kind", "consultation", "position", "metric", "dimension", "group_name", "value", "status", "suppressed"])
+    /// row has every column, and nothing else is in the file. With `hxl`, a row of HXL hashtags under
+    /// the header and four columns more: title, convener, the day of the log's position, and the text
+    /// of an about row (which the CSV keeps under `value`, but HXL's `#value` is always a number).
+    func csv(made: String, hxl: Bool = false) -> String {
+        let columns = Self.columns + (hxl ? Self.hxlColumns : [])
+        var rows = Rows(columns: columns.map(\.name))
+        if hxl { rows.append(columns.map { .string($0.hxl) }) }
+        let extra: [JSONValue] = hxl ? [.string(consultation.title), .string(consultation.convener), .string(Self.day(fold.time)), .null] : []
         let id = JSONValue.string(consultation.id)
         let position = JSONValue.number(String(fold.position))
         for row in metrics.rows {
@@ -180,20 +212,22 @@ struct ReportContent {
             rows.append([
                 .string("metric"), id, position, .string(row.metric), row.dimension.map(JSONValue.string) ?? .null,
                 row.group.map(JSONValue.string) ?? .null, withheld ? .null : row.value.map { .number(f($0)) } ?? .null, .null, .bool(withheld),
-            ])
+            ] + extra)
         }
         for criterion in audit.criteria {
             let withheld = suppression?.withholds(criterion: criterion.name) ?? false
             rows.append([.string("audit"), id, position, .string(criterion.name), .null, .null,
-                         withheld ? .null : criterion.shown.map { .number($0) } ?? .null, .string(criterion.status.rawValue), .bool(withheld)])
+                         withheld ? .null : criterion.shown.map { .number($0) } ?? .null, .string(criterion.status.rawValue), .bool(withheld)] + extra)
         }
-        rows.append([.string("verdict"), id, position, .string("verdict"), .null, .null, .null, .string(audit.verdict), .bool(false)])
+        rows.append([.string("verdict"), id, position, .string("verdict"), .null, .null, .null, .string(audit.verdict), .bool(false)] + extra)
         let about: [(String, String)] = [
             ("policy", policyName), ("checkpoint", checkpoint.map { "\($0.size) \($0.root.hex) \($0.keyID)" } ?? ""),
             ("min_cell", suppression.map { String($0.threshold) } ?? "off"), ("made", made),
         ]
         for (name, value) in about {
-            rows.append([.string("about"), id, position, .string(name), .null, .null, .string(value), .null, .bool(false)])
+            let text = JSONValue.string(value)
+            rows.append([.string("about"), id, position, .string(name), .null, .null, hxl ? .null : text, .null, .bool(false)]
+                + (hxl ? extra.dropLast() + [text] : []))
         }
         return rows.render(.csv)
     }

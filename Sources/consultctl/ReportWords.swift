@@ -38,8 +38,18 @@ struct Words {
     func list(_ items: [String]) -> String { items.joined(separator: language == .ar ? "، " : ", ") }
     func lists(_ items: [String]) -> String { items.joined(separator: language == .ar ? "؛ " : "; ") }
 
-    /// A dimension's code as words ("country_of_origin" → "country of origin").
-    func dimension(_ code: String) -> String { code.replacingOccurrences(of: "_", with: " ") }
+    /// The template `key` as HTML, its own words escaped and {1}, {2}, … filled with `markup`, which
+    /// is HTML already (data values isolated in `<bdi>` by `Naming.Name.html`, or `escaped` figures).
+    func html(_ key: Key, _ markup: String...) -> String {
+        var text = ReportContent.escape(self(key))
+        for (index, value) in markup.enumerated() { text = text.replacingOccurrences(of: "{\(index + 1)}", with: value) }
+        return text
+    }
+
+    /// The report's own word for a common dimension ("age" → "âge"), nil for others.
+    func knownDimension(_ code: String) -> String? {
+        Key(rawValue: "dimension." + code).map { self($0) }
+    }
 
     /// The name of an audit criterion, a status, a verdict, a kind of organisation: the table's word, or the code.
     func name(_ code: String) -> String {
@@ -71,6 +81,10 @@ struct Words {
         case codeNetwork = "code.network", codeOther = "code.other", codeUnknown = "code.unknown"
         case codeDesign = "code.design", codeImplementation = "code.implementation", codeMonitoring = "code.monitoring"
         case codeEvaluation = "code.evaluation"
+        case dimensionAge = "dimension.age", dimensionGender = "dimension.gender", dimensionSex = "dimension.sex"
+        case dimensionCountry = "dimension.country_of_origin", dimensionNationality = "dimension.nationality"
+        case dimensionLanguage = "dimension.language", dimensionDisability = "dimension.disability"
+        case under, voiceItem, ratioItem, overTimeAlt, markPass, markFail, markInsufficient
     }
 
     // One row per key: English, French, Arabic.
@@ -127,9 +141,26 @@ struct Words {
             (.voiceLegend, "dark: share of the voices; light: share of the population", "foncé : part des voix ; clair : part de la population",
              "الداكن: حصة الأصوات؛ الفاتح: الحصة من السكان"),
             (.ratioTitle, "Representation ratio: {1}", "Ratio de représentation : {1}", "نسبة التمثيل: {1}"),
-            (.ratioLegend, "1 = heard in proportion; left of the red line ({1}): under-represented; past 1: over-represented",
-             "1 = entendu en proportion ; avant la ligne rouge ({1}) : sous-représenté ; au-delà de 1 : surreprésenté",
-             "1 = سُمع بالتناسب؛ قبل الخط الأحمر ({1}): ممثَّل تمثيلًا ناقصًا؛ بعد 1: ممثَّل تمثيلًا زائدًا"),
+            (.ratioLegend, "1 = heard in proportion; short of the dashed line ({1}): under-represented, marked ▼; past 1: over-represented",
+             "1 = entendu en proportion ; avant la ligne pointillée ({1}) : sous-représenté, marqué ▼ ; au-delà de 1 : surreprésenté",
+             "1 = سُمع بالتناسب؛ قبل الخط المتقطع ({1}): ممثَّل تمثيلًا ناقصًا، ومُعلَّم بـ ▼؛ بعد 1: ممثَّل تمثيلًا زائدًا"),
+            (.under, "under-represented", "sous-représenté", "ممثَّل تمثيلًا ناقصًا"),
+            (.voiceItem, "{1}: {2} of the voices, {3} of the population", "{1} : {2} des voix, {3} de la population",
+             "{1}: {2} من الأصوات، {3} من السكان"),
+            (.ratioItem, "{1}: {2}", "{1} : {2}", "{1}: {2}"),
+            (.overTimeAlt, "Submissions per day from {1} to {2}; the busiest day had {3}.",
+             "Contributions par jour du {1} au {2} ; le jour le plus chargé en a compté {3}.",
+             "المساهمات يوميًا من {1} إلى {2}؛ وبلغت في أكثر الأيام {3}."),
+            (.markPass, "✓", "✓", "✓"),
+            (.markFail, "✗", "✗", "✗"),
+            (.markInsufficient, "…", "…", "…"),
+            (.dimensionAge, "age", "âge", "العمر"),
+            (.dimensionGender, "gender", "genre", "النوع الاجتماعي"),
+            (.dimensionSex, "sex", "sexe", "الجنس"),
+            (.dimensionCountry, "country of origin", "pays d’origine", "بلد المنشأ"),
+            (.dimensionNationality, "nationality", "nationalité", "الجنسية"),
+            (.dimensionLanguage, "language", "langue", "اللغة"),
+            (.dimensionDisability, "disability", "handicap", "الإعاقة"),
             (.nobody, "nobody", "personne", "لا أحد"),
             (.topics, "Topics raised", "Thèmes abordés", "المواضيع المطروحة"),
             (.noTopics, "No topics were given.", "Aucun thème n’a été indiqué.", "لم تُذكر أي مواضيع."),

@@ -6,14 +6,6 @@ import XCTest
 /// The HTML report as a person meets it: rendered by headless Chromium, on a laptop and on a phone,
 /// left to right and right to left, with nothing running off the page or cut off.
 final class ReportPageTests: XCTestCase {
-    /// Debian's chromium (scripts/test installs it when missing).
-    func chromium() throws -> String {
-        for path in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] where FileManager.default.isExecutableFile(atPath: path) {
-            return path
-        }
-        throw TestEnvironmentError(description: "no chromium: run the tests with scripts/test, which installs Debian's chromium")
-    }
-
     /// What in `page` runs past the viewport or past its own box at `width` CSS pixels: measured by a
     /// script added to a copy of the page (the report itself has none), shown in a frame of that width
     /// (Chromium's window is never narrower than 500 px), read back from the DOM.
@@ -52,18 +44,10 @@ final class ReportPageTests: XCTestCase {
             </script></body></html>
             """.write(to: frame, atomically: true, encoding: .utf8)
         let result = try TestDatabase.run(
-            try chromium(),
-            ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--allow-file-access-from-files", "--window-size=1400,900",
-             "--virtual-time-budget=10000", "--dump-dom", frame.absoluteString])
+            try Browser.chromium(), Browser.headless + ["--window-size=1400,900", "--virtual-time-budget=10000", "--dump-dom", frame.absoluteString])
         XCTAssertEqual(result.status, 0, result.stderr)
-        guard let range = result.stdout.range(of: #"data-result="([^"]*)""#, options: .regularExpression) else {
-            XCTFail("the probe did not run: \(result.stdout.prefix(300))")
-            return ["no result"]
-        }
-        let attribute = String(result.stdout[range].dropFirst("data-result=\"".count).dropLast())
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&lt;", with: "<")
-            .replacingOccurrences(of: "&amp;", with: "&")
-        return try JSONParser().parse(attribute).stringArray ?? ["unreadable: \(attribute)"]
+        let found = try Browser.attribute("data-result", in: result.stdout)
+        return found.stringArray ?? ["unreadable: \(found)"]
     }
 
     /// The probe sees what it should: a page too wide for a phone is caught.

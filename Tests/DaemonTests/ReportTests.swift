@@ -195,7 +195,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(files["md"]!.contains("| male | suppressed | 50% | suppressed |"), files["md"]!)
         XCTAssertTrue(files["md"]!.contains("Numbers from fewer than 5 submissions are withheld"), files["md"]!)
         XCTAssertFalse(files["html"]!.contains("20%"), "no bar or text gives the withheld share")
-        XCTAssertTrue(files["html"]!.contains("withheld · 50%"), "the withheld share beside its population share")
+        XCTAssertTrue(files["html"]!.contains("<bdi>withheld</bdi> · <bdi>50%</bdi>"), "the withheld share beside its population share")
 
         XCTAssertEqual(try consultctl(["report", "--consultation", "c1", "--format", "json", "--out", folder.path, "--no-suppress"], fixture).status, 0)
         let exact = try JSONParser().parse(try String(contentsOf: folder.appendingPathComponent("c1.json"), encoding: .utf8))
