@@ -73,6 +73,13 @@ final class WalkthroughTests: XCTestCase {
         for file in ["reports/index.html", "reports/edu-jordan.html", "reports/ar/edu-jordan.html"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent(file).path), file)
         }
+        // The reports in the reader's language, with a name the walkthrough gave, and the HXL file.
+        func report(_ file: String) throws -> String { try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8) }
+        XCTAssertTrue(try report("reports/ar/edu-jordan.html").contains("<bdi>العراق</bdi>"), "CLDR's name for IRQ, isolated")
+        XCTAssertTrue(try report("reports/fr/water-lebanon.html").contains("Eau et assainissement : campements informels"))
+        XCTAssertTrue(second.stdout.contains("named water-lebanon in fr at position "), second.stdout)
+        let hxl = try report("reports/hxl/edu-jordan.hxl.csv").split(separator: "\r\n")
+        XCTAssertTrue(hxl.count > 2 && hxl[1].hasPrefix("#meta+kind,#activity+code,"), "the hashtag row under the header")
 
         // Ctrl-C in the first terminal: everything stops, and what run-local wrote is gone.
         kill(-pid, SIGINT)
