@@ -31,6 +31,9 @@ public struct ServerConfig: Sendable {
     public var shutdownTimeout: Double = 10
     /// TLS, when the operator configured a certificate; nil: plain TCP only.
     public var tls: TLSSettings?
+    /// True when this daemon's notary signs checkpoints with the operator's key; without one, RECEIPT
+    /// says that no receipt can be given instead of asking the client to retry.
+    public var signsCheckpoints = false
 
     public init() {}
 }

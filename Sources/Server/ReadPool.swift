@@ -119,6 +119,9 @@ final class ReadPool: @unchecked Sendable {
     }
 
     func receipt(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
+        guard config.signsCheckpoints else {
+            return done(.error(.notFound, "this server signs no checkpoints (it runs without a signing key), so it gives no receipts; tell its operator"))
+        }
         read(done) { try Self.receipt($0, organisation: organisation, consultation: consultation, key: key) }
     }
 

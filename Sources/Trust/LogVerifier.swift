@@ -37,9 +37,12 @@ public struct LogVerifier {
     public typealias RowCheck = (name: String, problem: @Sendable (LeafRow) -> String?)
 
     /// Checks the log; `key` checks the checkpoints' signatures, `external` proves today's log extends
-    /// it, `rowCheck` is made on every event in the same pass (its finding comes first).
+    /// it, `rowCheck` is made on every event in the same pass (its finding comes first). Events
+    /// recorded in the last `recent` seconds may not be in the stored tree or a checkpoint yet (the
+    /// notary follows the log); any older one must be, or the tree or the checkpoints were removed.
     public func verify(
-        key: PublicKey?, external: Checkpoint? = nil, externalLeaf: (position: Int64, hash: Hash)? = nil, rowCheck: RowCheck? = nil
+        key: PublicKey?, external: Checkpoint? = nil, externalLeaf: (position: Int64, hash: Hash)? = nil, rowCheck: RowCheck? = nil,
+        recent: Double = 300
     ) throws -> [Finding] {
         var findings: [Finding] = []
         let store = TreeStore(connection: connection)
@@ -102,13 +105,29 @@ public struct LogVerifier {
             check: "recorded_at never goes back more than a second as positions go forward", passed: timeBack == nil,
             detail: timeBack.map { "position \($0) is recorded earlier than the one before" } ?? "\(size) events"))
         let changed = [firstChanged, firstUnhashed].compactMap { $0 }.min()
+        let compared = min(size, storedLeaves)
         findings.append(Finding(
             check: "every event matches its leaf in the stored tree", passed: changed == nil,
             detail: changed.map { position in
                 position == firstChanged
                     ? "position \(position): the event differs from the leaf hashed when it was written"
                     : "position \(position): its leaf is missing from the stored tree, which covers \(storedLeaves) events"
-            } ?? "\(size) leaves"))
+            } ?? "\(compared) events compared with \(compared) stored leaves\(size > compared ? "; \(size - compared) events not in the tree yet" : "")"))
+        // A tree or checkpoints that stop short of the log, for events older than `recent`: removed
+        // (after an edit, to hide it) or never kept. Either way nothing vouches for those events.
+        let covered = try uncovered(after: storedLeaves, head: size, recent: recent)
+        findings.append(Finding(
+            check: "the stored tree covers every event older than \(Int(recent)) s", passed: covered == nil,
+            detail: covered.map { "positions \(storedLeaves + 1)…\(size) are not in the stored tree; position \($0.position) was recorded \($0.age) s ago" }
+                ?? "\(storedLeaves) leaves stored, \(size) events"))
+        let signed = checkpoints.map(\.size).max() ?? 0
+        let unsigned = try uncovered(after: signed, head: size, recent: recent)
+        findings.append(Finding(
+            check: "signed checkpoints cover every event older than \(Int(recent)) s", passed: unsigned == nil,
+            detail: unsigned.map {
+                "no checkpoint covers positions \(signed + 1)…\(size) (\($0.age) s old)"
+                    + (checkpoints.isEmpty ? ": no checkpoint is stored (removed, or consultd runs without a signing key)" : "")
+            } ?? "the latest of \(checkpoints.count) checkpoints covers \(signed) of \(size) events"))
         findings.append(Finding(
             check: "the stored tree covers no event the log lacks", passed: storedLeaves <= size,
             detail: storedLeaves <= size ? "\(storedLeaves) leaves stored" : "the tree has \(storedLeaves) leaves: positions \(size + 1)…\(storedLeaves) are gone from the log"))
@@ -134,6 +153,17 @@ public struct LogVerifier {
             findings.append(contentsOf: extends(external, key: key, size: size, roots: roots, kept: kept, leaves: leaves, externalLeaf: externalLeaf, frontier: frontier))
         }
         return findings
+    }
+
+    /// The first event after `position` (up to `head`), with its age in whole seconds by the
+    /// database's clock, when it is older than `recent`; nil when there is none or it is recent.
+    private func uncovered(after position: Int64, head: Int64, recent: Double) throws -> (position: Int64, age: Int64)? {
+        guard position < head else { return nil }
+        let row = try connection.execute(
+            "SELECT floor(extract(epoch FROM now() - recorded_at))::bigint AS age FROM consult.events WHERE position = $1", [position + 1]
+        ).first
+        guard let age: Int64 = try row?.get("age"), Double(age) > recent else { return nil }
+        return (position + 1, age)
     }
 
     /// Whether today's log (of `size` events) extends `external`, by consistency proof.

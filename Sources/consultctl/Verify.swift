@@ -20,6 +20,8 @@ struct Verify: ParsableCommand {
     @OptionGroup var db: DatabaseOptions
     @Option(help: "The operator's published public key: checks every checkpoint's signature.") var publicKey: String?
     @Option(help: "A checkpoint kept elsewhere (a receipt, a report's JSON file, or a checkpoint's JSON).") var checkpoint: String?
+    @Option(help: "Events recorded in the last SECONDS may not be in the stored tree or a checkpoint yet (the notary follows the log); older ones must be.")
+    var recent: Double = 300
 
     func run() {
         let connection = oneLine { try Connection(db.conninfo) }
@@ -76,7 +78,7 @@ struct Verify: ParsableCommand {
             // the same pass that hashes it.
             try LogVerifier(connection: connection, conninfo: db.conninfo).verify(
                 key: key, external: external?.checkpoint, externalLeaf: external?.leaf,
-                rowCheck: ("every event decodes as its type", Self.decodes))
+                rowCheck: ("every event decodes as its type", Self.decodes), recent: recent)
         }
         for finding in findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")

@@ -185,6 +185,11 @@ struct Consultd: ParsableCommand {
         default:
             Self.exit(withOneLine: "--tls-cert and --tls-key go together")
         }
+        let keyPath = signingKey ?? ProcessInfo.processInfo.environment["CONSULT_SIGNING_KEY"]
+        let key: SigningKey?
+        do { key = try keyPath.map(SigningKey.load) } catch { Self.exit(withOneLine: "\(error)") }
+        guard checkpointInterval > 0 else { Self.exit(withOneLine: "--checkpoint-interval must be positive") }
+        config.signsCheckpoints = key != nil && !noNotary
         let metrics = DaemonMetrics(version: ConsultdVersion.number, commit: ConsultdVersion.commit)
         let server = Server(config: config, vault: vault, logger: logger, metrics: metrics)
         let systemd = SystemdNotifier()
@@ -192,10 +197,6 @@ struct Consultd: ParsableCommand {
         do { try server.loadTLS() } catch { Self.exit(withOneLine: "\(error)") }
         let auditPolicy: Policy
         do { auditPolicy = try Policy.load(policy) } catch { Self.exit(withOneLine: "\(error)") }
-        let keyPath = signingKey ?? ProcessInfo.processInfo.environment["CONSULT_SIGNING_KEY"]
-        let key: SigningKey?
-        do { key = try keyPath.map(SigningKey.load) } catch { Self.exit(withOneLine: "\(error)") }
-        guard checkpointInterval > 0 else { Self.exit(withOneLine: "--checkpoint-interval must be positive") }
 
         // Signals arrive through Dispatch sources (the default action is ignored first), installed
         // before anything else so that a SIGTERM during start-up stops the daemon too. They only
@@ -260,6 +261,9 @@ struct Consultd: ParsableCommand {
         }
         let projector = Projector(conninfo: config.conninfo, policy: auditPolicy, logger: logger)
         let projectorStopped = Self.worker("consultd.projector") { projector.run(shouldStop: { stopping.current }) }
+        if key == nil {
+            logger.warning("no signing key: this server signs no checkpoints and gives no receipts (make one with `consultctl keys generate` and pass --signing-key; docs/TRUST.md)")
+        }
         let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
         let probe = HealthProbe(conninfo: config.conninfo, timeout: databaseTimeout)
@@ -275,6 +279,7 @@ struct Consultd: ParsableCommand {
             "listening": "\(host):\(bound.port)", "schema_version": "\(Schema.requiredVersion)", "version": "\(ConsultdVersion.description)",
         ]
         if let httpBound { ready["http"] = "\(httpHost):\(httpBound)" }
+        ready["signing"] = key.map { noNotary ? "off (--no-notary)" : "key \($0.publicKey.id)" } ?? "off"
         if bound.portSpeaksTLS { ready["tls"] = "on" }
         if let tlsPort = bound.tlsPort {
             ready["listening_tls"] = "\(tlsHost ?? host):\(tlsPort)"

@@ -251,4 +251,49 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(deleted.status, 1)
         XCTAssertTrue(deleted.stdout.contains("position \(head) is missing") || deleted.stdout.contains("positions \(head)…"), deleted.stdout)
     }
+
+    /// The cover-up: a superuser edits an event, then empties the stored tree and the checkpoints so
+    /// that nothing disagrees with the edit. verify fails and says what it compared, not "(N leaves)".
+    func testVerifyIsNotFooledByRemovingTheTreeAndTheCheckpoints() throws {
+        let fixture = try Fixture(daemonArguments: ["--signing-key", key, "--checkpoint-interval", "0.2"])
+        let client = try fixture.client()
+        for key in ["k1", "k2", "k3"] {
+            XCTAssertTrue(try client.request("SUBMIT c1 \(key) \(Fixture.body)").hasPrefix("OK SUBMIT \(key)"))
+        }
+        _ = try receipt(client, "k3")
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        let head = try fixture.store.headPosition()
+        let healthy = try ctl(["verify", "--public-key", publicKey, "--recent", "0"], fixture)
+        XCTAssertEqual(healthy.status, 0, healthy.stdout + healthy.stderr)
+        XCTAssertTrue(healthy.stdout.contains("ok   every event matches its leaf in the stored tree (\(head) events compared with \(head) stored leaves)"), healthy.stdout)
+
+        let admin = fixture.store.connection
+        try admin.execute("ALTER TABLE consult.events DISABLE TRIGGER USER")
+        try admin.execute("UPDATE consult.events SET data = jsonb_set(data, '{submission,text}', '\"edited\"') WHERE position = $1", [head])
+        try admin.execute("ALTER TABLE consult.checkpoints DISABLE TRIGGER USER")
+        try admin.execute("ALTER TABLE consult.merkle_nodes DISABLE TRIGGER USER")
+        try admin.execute("TRUNCATE consult.checkpoints, consult.merkle_nodes")
+        // Within --recent, a young log may not be in the tree yet: nothing is claimed either way.
+        let young = try ctl(["verify", "--public-key", publicKey], fixture)
+        XCTAssertTrue(young.stdout.contains("ok   every event matches its leaf in the stored tree (0 events compared with 0 stored leaves; \(head) events not in the tree yet)"), young.stdout)
+        // Once the events are older than that, the missing tree and checkpoints are what they are.
+        let covered = try ctl(["verify", "--public-key", publicKey, "--recent", "0"], fixture)
+        XCTAssertEqual(covered.status, 1, covered.stdout)
+        XCTAssertTrue(covered.stdout.contains("FAIL the stored tree covers every event older than 0 s (positions 1…\(head) are not in the stored tree;"), covered.stdout)
+        XCTAssertTrue(covered.stdout.contains("FAIL signed checkpoints cover every event older than 0 s (no checkpoint covers positions 1…\(head)"), covered.stdout)
+        XCTAssertFalse(covered.stdout.contains("(\(head) leaves)"), "no count of leaves it did not read")
+    }
+
+    /// Without a signing key consultd says so when it starts, and RECEIPT says no receipt can be
+    /// given, instead of asking the client to retry for ever.
+    func testAServerWithoutASigningKeySaysItGivesNoReceipts() throws {
+        let fixture = try Fixture()
+        let client = try fixture.client()
+        XCTAssertTrue(try client.request("SUBMIT c1 k1 \(Fixture.body)").hasPrefix("OK SUBMIT k1"))
+        XCTAssertEqual(try client.request("RECEIPT c1 k1"),
+                       "ERR NOT_FOUND this server signs no checkpoints (it runs without a signing key), so it gives no receipts; tell its operator")
+        XCTAssertTrue(fixture.daemon.log.contains("no signing key: this server signs no checkpoints"), fixture.daemon.log)
+        XCTAssertTrue(fixture.daemon.log.contains("signing=off") || fixture.daemon.log.contains("\"signing\":\"off\""), fixture.daemon.log)
+    }
 }
