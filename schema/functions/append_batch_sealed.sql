@@ -27,7 +27,7 @@ BEGIN
     PERFORM consult.lock_log();
     IF registry_position IS NOT NULL AND registry_position < (
         SELECT coalesce(max(e.position), 0) FROM consult.events e
-         WHERE e.type IN ('ConsultationOpened', 'ConsultationClosed', 'OrganisationRegistered', 'OrganisationProfileChanged'))
+         WHERE e.type = ANY (consult.event_types('organisation', 'consultation')))
     THEN
         RETURN QUERY SELECT 'registry_moved'::text, NULL::bigint, NULL::bigint FROM generate_subscripts(streams, 1);
         RETURN;

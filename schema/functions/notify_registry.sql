@@ -2,13 +2,13 @@
 --
 -- Organisations, credentials and consultations change seldom, and every daemon keeps them in
 -- memory: an insert of any of their events notifies consult_registry (at commit), so a daemon
--- catches up when they change instead of asking the database before each AUTH.
+-- catches up when they change instead of asking the database before each AUTH. The types are
+-- Domain's Registry.eventTypes (a test checks it).
 CREATE OR REPLACE FUNCTION consult.notify_registry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT FROM inserted_events
-                WHERE type IN ('OrganisationRegistered', 'OrganisationProfileChanged', 'CredentialIssued',
-                               'CredentialRevoked', 'ConsultationOpened', 'ConsultationClosed')) THEN
+                WHERE type = ANY (consult.event_types('organisation', 'credential', 'consultation'))) THEN
         PERFORM pg_notify('consult_registry', '');
     END IF;
     RETURN NULL;

@@ -27,3 +27,8 @@ REVOKE ALL ON FUNCTION consult.append_batch_sealed(uuid[], text[], text[], jsonb
                                                    text[], text[], text[], uuid[], text[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION consult.append_batch_sealed(uuid[], text[], text[], jsonb[], jsonb[], bigint[], text[],
                                                       text[], text[], text[], uuid[], text[], bigint) TO consult_app;
+
+-- The event types' names: the views call it as their reader (consult_analyst), the daemon's
+-- statements as consult_app.
+REVOKE ALL ON FUNCTION consult.event_types(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION consult.event_types(text[]) TO consult_app, consult_analyst;
