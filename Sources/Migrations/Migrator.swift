@@ -164,7 +164,8 @@ public struct Migrator {
         return loaded
     }
 
-    /// Applies what is missing and returns it (empty when the database was up to date).
+    /// Applies the functions, the numbered files the database lacks and the privileges, and returns
+    /// the numbered files applied (empty when it had them all; functions and privileges are applied either way).
     @discardableResult
     public func migrate(_ connection: Connection) throws -> [Migration] {
         // The lock is the session's: if the session is lost, migrating must stop, not go on unlocked.
