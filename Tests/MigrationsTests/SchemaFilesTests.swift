@@ -113,6 +113,36 @@ final class SchemaFilesTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(asked, 8)
     }
 
+    /// What the lists are for, event type by event type: the registry's types (and no other) notify
+    /// consult_registry, and the consultation and organisation types (and no other) make an append
+    /// decided as of an older position refuse with registry_moved.
+    func testEachEventTypeNotifiesAndMovesTheRegistryAsDomainSays() throws {
+        let conninfo = try TestDatabase.fresh()
+        let listener = try Connection(conninfo)
+        try listener.listen("consult_registry")
+        let writer = try Connection(conninfo)
+        let admission: Set = [
+            EventType.organisationRegistered, EventType.organisationProfileChanged, EventType.consultationOpened, EventType.consultationClosed,
+        ]
+        for type in EventType.all {
+            let position: Int64 = try writer.execute(
+                "INSERT INTO consult.events (event_id, stream, version, type, data) VALUES (gen_random_uuid(), 'probe-' || $1, 1, $1, '{}') RETURNING position",
+                [type]
+            ).first?.get("position") ?? 0
+            let notified = try listener.waitForNotifications(timeout: Registry.folds.contains(type) ? 5 : 0.3)
+            XCTAssertEqual(notified.map(\.channel), Registry.folds.contains(type) ? ["consult_registry"] : [], type)
+            let outcome: String = try writer.execute(
+                """
+                SELECT outcome FROM consult.append_batch_sealed(
+                    ARRAY[gen_random_uuid()], ARRAY['after-' || $1], ARRAY['Probe'], ARRAY['{}'::jsonb], ARRAY['{}'::jsonb],
+                    ARRAY[NULL::bigint], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY[NULL::text],
+                    ARRAY[NULL::uuid], ARRAY[NULL::text], $2::bigint)
+                """, [type, position - 1]
+            ).first?.get("outcome") ?? ""
+            XCTAssertEqual(outcome, admission.contains(type) ? "registry_moved" : "appended", type)
+        }
+    }
+
     /// The index events_registry (010) keeps its list written out (re-making it reads the whole log):
     /// it must name exactly the registry's types.
     func testTheRegistryIndexNamesTheRegistrysTypes() throws {
