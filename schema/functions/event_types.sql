@@ -13,7 +13,9 @@
 -- (consult.event_types('organisation', 'consultation'))` is then a list of constants, and the planner
 -- sees that the partial index events_registry applies. That index's predicate is written out in
 -- migration 010 (re-making it means reading the whole log); a test checks it names exactly the
--- registry's types. A new type needs a new daemon anyway: plans made before it are not revisited.
+-- registry's types. A change to the list comes with a new daemon (Domain's list changes with it):
+-- restart the daemons after migrating, as every upgrade does, so that no session keeps a plan made
+-- with the old list.
 CREATE OR REPLACE FUNCTION consult.event_types(VARIADIC subjects text[] DEFAULT NULL) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(t.name ORDER BY t.n), '{}')
