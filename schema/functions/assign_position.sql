@@ -4,9 +4,9 @@
 -- Every insert, however it is made, takes its position under the log's write lock (consult.lock_log):
 -- the first in a transaction reads the last committed position (an index lookup), later ones count
 -- on from a transaction-local setting tagged with the transaction id, so a batch costs no extra
--- writes and a stale or stray value is never used. A rolled-back savepoint rolls the setting back with its rows: positions stay
--- contiguous. (A session that forged the setting could only cause a refused duplicate or a gap,
--- never a reordering: the lock still orders commits.)
+-- writes and a stale or stray value is never used. A rolled-back savepoint rolls the setting back
+-- with its rows: positions stay contiguous. (A session that forged the setting could only cause a
+-- refused duplicate or a gap, never a reordering: the lock still orders commits.)
 CREATE OR REPLACE FUNCTION consult.assign_position() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
