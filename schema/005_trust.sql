@@ -5,6 +5,9 @@
 -- docs/TRUST.md says), and consultd signs checkpoints of the tree with the operator's Ed25519 key.
 -- A receipt proves an event's inclusion in a checkpoint; `consultctl verify` recomputes everything
 -- from the log. The nodes stored here are only a cache that makes proofs cheap: nothing trusts them.
+--
+-- Edited in 0.17 (issue 24): consult.refuse_change's new definition, made here, lives in
+-- schema/functions/refuse_change.sql. A database migrated before the edit ends the same.
 
 -- Roots of perfect subtrees: 2^level leaves starting at leaf index * 2^level. Level 0 holds the leaves.
 CREATE TABLE consult.merkle_nodes (
@@ -27,13 +30,8 @@ CREATE TABLE consult.checkpoints (
 );
 COMMENT ON TABLE consult.checkpoints IS 'Signed checkpoints of the Merkle tree over the log. Never updated or deleted.';
 
--- Checkpoints, like the log, are only ever added to: the log's refusal, made to name its table.
-CREATE OR REPLACE FUNCTION consult.refuse_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '%.% is append-only: % refused', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'CL001', HINT = 'Record something new that corrects or supersedes the old.';
-END $$;
+-- Checkpoints, like the log, are only ever added to: consult.refuse_change (schema/functions/refuse_change.sql,
+-- which names the table since this migration) refuses the rest.
 CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON consult.checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION consult.refuse_change();
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON consult.checkpoints

@@ -5,6 +5,8 @@
 -- the log's registry events (views run with their owner's rights, so analysts still cannot read the
 -- log itself); a small partial index finds those few events among millions. Queries repeat its
 -- predicate (type IN (…)) beside their own, so that the planner sees the index applies.
+--
+-- Since 011 the views read their lists of event types from consult.event_types (schema/functions/).
 
 CREATE INDEX events_registry ON consult.events (position)
     WHERE type IN ('ConsultationOpened', 'ConsultationClosed', 'OrganisationRegistered', 'OrganisationProfileChanged');

@@ -20,6 +20,14 @@ public enum EventType {
     public static let outcomePublished = "OutcomePublished"
     /// Personal content's keys were destroyed (docs/PRIVACY.md), on the `erasures` stream.
     public static let contentErased = "ContentErased"
+
+    /// Every type above, in this order. The SQL side's list is `consult.event_types()`
+    /// (schema/functions/event_types.sql); MigrationsTests checks that the two, and this list and the
+    /// declarations above, are the same.
+    public static let all = [
+        organisationRegistered, organisationProfileChanged, credentialIssued, credentialRevoked, consultationOpened,
+        consultationClosed, submissionReceived, submissionWithdrawn, feedbackGiven, outcomePublished, contentErased,
+    ]
 }
 
 /// Stream names (`category-id`). Protocol ARGs never contain `/`, so the separator is unambiguous.

@@ -4,7 +4,7 @@ import PostgresClient
 /// Appends to and reads from the log (`consult.events`) over one connection.
 ///
 /// Ordering and completeness are guaranteed by the database (see `consult.lock_log` in
-/// `schema/001_event_log.sql`): positions are contiguous and commit in order, so reading
+/// `schema/functions/lock_log.sql`): positions are contiguous and commit in order, so reading
 /// "after position p" never misses an event that commits later with a smaller position.
 public final class EventStore {
     public let connection: Connection

@@ -35,11 +35,11 @@ func fail(_ message: String) -> Never {
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply the SQL migrations in schema/ that the database does not have yet.")
+        abstract: "Apply schema/: its functions, the numbered migrations the database does not have yet, and privileges.")
 
     @OptionGroup var db: DatabaseOptions
 
-    @Option(help: "Folder of NNN_name.sql files (default: $CONSULT_SCHEMA_DIR, the checkout's schema/, or /usr/share/consultd/schema).")
+    @Option(help: "Folder of NNN_name.sql files, functions/ and privileges/ (default: $CONSULT_SCHEMA_DIR, the checkout's schema/, or /usr/share/consultd/schema).")
     var schemaDir: String?
 
     func run() throws {

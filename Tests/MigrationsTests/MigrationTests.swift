@@ -65,12 +65,15 @@ final class MigrationTests: XCTestCase {
         let conninfo = try TestDatabase.fresh()
         let connection = try Connection(conninfo)
         let before = try TestDatabase.catalogSnapshot(connection)
-        var migrations = try Migrator(directory: TestDatabase.schemaDirectory).migrations
+        let loaded = try Migrator(directory: TestDatabase.schemaDirectory)
+        var migrations = loaded.migrations
         let broken = Migration(
             version: migrations.count + 1, name: "broken",
             sql: "CREATE TABLE consult.half_done (x int); SELECT no_such_function();")
         migrations.append(broken)
-        XCTAssertThrowsError(try Migrator(migrations: migrations).migrate(connection)) { error in
+        XCTAssertThrowsError(
+            try Migrator(migrations: migrations, functions: loaded.functions, privileges: loaded.privileges).migrate(connection)
+        ) { error in
             XCTAssertTrue("\(error)".contains("migration \(broken.version) (broken) failed"), "\(error)")
             XCTAssertTrue("\(error)".contains(SQLState.undefinedFunction), "\(error)")
         }
