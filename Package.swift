@@ -6,6 +6,8 @@ import PackageDescription
 //                        -> Server, Metrics, Projections -> EventLog -> PostgresClient -> CLibPQ
 //                                                                  -> Domain (pure) -> JSON (pure)
 //                        -> Trust -> Merkle (pure), PostgresClient
+//   consultctl           -> Witness (tlog-witness: the pure decision, its state file, its HTTP server) -> Transparency, Sockets, TLS, Locking
+//                        -> Transparency (pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles) -> Merkle (pure)
 //                        -> Server, consultctl -> Vault -> EventLog, Domain
 //                        -> Migrations -> PostgresClient
 //   Server, LineClient   -> TLS -> CLibSSL (OpenSSL's libssl)
@@ -57,6 +59,8 @@ let package = Package(
                 "Merkle", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking"]),
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(
             name: "Vault",
@@ -89,8 +93,9 @@ let package = Package(
             name: "consultctl",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
-                "Trust", "Merkle", "Vault", "Version",
+                "Trust", "Merkle", "Vault", "Version", "Transparency", "Witness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -113,6 +118,8 @@ let package = Package(
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "Merkle", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,0 +1,1 @@
+// The tlog-witness protocol (see AddCheckpoint.swift).
