@@ -60,7 +60,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking"]),
+        .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(
             name: "Vault",

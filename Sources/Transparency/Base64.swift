@@ -111,3 +111,7 @@ enum Decimal {
         return value
     }
 }
+
+/// Strict ASCII decimal (digits only, no leading zero except `0`, fits in Int64), for other modules
+/// parsing C2SP text formats.
+public func parseDecimal(_ text: some StringProtocol) -> Int64? { Decimal.parse(text) }

@@ -1,1 +1,0 @@
-// The tlog-witness protocol (see AddCheckpoint.swift).
