@@ -39,7 +39,12 @@ public final class WitnessService: Sendable {
                 return (WitnessResponse(status: 500, text: "the witness could not store its state\n"), "state not stored: \(error)")
             }
         }
-        guard method == "GET" || method == "HEAD" else { return (WitnessResponse(status: 405, text: "only GET here\n"), "method \(method)") }
+        guard method == "GET" || method == "HEAD" else {
+            let isMonitoringPath = route.hasSuffix("/checkpoint") && route.utf8.count == 64 + "/checkpoint".utf8.count
+            return isMonitoringPath
+                ? (WitnessResponse(status: 405, text: "only GET here\n"), "method \(method)")
+                : (WitnessResponse(status: 404, text: "not found\n"), "no such path")
+        }
         let response = AddCheckpoint.monitor(path: route, records: store.current.logs)
         return (response, response.status == 200 ? "served a cosigned checkpoint" : "no such checkpoint")
     }

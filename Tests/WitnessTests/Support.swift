@@ -44,7 +44,7 @@ struct TestLog {
     /// An add-checkpoint body from `old` to the log's size now (or `size`).
     func body(old: Int64, size: Int64? = nil) throws -> [UInt8] {
         let new = size ?? frontier.size
-        return AddCheckpointRequest.body(oldSize: old, proof: old == 0 ? [] : proof(from: old, to: new), note: try signedNote(size: new))
+        return AddCheckpointRequest.body(oldSize: old, proof: old == 0 || old > new ? [] : proof(from: old, to: new), note: try signedNote(size: new))
     }
 }
 
