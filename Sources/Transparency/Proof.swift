@@ -130,7 +130,9 @@ public struct TlogProof: Sendable, Equatable {
         } catch {
             throw .note(error)
         }
-        guard cosigned.count >= quorum else { throw .notEnoughCosignatures(needed: quorum, found: cosigned.count) }
+        // A witness listed twice counts once.
+        let distinct = Set(cosigned.map { witnesses[$0].text }).count
+        guard distinct >= quorum else { throw .notEnoughCosignatures(needed: quorum, found: distinct) }
         guard index < checkpoint.size else { throw .indexOutOfRange(index: index, size: checkpoint.size) }
         guard MerkleProofs.verifyInclusion(leaf: leafHash, index: index, size: checkpoint.size, proof: inclusionProof, root: checkpoint.root) else {
             throw .inclusionFails

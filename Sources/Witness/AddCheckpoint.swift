@@ -140,7 +140,11 @@ public enum AddCheckpoint {
         func refuse(_ status: Int, _ reason: String) -> Decision {
             Decision(response: WitnessResponse(status: status, text: reason + "\n"), origin: origin, newRecord: nil, summary: reason)
         }
-        guard let keys = logs[origin] else { return refuse(404, "unknown log origin") }
+        guard let keys = logs[origin] else {
+            // An origin nobody configured is the client's text: logged shortened.
+            let shown = origin.count > 80 ? String(origin.prefix(80)) + "…" : origin
+            return Decision(response: WitnessResponse(status: 404, text: "unknown log origin\n"), origin: shown, newRecord: nil, summary: "unknown log origin")
+        }
         let verified: Set<Int>
         do {
             verified = try request.note.verify(keys.map(\.verifier))
@@ -178,7 +182,8 @@ public enum AddCheckpoint {
                 }
             }
         }
-        let timestamp = max(now, 1)
+        // Never earlier than the last cosignature for this log (a clock stepped back), never 0.
+        let timestamp = max(now, stored?.cosignedAt ?? 0, 1)
         let cosignature: NoteSignature
         do {
             cosignature = try cosigner.cosign(checkpointText: request.note.text, timestamp: timestamp)

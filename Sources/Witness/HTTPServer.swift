@@ -127,7 +127,11 @@ public final class WitnessHTTPServer: @unchecked Sendable {
 
         func serve() {
             defer {
-                tls?.shutdown()
+                if let tls {
+                    tls.shutdown()
+                } else {
+                    lingeringClose()
+                }
                 tls = nil
                 Glibc.close(fd)
             }
@@ -197,6 +201,22 @@ public final class WitnessHTTPServer: @unchecked Sendable {
                 if head == nil && buffer.count > limits.maxRequestBytes {
                     return .failure(WitnessResponse(status: 413, text: "request too large\n"), "request head over \(limits.maxRequestBytes) bytes")
                 }
+            }
+        }
+
+        /// Closing a socket with unread input makes the kernel send a reset, which can destroy an
+        /// answer the client has not read yet (a 413 sent before the body arrived). So: end our side,
+        /// and read and discard what the client still sends, for at most a second and 256 KiB, or
+        /// until the request's deadline if that is sooner.
+        func lingeringClose() {
+            shutdown(fd, Int32(SHUT_WR))
+            deadline = min(deadline, .now() + 1)
+            var discarded = 0
+            var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+            while discarded < 256 * 1024 {
+                let count = scratch.withUnsafeMutableBytes { read(into: $0) }
+                guard let count, count > 0 else { return }
+                discarded += count
             }
         }
 

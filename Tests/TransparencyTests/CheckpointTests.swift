@@ -130,6 +130,10 @@ final class CheckpointTests: XCTestCase {
         expect(.notEnoughCosignatures(needed: 3, found: 2)) {
             try parsed.verify(leafHash: log.leaves[7], logKey: log.key.verifierKey, witnesses: wkeys, quorum: 3)
         }
+        // A witness listed twice counts once.
+        expect(.notEnoughCosignatures(needed: 3, found: 2)) {
+            try parsed.verify(leafHash: log.leaves[7], logKey: log.key.verifierKey, witnesses: wkeys + [wkeys[0]], quorum: 3)
+        }
         expect(.inclusionFails) { try parsed.verify(leafHash: log.leaves[6], logKey: log.key.verifierKey, witnesses: wkeys, quorum: 2) }
         expect(.wrongOrigin(expected: "other.example", found: "log.example/proofs")) {
             try parsed.verify(leafHash: log.leaves[7], logKey: log.key.verifierKey, origin: "other.example", witnesses: wkeys, quorum: 0)

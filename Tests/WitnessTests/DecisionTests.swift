@@ -46,8 +46,13 @@ final class DecisionTests: XCTestCase {
             XCTAssertEqual(state.logs[log.key.name]?.size, size)
             previous = size
         }
-        // The same checkpoint again (old = size, same root) is cosigned again.
-        XCTAssertEqual(decide(try log.body(old: 100), logs: [log], state: &state).response.status, 200)
+        // The same checkpoint again (old = size, same root) is cosigned again, and with a clock
+        // stepped back its timestamp is not earlier than the last one.
+        let again = decide(try log.body(old: 100), logs: [log], state: &state, now: 1_700_000_000)
+        XCTAssertEqual(again.response.status, 200)
+        XCTAssertEqual(again.newRecord?.cosignedAt, 1_800_000_000)
+        let line = try SignedNote(parsing: try log.signedNote().serialized + again.response.text).signatures[1]
+        XCTAssertEqual(Cosignature.timestamp(of: line.signature), 1_800_000_000)
     }
 
     func testAWrongOldSizeGets409WithTheWitnessSizeAsTextXTlogSize() throws {
