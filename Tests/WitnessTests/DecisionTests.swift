@@ -147,6 +147,36 @@ final class DecisionTests: XCTestCase {
         XCTAssertEqual(kept.signatures[0], extra.signatures[0])
     }
 
+    func testTheSpecsExampleRequestBodyParses() throws {
+        // c2sp.org/tlog-witness, "add-checkpoint", the example request body.
+        let body = """
+            old 20852014
+            PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=
+            jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=
+            5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=
+            /6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=
+
+            example.com/behind-the-sofa
+            20852163
+            CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
+
+            — example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
+            — example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=
+
+            """
+        let request = try AddCheckpointRequest(body: Array(body.utf8))
+        XCTAssertEqual(request.oldSize, 20_852_014)
+        XCTAssertEqual(request.proof.map { Base64.encode($0.bytes) }.last, "/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=")
+        XCTAssertEqual(request.proof.count, 4)
+        XCTAssertEqual(request.checkpoint.origin, "example.com/behind-the-sofa")
+        XCTAssertEqual(request.checkpoint.size, 20_852_163)
+        XCTAssertEqual(request.note.signatures.count, 2)
+        XCTAssertEqual(AddCheckpointRequest.body(oldSize: request.oldSize, proof: request.proof, note: request.note), Array(body.utf8))
+        // Its log is not one this witness knows.
+        var state = WitnessState()
+        XCTAssertEqual(decide(Array(body.utf8), logs: [], state: &state).response.status, 404)
+    }
+
     func testMalformedBodiesGet400() throws {
         var log = try TestLog(origin: "log.example/malformed")
         log.grow(to: 4)
