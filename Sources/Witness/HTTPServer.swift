@@ -184,6 +184,9 @@ public final class WitnessHTTPServer: @unchecked Sendable {
                         return .failure(WitnessResponse(status: status, text: reason + "\n"), reason)
                     case .complete(let parsed):
                         head = parsed
+                        if parsed.expectsContinue && buffer.count < parsed.headLength + parsed.contentLength {
+                            guard write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return nil }
+                        }
                     }
                 }
                 if let head {
@@ -257,7 +260,11 @@ public final class WitnessHTTPServer: @unchecked Sendable {
             var text = "HTTP/1.1 \(response.status) \(HTTPRequestHead.reason(response.status))\r\n"
             text += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\nCache-Control: no-store\r\n"
             text += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
-            let bytes = Array(text.utf8) + (head ? [] : response.body)
+            return write(Array(text.utf8) + (head ? [] : response.body))
+        }
+
+        /// Writes all of `bytes` before the deadline.
+        func write(_ bytes: [UInt8]) -> Bool {
             var sent = 0
             while sent < bytes.count {
                 let result: Int? = bytes[sent...].withUnsafeBytes { raw in
@@ -299,6 +306,8 @@ struct HTTPRequestHead: Equatable {
     var keepAlive: Bool
     /// Bytes of the head, through its blank line.
     var headLength: Int
+    /// The client waits for `100 Continue` before it sends the body (curl does, over 1 KiB).
+    var expectsContinue = false
 
     enum Parse: Equatable {
         case incomplete
@@ -329,6 +338,7 @@ struct HTTPRequestHead: Equatable {
         }
         var contentLength: Int?
         var keepAlive = requestLine[2] == "HTTP/1.1"
+        var expectsContinue = false
         for line in lines.dropFirst() where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { return .invalid(status: 400, reason: "a header line without a colon") }
             let name = line[..<colon].lowercased()
@@ -342,6 +352,9 @@ struct HTTPRequestHead: Equatable {
                 contentLength = length
             case "transfer-encoding":
                 return .invalid(status: 411, reason: "chunked bodies are not accepted: send a Content-Length")
+            case "expect":
+                guard value.lowercased() == "100-continue" else { return .invalid(status: 417, reason: "only Expect: 100-continue is understood") }
+                expectsContinue = requestLine[2] == "HTTP/1.1"
             case "connection":
                 let tokens = value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 if tokens.contains("close") { keepAlive = false }
@@ -355,7 +368,8 @@ struct HTTPRequestHead: Equatable {
         let method = String(requestLine[0])
         if method == "POST" && contentLength == nil { return .invalid(status: 411, reason: "a POST needs a Content-Length") }
         let path = String(requestLine[1].prefix { $0 != "?" })
-        return .complete(HTTPRequestHead(method: method, path: path, contentLength: length, keepAlive: keepAlive, headLength: end))
+        return .complete(HTTPRequestHead(method: method, path: path, contentLength: length, keepAlive: keepAlive, headLength: end,
+                                         expectsContinue: expectsContinue && length > 0))
     }
 
     static func reason(_ status: Int) -> String {
@@ -368,6 +382,7 @@ struct HTTPRequestHead: Equatable {
         case 409: return "Conflict"
         case 411: return "Length Required"
         case 413: return "Content Too Large"
+        case 417: return "Expectation Failed"
         case 422: return "Unprocessable Entity"
         case 500: return "Internal Server Error"
         default: return "Status"

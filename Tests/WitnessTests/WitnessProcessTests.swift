@@ -166,9 +166,19 @@ final class WitnessProcessTests: XCTestCase {
         let stalled = try LineClient(port: witness.port, readGreeting: false, timeout: 30)
         try stalled.send(bytes: Array("POST /add-checkpoint HTTP/1.1\r\nContent-Length: 100\r\n\r\nold".utf8))
         assertCosigned(try add(witness, try b.body(old: 2)), try b.signedNote())
+        // Expect: 100-continue (curl sends it for bodies over 1 KiB): the body follows the interim answer.
+        a.grow(to: 300)
+        let continued = try LineClient(port: witness.port, readGreeting: false, timeout: 20)
+        let long = try a.body(old: 7)
+        try continued.send(bytes: Array("POST /add-checkpoint HTTP/1.1\r\nContent-Length: \(long.count)\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n".utf8))
+        XCTAssertEqual(try continued.readLine(), "HTTP/1.1 100 Continue\r")
+        XCTAssertEqual(try continued.readLine(), "\r")
+        try continued.send(bytes: long)
+        assertCosigned(try HTTP.parse(continued.readAll()), try a.signedNote())
         // Keep-alive: two requests on one connection, answered in order.
         let client = try LineClient(port: witness.port, readGreeting: false, timeout: 20)
-        let first = try a.body(old: 7)
+        a.grow(to: 301)
+        let first = try a.body(old: 300)
         let path = "/\(AddCheckpoint.originHash("log.test/a"))/checkpoint"
         try client.send(bytes: Array("POST /add-checkpoint HTTP/1.1\r\nContent-Length: \(first.count)\r\n\r\n".utf8) + first
                         + Array("GET \(path) HTTP/1.1\r\nConnection: close\r\n\r\n".utf8))
