@@ -103,6 +103,14 @@ public enum Tiles {
         }
         return out
     }
+
+    /// Every tile of a tree of `size` leaves with its bytes, keyed by its path: what a log serves
+    /// under `<prefix>/` for that size.
+    public static func all(size: Int64, nodes: (NodeID) throws -> Hash) rethrows -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        for tile in TileID.all(size: size) { out[tile.path] = try data(of: tile, nodes: nodes) }
+        return out
+    }
 }
 
 /// Why the tile client could not answer.

@@ -34,7 +34,9 @@ public final class WitnessService: Sendable {
                     let decision = AddCheckpoint.decide(body: body, logs: logs, record: { state.logs[$0] }, cosigner: cosigner, now: now)
                     return (decision, decision.origin, decision.newRecord)
                 }
-                return (decision.response, "origin=\(decision.origin.map { "\"\($0)\"" } ?? "-") \(decision.summary)")
+                // The summary may quote the client's text (a key name it sent): kept to one short line.
+                let summary = decision.summary.count > 200 ? String(decision.summary.prefix(200)) + "…" : decision.summary
+                return (decision.response, "origin=\(decision.origin.map { "\"\($0)\"" } ?? "-") \(summary)")
             } catch {
                 return (WitnessResponse(status: 500, text: "the witness could not store its state\n"), "state not stored: \(error)")
             }
