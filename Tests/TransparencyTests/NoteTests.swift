@@ -45,6 +45,23 @@ final class NoteTests: XCTestCase {
         XCTAssertTrue(cosigner.text.hasPrefix("example.com/foo+\(KeyID.hex(cosigner.keyID))+B"))  // base64 of 0x04...
     }
 
+    func testKeysAndACosignatureFromAnotherImplementation() throws {
+        // Data from transparency-dev/formats' note tests (Go): an Ed25519 note vkey whose base64 holds
+        // a plus, a native cosignature (type 0x04) vkey, and a cosignature line's bytes with their time.
+        let noteKey = try VerifierKey(parsing: "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6")
+        XCTAssertEqual(noteKey.type, .ed25519)
+        XCTAssertEqual(KeyID.hex(noteKey.keyID), "7997405c")
+        let cosignerKey = try VerifierKey(parsing: "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2")
+        XCTAssertEqual(cosignerKey.type, .cosignatureV1)
+        XCTAssertEqual(KeyID.hex(cosignerKey.keyID), "da77ade7")
+        XCTAssertTrue(cosignerKey.verifier is CosignatureVerifier)
+        let bytes = try XCTUnwrap(Base64.decode("ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA=="))
+        XCTAssertEqual(Cosignature.timestamp(of: Array(bytes.dropFirst(4))), 1_727_964_367)
+        // An Ed25519 note signature (4 + 64 bytes) is not a cosignature.
+        let plain = try XCTUnwrap(Base64.decode("eQjRQm6eSKzFoiYalgwCPXu2y3ijtg68is9M46JKxuZB+dRfTmeQeDBoXnvxZx2ugnkyV+MUMLXpWs1hPb/W/4xkNQY="))
+        XCTAssertNil(Cosignature.timestamp(of: Array(plain.dropFirst(4))))
+    }
+
     func testSignerKeyRoundTripsAndSignsNotesItsVerifierKeyAccepts() throws {
         let signer = try SignerKey.generate(name: "log.example/test")
         let text = signer.text
