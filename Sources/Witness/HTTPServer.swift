@@ -101,7 +101,6 @@ public final class WitnessHTTPServer: @unchecked Sendable {
                 connection.serve()
                 queue.async { self.active -= 1 }
             }
-            thread.stackSize = 512 * 1024
             thread.start()
         }
     }

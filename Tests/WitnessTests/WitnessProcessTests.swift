@@ -199,6 +199,21 @@ final class WitnessProcessTests: XCTestCase {
         assertCosigned(try add(witness, try log.body(old: 0)), try log.signedNote())
     }
 
+    func testConnectionsBeyondTheBoundAreClosedAtOnce() throws {
+        let log = try TestLog(origin: "log.test/bounded")
+        let witness = try start(logs: [log], extra: ["--max-connections", "1"])
+        // One client holds the only slot with half a request (until the 10 s request timeout)...
+        let holder = try LineClient(port: witness.port, readGreeting: false, timeout: 30)
+        try holder.send(bytes: Array("POST /add-checkpoint HTTP/1.1\r\nContent-Length: 10\r\n\r\nold".utf8))
+        // ...so the next is closed at accept, without an answer and without waiting for the timeout.
+        let started = Date()
+        let refused = try LineClient(port: witness.port, readGreeting: false, timeout: 30)
+        XCTAssertEqual(try refused.readAll(), [])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertTrue(witness.waitForLog("connection refused: 1 connections open"))
+        _ = holder
+    }
+
     func testOverTLS() throws {
         let certificates = try TestCertificates.shared()
         var log = try TestLog(origin: "log.test/tls")
