@@ -124,6 +124,9 @@ public enum AddCheckpoint {
         public var newRecord: LogRecord?
         /// One line for the witness's log: what was decided (never a key).
         public var summary: String
+        /// A checkpoint validly signed by the log that does not extend the one the witness cosigned
+        /// (a fork or a rollback): proof of the log's misbehaviour, kept in the witness's log.
+        public var evidence: SignedNote? = nil
     }
 
     public static func decide(
@@ -152,10 +155,19 @@ public enum AddCheckpoint {
             return refuse(403, "the checkpoint is not signed by the log's key: \(error)")
         }
         guard request.oldSize <= checkpoint.size else {
-            return refuse(400, "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)")
+            var decision = refuse(400, "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)")
+            // A signed checkpoint smaller than the one cosigned is a rollback.
+            if let stored = record(origin), checkpoint.size < stored.size { decision.evidence = request.note }
+            return decision
         }
         let stored = record(origin)
         let storedSize = stored?.size ?? 0
+        /// A refusal of a checkpoint the log did sign: kept as evidence.
+        func inconsistent(_ reason: String) -> Decision {
+            var decision = refuse(422, reason)
+            decision.evidence = request.note
+            return decision
+        }
         guard request.oldSize == storedSize else {
             return Decision(
                 response: WitnessResponse(status: 409, contentType: "text/x.tlog.size", body: Array("\(storedSize)\n".utf8)),
@@ -172,13 +184,13 @@ public enum AddCheckpoint {
             }
             let oldRoot = Hash(bytes: storedRoot)
             if request.oldSize == checkpoint.size {
-                guard oldRoot == checkpoint.root else { return refuse(422, "same size \(checkpoint.size) as the cosigned checkpoint, different root hash") }
+                guard oldRoot == checkpoint.root else { return inconsistent("same size \(checkpoint.size) as the cosigned checkpoint, different root hash") }
                 guard request.proof.isEmpty else { return refuse(422, "a consistency proof between equal sizes must be empty") }
             } else {
                 guard MerkleProofs.verifyConsistency(
                     from: request.oldSize, to: checkpoint.size, proof: request.proof, oldRoot: oldRoot, newRoot: checkpoint.root)
                 else {
-                    return refuse(422, "the consistency proof from size \(request.oldSize) to \(checkpoint.size) does not verify")
+                    return inconsistent("the consistency proof from size \(request.oldSize) to \(checkpoint.size) does not verify")
                 }
             }
         }

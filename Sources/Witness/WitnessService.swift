@@ -35,7 +35,11 @@ public final class WitnessService: Sendable {
                     return (decision, decision.origin, decision.newRecord)
                 }
                 // The summary may quote the client's text (a key name it sent): kept to one short line.
-                let summary = decision.summary.count > 200 ? String(decision.summary.prefix(200)) + "…" : decision.summary
+                var summary = decision.summary.count > 200 ? String(decision.summary.prefix(200)) + "…" : decision.summary
+                if let evidence = decision.evidence {
+                    // The signed checkpoint, newlines escaped so the log keeps one line per request.
+                    summary += " evidence=\"\(evidence.serialized.replacingOccurrences(of: "\n", with: "\\n"))\""
+                }
                 return (decision.response, "origin=\(decision.origin.map { "\"\($0)\"" } ?? "-") \(summary)")
             } catch {
                 return (WitnessResponse(status: 500, text: "the witness could not store its state\n"), "state not stored: \(error)")

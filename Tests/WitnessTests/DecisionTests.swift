@@ -82,6 +82,7 @@ final class DecisionTests: XCTestCase {
         fork.grow(to: 10)
         var decision = decide(try fork.body(old: 10, size: 10), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 422, decision.response.text)
+        XCTAssertEqual(decision.evidence, try fork.signedNote(size: 10))  // signed by the log: kept as evidence
         // A bigger forked tree, with the fork's own (valid for the fork) proof from 10.
         fork.grow(to: 15)
         decision = decide(try fork.body(old: 10), logs: [log], state: &state)
@@ -110,6 +111,7 @@ final class DecisionTests: XCTestCase {
         // Claiming the witness's size, with a smaller checkpoint: old > size is malformed.
         var decision = decide(AddCheckpointRequest.body(oldSize: 12, proof: [], note: try log.signedNote(size: 5)), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 400)
+        XCTAssertEqual(decision.evidence, try log.signedNote(size: 5))
         // Claiming the smaller size: not the witness's.
         decision = decide(try log.body(old: 5, size: 5), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 409)

@@ -74,6 +74,9 @@ final class WitnessProcessTests: XCTestCase {
         var fork = try TestLog(origin: "log.test/growing", salt: "fork-", key: log.key)
         fork.grow(to: 10)
         XCTAssertEqual(try add(witness, try fork.body(old: 10, size: 10)).status, 422)
+        // The fork, signed by the log, is in the witness's log as evidence (one line).
+        let forkRoot = Base64.encode(fork.checkpoint().root.bytes)
+        XCTAssertTrue(witness.waitForLog("evidence=\"log.test/growing\\n10\\n\(forkRoot)\\n\\n\u{2014} log.test/growing "), witness.log)
         fork.grow(to: 14)
         XCTAssertEqual(try add(witness, try fork.body(old: 10)).status, 422)
         XCTAssertEqual(try add(witness, AddCheckpointRequest.body(oldSize: 10, proof: log.proof(from: 10, to: 12), note: try fork.signedNote(size: 12))).status, 422)
