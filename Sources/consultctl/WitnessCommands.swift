@@ -101,6 +101,9 @@ struct WitnessCommand: ParsableCommand {
                 host: host, port: port, tls: tls, limits: limits, log: { logger.info("\($0)") },
                 handler: { service.handle(method: $0, path: $1, body: $2) })
             let bound = oneLine { try server.start() }
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: key))?[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0 {
+                logger.warning("the witness key \(key) is readable or writable by others (mode \(String(mode.intValue, radix: 8))): chmod 600 it")
+            }
             let origins = Set(logKeys.map(\.name)).sorted().joined(separator: ",")
             logger.info("witness listening=\(host.contains(":") ? "[\(host)]" : host):\(bound) tls=\(tls != nil) vkey=\(cosigner.verifierKey.text) logs=\(origins) state=\(state)")
             for signal in [SIGTERM, SIGINT] {

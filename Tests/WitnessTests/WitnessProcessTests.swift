@@ -202,6 +202,14 @@ final class WitnessProcessTests: XCTestCase {
         assertCosigned(try add(witness, try log.body(old: 0)), try log.signedNote())
     }
 
+    func testAKeyFileOthersCanReadIsWarnedAbout() throws {
+        let log = try TestLog(origin: "log.test/mode")
+        XCTAssertEqual(chmod(folder + "/witness.key", 0o644), 0)
+        let witness = try start(logs: [log])
+        XCTAssertTrue(witness.log.contains("warning"))
+        XCTAssertTrue(witness.log.contains("witness.key is readable or writable by others (mode 644)"), witness.log)
+    }
+
     func testConnectionsBeyondTheBoundAreClosedAtOnce() throws {
         let log = try TestLog(origin: "log.test/bounded")
         let witness = try start(logs: [log], extra: ["--max-connections", "1"])
@@ -251,6 +259,7 @@ final class WitnessProcessTests: XCTestCase {
         }
         // A second witness on the same state file is refused while the first runs.
         let first = try start(logs: [log])
+        XCTAssertFalse(first.log.contains("readable or writable by others"))
         let second = try runConsultctl(["witness", "serve", "--listen", "127.0.0.1:0", "--key", folder + "/witness.key", "--log", log.vkey,
                                         "--state", folder + "/state.json"])
         XCTAssertEqual(second.status, 1)
