@@ -28,12 +28,14 @@ import PackageDescription
 //   Observability -> Sockets
 //   Observability -> PostgresClient            # to remove (the project means to take this arrow away)
 //   Trust -> Merkle, JSON, PostgresClient
+//   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
+//   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking
 //   LineClient -> TLS
 //   Projections -> Metrics, Domain, EventLog, PostgresClient, JSON, Locking
 //   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking
 //   consultd -> Server, Projections, Metrics, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
-//   consultctl -> Projections, Metrics, Trust, Merkle, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version
+//   consultctl -> Projections, Metrics, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version
 //   consult-bench -> Server, Projections, Metrics, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
@@ -47,6 +49,8 @@ import PackageDescription
 //   ObservabilityTests -> Observability
 //   PostgresClientTests -> PostgresClient, TestSupport
 //   TLSConnectionTests -> TLS, TestSupport
+//   TransparencyTests -> Transparency, Merkle
+//   WitnessTests -> Witness, Transparency, Merkle, TestSupport
 //   VaultTests -> Vault, Domain, JSON
 // architecture:end
 //
@@ -94,6 +98,8 @@ let package = Package(
                 "Merkle", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
         .target(
             name: "Vault",
@@ -126,8 +132,9 @@ let package = Package(
             name: "consultctl",
             dependencies: [
                 "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
-                "Trust", "Merkle", "Vault", "Version",
+                "Trust", "Merkle", "Vault", "Version", "Transparency", "Witness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -152,6 +159,8 @@ let package = Package(
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "Merkle", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),

@@ -11,7 +11,7 @@ struct Consultctl: ParsableCommand {
         commandName: "consultctl",
         abstract: "Run and query a consultd consultation log.",
         version: "consultctl \(ConsultdVersion.description)",
-        subcommands: [Migrate.self, Org.self, ConsultationCommand.self, Feedback.self, Outcome.self, Query.self, Report.self, ProjectionsCommand.self, Demo.self, Verify.self, Submit.self, ReceiptCommand.self, Keys.self, Erase.self, Retention.self]
+        subcommands: [Migrate.self, Org.self, ConsultationCommand.self, Feedback.self, Outcome.self, Query.self, Report.self, ProjectionsCommand.self, Demo.self, Verify.self, Submit.self, ReceiptCommand.self, Keys.self, Erase.self, Retention.self, WitnessCommand.self]
     )
 }
 

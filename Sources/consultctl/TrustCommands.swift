@@ -8,8 +8,8 @@ import Trust
 /// `consultctl keys`: the operator's signing key for checkpoints and master key for personal content.
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The operator's keys: the Ed25519 pair that signs checkpoints, and the master key that seals personal content.",
-        subcommands: [Generate.self, GenerateMaster.self, RotateMaster.self, RetireMaster.self])
+        abstract: "The operator's keys: the Ed25519 pair that signs checkpoints, the master key that seals personal content, and a witness's cosigning key.",
+        subcommands: [Generate.self, GenerateMaster.self, RotateMaster.self, RetireMaster.self, GenerateWitness.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(

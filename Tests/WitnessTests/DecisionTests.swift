@@ -1,0 +1,307 @@
+import Foundation
+import Merkle
+import Transparency
+@testable import Witness
+import TestSupport
+import XCTest
+
+/// The add-checkpoint decision as pure code: no files, no sockets.
+final class DecisionTests: XCTestCase {
+    let witnessKey = try! SignerKey.generate(name: "witness.example/w1", type: .cosignatureV1)
+    var cosigner: Cosigner { Cosigner(key: witnessKey) }
+
+    /// Runs one decision against `state` and applies its record, as the store does.
+    func decide(_ body: [UInt8], logs: [TestLog], state: inout WitnessState, now: UInt64 = 1_800_000_000) -> AddCheckpoint.Decision {
+        let trusted = Dictionary(grouping: logs.map(\.key.verifierKey), by: \.name)
+        let decision = AddCheckpoint.decide(body: body, logs: trusted, record: { state.logs[$0] }, cosigner: cosigner, now: now)
+        if let record = decision.newRecord, let origin = decision.origin { state.logs[origin] = record }
+        return decision
+    }
+
+    func testAFirstCheckpointIsCosignedAndTheCosignatureVerifiesWithTheWitnessVKey() throws {
+        var log = try TestLog(origin: "log.example/one")
+        log.grow(to: 5)
+        var state = WitnessState()
+        let decision = decide(try log.body(old: 0), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 200, decision.response.text)
+        XCTAssertEqual(decision.newRecord?.size, 5)
+        let lines = decision.response.text
+        XCTAssertTrue(lines.hasPrefix("\u{2014} witness.example/w1 ") && lines.hasSuffix("\n"))
+        // The client's way: the response appended to the checkpoint, verified with the witness's vkey.
+        let cosigned = try SignedNote(parsing: try log.signedNote().serialized + lines)
+        let vkey = try VerifierKey(parsing: cosigner.verifierKey.text)
+        XCTAssertEqual(try cosigned.verify([vkey.verifier]), [0])
+        XCTAssertEqual(Cosignature.timestamp(of: cosigned.signatures[1].signature), 1_800_000_000)
+        XCTAssertEqual(state.logs["log.example/one"]?.size, 5)
+    }
+
+    func testGrowthWithAConsistencyProofIsCosignedAndMovesTheState() throws {
+        var log = try TestLog(origin: "log.example/grow")
+        var state = WitnessState()
+        var previous: Int64 = 0
+        for size: Int64 in [1, 2, 3, 4, 7, 8, 9, 16, 17, 100] {
+            log.grow(to: size)
+            let decision = decide(try log.body(old: previous), logs: [log], state: &state)
+            XCTAssertEqual(decision.response.status, 200, "\(previous) -> \(size): \(decision.response.text)")
+            XCTAssertEqual(state.logs[log.key.name]?.size, size)
+            previous = size
+        }
+        // The same checkpoint again (old = size, same root) is cosigned again, and with a clock
+        // stepped back its timestamp is not earlier than the last one.
+        let again = decide(try log.body(old: 100), logs: [log], state: &state, now: 1_700_000_000)
+        XCTAssertEqual(again.response.status, 200)
+        XCTAssertEqual(again.newRecord?.cosignedAt, 1_800_000_000)
+        let line = try SignedNote(parsing: try log.signedNote().serialized + again.response.text).signatures[1]
+        XCTAssertEqual(Cosignature.timestamp(of: line.signature), 1_800_000_000)
+    }
+
+    func testAWrongOldSizeGets409WithTheWitnessSizeAsTextXTlogSize() throws {
+        var log = try TestLog(origin: "log.example/conflict")
+        log.grow(to: 5)
+        var state = WitnessState()
+        _ = decide(try log.body(old: 0), logs: [log], state: &state)
+        log.grow(to: 9)
+        for old: Int64 in [0, 3, 8] {
+            let decision = decide(try log.body(old: old), logs: [log], state: &state)
+            XCTAssertEqual(decision.response.status, 409)
+            XCTAssertEqual(decision.response.contentType, "text/x.tlog.size")
+            XCTAssertEqual(decision.response.text, "5\n")
+            XCTAssertNil(decision.newRecord)
+        }
+        XCTAssertEqual(state.logs[log.key.name]?.size, 5)
+    }
+
+    func testForksAndBadProofsGet422AndTheStateDoesNotMove() throws {
+        var log = try TestLog(origin: "log.example/fork")
+        log.grow(to: 10)
+        var state = WitnessState()
+        _ = decide(try log.body(old: 0), logs: [log], state: &state)
+        let before = state
+        // Same key, other entries: a split view.
+        var fork = try TestLog(origin: "log.example/fork", salt: "fork-", key: log.key)
+        fork.grow(to: 10)
+        var decision = decide(try fork.body(old: 10, size: 10), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 422, decision.response.text)
+        XCTAssertEqual(decision.evidence, try fork.signedNote(size: 10))  // signed by the log: kept as evidence
+        // A bigger forked tree, with the fork's own (valid for the fork) proof from 10.
+        fork.grow(to: 15)
+        decision = decide(try fork.body(old: 10), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 422)
+        // The honest tree with a damaged proof, no proof, and an extra hash.
+        log.grow(to: 15)
+        var proof = log.proof(from: 10)
+        proof[0] = MerkleHash.leaf([1])
+        for bad in [proof, [], log.proof(from: 10) + [MerkleHash.empty]] {
+            decision = decide(AddCheckpointRequest.body(oldSize: 10, proof: bad, note: try log.signedNote()), logs: [log], state: &state)
+            XCTAssertEqual(decision.response.status, 422)
+        }
+        // Equal sizes with a proof.
+        decision = decide(AddCheckpointRequest.body(oldSize: 10, proof: [MerkleHash.empty], note: try log.signedNote(size: 10)), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 422)
+        XCTAssertEqual(state, before)
+        // The honest growth still goes through.
+        XCTAssertEqual(decide(try log.body(old: 10), logs: [log], state: &state).response.status, 200)
+    }
+
+    func testARollbackIsRefused() throws {
+        var log = try TestLog(origin: "log.example/rollback")
+        log.grow(to: 12)
+        var state = WitnessState()
+        _ = decide(try log.body(old: 0), logs: [log], state: &state)
+        // Claiming the witness's size, with a smaller checkpoint: old > size is malformed.
+        var decision = decide(AddCheckpointRequest.body(oldSize: 12, proof: [], note: try log.signedNote(size: 5)), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 400)
+        XCTAssertEqual(decision.evidence, try log.signedNote(size: 5))
+        // Claiming the smaller size: not the witness's.
+        decision = decide(try log.body(old: 5, size: 5), logs: [log], state: &state)
+        XCTAssertEqual(decision.response.status, 409)
+        XCTAssertEqual(decision.response.text, "12\n")
+        XCTAssertEqual(state.logs[log.key.name]?.size, 12)
+    }
+
+    func testUnknownOriginIs404AndBadSignaturesAre403() throws {
+        var log = try TestLog(origin: "log.example/known")
+        log.grow(to: 3)
+        var stranger = try TestLog(origin: "log.example/stranger")
+        stranger.grow(to: 3)
+        var state = WitnessState()
+        XCTAssertEqual(decide(try stranger.body(old: 0), logs: [log], state: &state).response.status, 404)
+        // The right origin signed by another key: no trusted signature.
+        let impostor = try TestLog(origin: "log.example/known")
+        var forged = try impostor.key.sign(SignedNote(text: log.checkpoint().text))
+        XCTAssertEqual(decide(AddCheckpointRequest.body(oldSize: 0, proof: [], note: forged), logs: [log], state: &state).response.status, 403)
+        // The log's key with a damaged signature.
+        forged = try log.signedNote()
+        forged.signatures[0].signature[0] ^= 1
+        XCTAssertEqual(decide(AddCheckpointRequest.body(oldSize: 0, proof: [], note: forged), logs: [log], state: &state).response.status, 403)
+        // A good signature beside a bad one by the same key.
+        var mixed = try log.signedNote()
+        mixed.signatures.append(forged.signatures[0])
+        XCTAssertEqual(decide(AddCheckpointRequest.body(oldSize: 0, proof: [], note: mixed), logs: [log], state: &state).response.status, 403)
+        XCTAssertEqual(state, WitnessState())
+        // Unknown extra signatures are ignored.
+        var extra = try log.signedNote()
+        extra = try impostor.key.sign(extra)
+        XCTAssertEqual(decide(AddCheckpointRequest.body(oldSize: 0, proof: [], note: extra), logs: [log], state: &state).response.status, 200)
+        // What monitors get keeps only the trusted log signature and the cosignature.
+        let kept = try SignedNote(parsing: state.logs[log.key.name]!.checkpoint)
+        XCTAssertEqual(kept.signatures.map(\.name), ["log.example/known", "witness.example/w1"])
+        XCTAssertEqual(kept.signatures[0], extra.signatures[0])
+    }
+
+    func testTheSpecsExampleRequestBodyParses() throws {
+        // c2sp.org/tlog-witness, "add-checkpoint", the example request body.
+        let body = """
+            old 20852014
+            PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=
+            jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=
+            5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=
+            /6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=
+
+            example.com/behind-the-sofa
+            20852163
+            CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
+
+            — example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
+            — example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=
+
+            """
+        let request = try AddCheckpointRequest(body: Array(body.utf8))
+        XCTAssertEqual(request.oldSize, 20_852_014)
+        XCTAssertEqual(request.proof.map { Base64.encode($0.bytes) }.last, "/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=")
+        XCTAssertEqual(request.proof.count, 4)
+        XCTAssertEqual(request.checkpoint.origin, "example.com/behind-the-sofa")
+        XCTAssertEqual(request.checkpoint.size, 20_852_163)
+        XCTAssertEqual(request.note.signatures.count, 2)
+        XCTAssertEqual(AddCheckpointRequest.body(oldSize: request.oldSize, proof: request.proof, note: request.note), Array(body.utf8))
+        // Its log is not one this witness knows.
+        var state = WitnessState()
+        XCTAssertEqual(decide(Array(body.utf8), logs: [], state: &state).response.status, 404)
+    }
+
+    func testMalformedBodiesGet400() throws {
+        var log = try TestLog(origin: "log.example/malformed")
+        log.grow(to: 4)
+        let note = try log.signedNote().serialized
+        let hash = Base64.encode(MerkleHash.empty.bytes)
+        let bodies = [
+            "",
+            "old 0",
+            "old 0\n",
+            "old 01\n\n\(note)",
+            "old -1\n\n\(note)",
+            "new 0\n\n\(note)",
+            "old 0\n\(note)",
+            "old 0\nAAAA\n\n\(note)",
+            "old 0\n\(hash) \n\n\(note)",
+            "old 0\n" + String(repeating: "\(hash)\n", count: 64) + "\n\(note)",
+            "old 0\n\n\(log.checkpoint().text)",
+            "old 0\n\nlog.example/malformed\n4\nnot-a-hash\n\n\(note.split(separator: "\n").last!)\n",
+            "old 5\n\n\(note)",  // old larger than the checkpoint
+        ]
+        var state = WitnessState()
+        for body in bodies {
+            let decision = decide(Array(body.utf8), logs: [log], state: &state)
+            XCTAssertEqual(decision.response.status, 400, body.debugDescription + ": " + decision.response.text)
+        }
+        XCTAssertEqual(decide(Array("old 0\n\n".utf8) + [0xff, 0x0a], logs: [log], state: &state).response.status, 400)
+        XCTAssertEqual(state, WitnessState())
+    }
+
+    func testSizeZeroNeedsTheEmptyRootAndOldZeroAnEmptyProof() throws {
+        let log = try TestLog(origin: "log.example/empty")
+        var state = WitnessState()
+        let wrongRoot = try log.key.sign(SignedNote(text: Checkpoint(origin: log.key.name, size: 0, root: MerkleHash.leaf([])).text))
+        XCTAssertEqual(decide(AddCheckpointRequest.body(oldSize: 0, proof: [], note: wrongRoot), logs: [log], state: &state).response.status, 422)
+        XCTAssertEqual(decide(try log.body(old: 0), logs: [log], state: &state).response.status, 200)
+        var grown = log
+        grown.grow(to: 3)
+        let decision = decide(AddCheckpointRequest.body(oldSize: 0, proof: [MerkleHash.empty], note: try grown.signedNote()), logs: [grown], state: &state)
+        XCTAssertEqual(decision.response.status, 422)
+    }
+
+    func testTheMonitoringPathServesTheCosignedCheckpoint() throws {
+        var log = try TestLog(origin: "log.example/monitor")
+        log.grow(to: 6)
+        var state = WitnessState()
+        _ = decide(try log.body(old: 0), logs: [log], state: &state)
+        let hash = AddCheckpoint.originHash(log.key.name)
+        XCTAssertEqual(hash.count, 64)
+        let response = AddCheckpoint.monitor(path: "\(hash)/checkpoint", records: state.logs)
+        XCTAssertEqual(response.status, 200)
+        let note = try SignedNote(parsing: response.body)
+        XCTAssertEqual(try Checkpoint(text: note.text).size, 6)
+        XCTAssertEqual(try note.verify([log.key.verifierKey.verifier, cosigner.verifierKey.verifier]), [0, 1])
+        XCTAssertEqual(AddCheckpoint.monitor(path: "\(String(repeating: "0", count: 64))/checkpoint", records: state.logs).status, 404)
+        XCTAssertEqual(AddCheckpoint.monitor(path: "\(hash)/other", records: state.logs).status, 404)
+    }
+}
+
+/// The state file and the lock around check-and-store.
+final class StoreTests: XCTestCase {
+    func testConcurrentRequestsFromOneStateAdvanceItOnceAndTheFileHoldsIt() throws {
+        let folder = try temporaryFolder()
+        let path = folder + "/state.json"
+        var log = try TestLog(origin: "log.example/race")
+        log.grow(to: 5)
+        let cosigner = Cosigner(key: try SignerKey.generate(name: "w.example"))
+        let service = WitnessService(cosigner: cosigner, logKeys: [log.key.verifierKey], store: try WitnessStore(path: path))
+        XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 0)).response.status, 200)
+        // Twelve clients each advance from 5 to a different size at once: one wins, the rest get 409.
+        var bodies: [[UInt8]] = []
+        for size: Int64 in 6...17 {
+            log.grow(to: size)
+            bodies.append(try log.body(old: 5, size: size))
+        }
+        let statuses = Locked([Int]())
+        let requests = bodies
+        DispatchQueue.concurrentPerform(iterations: requests.count) { index in
+            let status = service.handle(method: "POST", path: "/add-checkpoint", body: requests[index]).response.status
+            statuses.withLock { $0.append(status) }
+        }
+        XCTAssertEqual(statuses.current.filter { $0 == 200 }.count, 1, "\(statuses.current)")
+        XCTAssertEqual(statuses.current.filter { $0 == 409 }.count, bodies.count - 1)
+        let size = try XCTUnwrap(service.store.current.logs[log.key.name]?.size)
+        XCTAssertTrue((6...17).contains(size))
+        // The file holds what the memory holds; a second store on the same file is refused while
+        // the first is open, and reads it back once it is closed.
+        XCTAssertThrowsError(try WitnessStore(path: path))
+        let onDisk = try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(onDisk, service.store.current)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/.state.json.tmp"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+    }
+
+    func testAForeignOrDamagedStateFileIsAnErrorNotAFreshStart() throws {
+        let folder = try temporaryFolder()
+        try "{\"not\": \"a witness\"}".write(toFile: folder + "/a.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try WitnessStore(path: folder + "/a.json"))
+        try "{\"format\": \"other-v9\", \"logs\": {}}".write(toFile: folder + "/b.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try WitnessStore(path: folder + "/b.json"))
+        XCTAssertEqual(try WitnessStore(path: folder + "/missing.json").current, WitnessState())
+    }
+
+    func testHTTPRequestHeadsAreParsedStrictly() {
+        let post = Array("POST /add-checkpoint?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nbody".utf8)
+        XCTAssertEqual(HTTPRequestHead.parse(post, maxBytes: 1000),
+                       .complete(HTTPRequestHead(method: "POST", path: "/add-checkpoint", contentLength: 12, keepAlive: true, headLength: post.count - 4)))
+        XCTAssertEqual(HTTPRequestHead.parse(Array("POST / HTTP/1.1\r\nHost: a\r\n".utf8), maxBytes: 1000), .incomplete)
+        func status(_ text: String, max: Int = 1000) -> Int? {
+            if case .invalid(let status, _) = HTTPRequestHead.parse(Array(text.utf8), maxBytes: max) { return status }
+            return nil
+        }
+        XCTAssertEqual(status("POST / HTTP/1.1\r\n\r\n"), 411)
+        XCTAssertEqual(status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 411)
+        XCTAssertEqual(status("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400)
+        XCTAssertEqual(status("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400)
+        XCTAssertEqual(status("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n"), 413)
+        XCTAssertEqual(status("GARBAGE\r\n\r\n"), 400)
+        XCTAssertEqual(status("GET / HTTP/2\r\n\r\n"), 400)
+        if case .complete(let head) = HTTPRequestHead.parse(Array("GET / HTTP/1.1\r\nConnection: close\r\n\r\n".utf8), maxBytes: 100) {
+            XCTAssertFalse(head.keepAlive)
+        } else {
+            XCTFail("a GET with Connection: close")
+        }
+    }
+}
