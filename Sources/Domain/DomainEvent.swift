@@ -10,8 +10,6 @@ public enum EventType {
     public static let credentialRevoked = "CredentialRevoked"
     public static let consultationOpened = "ConsultationOpened"
     public static let consultationClosed = "ConsultationClosed"
-    /// Names for a consultation's title, convener, dimensions and groups in more languages (reports only).
-    public static let consultationNamed = "ConsultationNamed"
     public static let submissionReceived = "SubmissionReceived"
     public static let submissionWithdrawn = "SubmissionWithdrawn"
     /// To one submission, on its `feedback-` stream.
@@ -20,13 +18,16 @@ public enum EventType {
     public static let outcomePublished = "OutcomePublished"
     /// Personal content's keys were destroyed (docs/PRIVACY.md), on the `erasures` stream.
     public static let contentErased = "ContentErased"
+    /// Names for a consultation's title, convener, dimensions and groups in more languages, on its
+    /// stream (reports only: admission never reads them, so the registry does not fold them).
+    public static let consultationNamed = "ConsultationNamed"
 
     /// Every type above, in this order. The SQL side's list is `consult.event_types()`
     /// (schema/functions/event_types.sql); MigrationsTests checks that the two, and this list and the
     /// declarations above, are the same.
     public static let all = [
         organisationRegistered, organisationProfileChanged, credentialIssued, credentialRevoked, consultationOpened,
-        consultationClosed, submissionReceived, submissionWithdrawn, feedbackGiven, outcomePublished, contentErased,
+        consultationClosed, submissionReceived, submissionWithdrawn, feedbackGiven, outcomePublished, contentErased, consultationNamed,
     ]
 }
 

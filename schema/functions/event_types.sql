@@ -3,7 +3,7 @@
 -- Every list of event types in SQL reads it, so that no two lists drift apart: the registry's
 -- notification (notify_registry), the append's check that the registry has not moved
 -- (append_batch_sealed) and the analytics views (migration 011). Given subjects (organisation,
--- credential, consultation, submission, feedback, outcome, erasure), the types about them; given
+-- credential, consultation, submission, feedback, outcome, erasure, naming), the types about them; given
 -- none, every type. In the order of EventType in Sources/Domain/DomainEvent.swift, Swift's copy of
 -- the list: MigrationsTests checks that the two are equal, that the registry's types (organisation,
 -- credential, consultation) are Domain's Registry.eventTypes, and that every subject named in
@@ -29,6 +29,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                    (8,  'SubmissionWithdrawn',        'submission'),
                    (9,  'FeedbackGiven',              'feedback'),
                    (10, 'OutcomePublished',           'outcome'),
-                   (11, 'ContentErased',              'erasure')) AS t(n, name, subject)
+                   (11, 'ContentErased',              'erasure'),
+                   (12, 'ConsultationNamed',          'naming')) AS t(n, name, subject)
      WHERE subjects IS NULL OR t.subject = ANY (subjects)
 $$;
