@@ -15,47 +15,46 @@ import PackageDescription
 //   Sockets ->                                 # a listening TCP socket
 //   Merkle ->                                  # pure (and swift-crypto)
 //   Version -> CVersion                        # the commit, given to the build as a C macro
-//   PostgresClient -> CLibPQ                   # the one door to PostgreSQL
+//   PostgresClient -> CLibPQ, JSON             # the one door to PostgreSQL
+//   EventRecords -> JSON                       # pure: the log's rows as values
 //   TLS -> CLibSSL
 //   LineProtocol -> JSON                       # pure
 //   ConnectionCore -> LineProtocol, JSON       # pure
-//   Domain -> JSON                             # pure (and swift-crypto)
-//   EventLog -> PostgresClient, JSON
-//   EventLog -> Domain                         # to remove (the project means to take this arrow away)
+//   Domain -> JSON, EventRecords               # pure (and swift-crypto)
+//   EventLog -> PostgresClient, EventRecords, JSON
 //   Migrations -> PostgresClient
-//   Metrics -> Domain, JSON
-//   Metrics -> EventLog                        # to remove (the project means to take this arrow away)
-//   Observability -> Sockets
-//   Observability -> PostgresClient            # to remove (the project means to take this arrow away)
+//   Participation -> Domain, EventRecords, JSON      # pure
+//   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
 //   Trust -> Merkle, JSON, PostgresClient
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
 //   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
-//   Vault -> EventLog, Domain, JSON, PostgresClient, Locking
+//   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LineClient -> TLS
-//   Projections -> Metrics, Domain, EventLog, PostgresClient, JSON, Locking
-//   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking
-//   consultd -> Server, Projections, Metrics, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
-//   consultctl -> Projections, Metrics, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version
-//   consult-bench -> Server, Projections, Metrics, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking
+//   Projections -> Participation, Domain, EventLog, PostgresClient, JSON, Locking
+//   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords
+//   consultd -> Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
+//   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords
+//   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
-//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Metrics, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version
-//   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient
-//   EventLogTests -> EventLog, PostgresClient, TestSupport
+//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version, EventRecords
+//   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
+//   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
 //   LineProtocolTests -> LineProtocol, JSON
 //   MerkleTests -> Merkle
-//   MetricsTests -> Metrics, Domain, EventLog, JSON, LineProtocol, PostgresClient
+//   ParticipationTests -> Participation, Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
 //   ObservabilityTests -> Observability
-//   PostgresClientTests -> PostgresClient, TestSupport
+//   PostgresClientTests -> PostgresClient, TestSupport, JSON
 //   TLSConnectionTests -> TLS, TestSupport
 //   TransparencyTests -> Transparency, Merkle
 //   WitnessTests -> Witness, Transparency, Merkle, TestSupport
 //   VaultTests -> Vault, Domain, JSON
 // architecture:end
 //
-// (Prometheus's text format is written in Observability: swift-prometheus pulls in swift-metrics,
-// whose target `Metrics` clashes with ours, and SwiftPM refuses two targets of one name in a package graph.)
+// Prometheus's text format is written by hand in Observability (tested with promtool). It was so
+// because swift-metrics' target `Metrics` clashed with ours; the statistics module is Participation
+// now, so moving the daemon's telemetry to swift-metrics and swift-prometheus is open.
 let package = Package(
     name: "consultd",
     platforms: [.macOS(.v13)],
@@ -86,10 +85,11 @@ let package = Package(
         .target(name: "Version", dependencies: ["CVersion"]),
         .target(
             name: "Observability",
-            dependencies: ["PostgresClient", "Sockets"]),
+            dependencies: ["Sockets"]),
         .target(name: "Sockets"),
         .target(name: "Locking"),
-        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "JSON"]),
+        .target(name: "EventRecords", dependencies: ["JSON"]),
         .target(name: "JSON"),
         .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -100,22 +100,22 @@ let package = Package(
             ]),
         .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "EventLog", dependencies: ["PostgresClient", "Domain", "JSON"]),
+        .target(name: "EventLog", dependencies: ["PostgresClient", "EventRecords", "JSON"]),
         .target(
             name: "Vault",
-            dependencies: ["EventLog", "Domain", "JSON", "PostgresClient", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["EventRecords", "EventLog", "Domain", "JSON", "PostgresClient", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
         .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
         .target(name: "LineClient", dependencies: ["TLS"]),
-        .target(name: "Domain", dependencies: ["JSON", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Metrics", dependencies: ["Domain", "EventLog", "JSON"]),
+        .target(name: "Domain", dependencies: ["JSON", "EventRecords", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Participation", dependencies: ["Domain", "EventRecords", "JSON"]),
         .target(
             name: "Projections",
-            dependencies: ["Metrics", "Domain", "EventLog", "PostgresClient", "JSON", "Locking", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Participation", "Domain", "EventLog", "PostgresClient", "JSON", "Locking", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Server",
-            dependencies: [
+            dependencies: ["EventRecords", 
                 "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault", "TLS",
                 "Observability", "Sockets", "Locking",
                 .product(name: "Logging", package: "swift-log"),
@@ -123,15 +123,15 @@ let package = Package(
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Metrics", "Trust", "JSON", "Vault", "Locking", "Observability", "Version",
+                "PostgresClient", "Migrations", "Server", "Projections", "Participation", "Trust", "JSON", "Vault", "Locking", "Observability", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "consultctl",
-            dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Metrics", "Projections", "JSON",
+            dependencies: ["EventRecords", 
+                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Participation", "Projections", "JSON",
                 "Trust", "Merkle", "Vault", "Version", "Transparency", "Witness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,22 +139,22 @@ let package = Package(
         ),
         .executableTarget(
             name: "consult-bench",
-            dependencies: [
-                "PostgresClient", "EventLog", "Migrations", "Domain", "Metrics", "Projections", "LineClient", "LineProtocol",
+            dependencies: ["EventRecords", 
+                "PostgresClient", "EventLog", "Migrations", "Domain", "Participation", "Projections", "LineClient", "LineProtocol",
                 "Server", "JSON", "Trust", "Vault", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "Migrations", "TestSupport"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["JSON", "PostgresClient", "TestSupport"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventRecords", "JSON", "EventLog", "Migrations", "TestSupport"]),
         .testTarget(
             name: "MigrationsTests", dependencies: ["Migrations", "TestSupport", "PostgresClient", "Domain"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
+            dependencies: ["EventRecords", "TestSupport", "Domain", "EventLog", "LineProtocol", "Participation", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
                 "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
@@ -166,8 +166,8 @@ let package = Package(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON", "Domain"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Domain", "EventLog", "JSON", "PostgresClient"]),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "EventLog", "JSON", "PostgresClient"]),
+        .testTarget(name: "ParticipationTests", dependencies: ["EventRecords", "Participation", "Domain", "EventLog", "JSON", "PostgresClient"]),
+        .testTarget(name: "DomainTests", dependencies: ["EventRecords", "Domain", "EventLog", "JSON", "PostgresClient"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server", "Locking"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,23 +1,6 @@
+import EventRecords
 import Foundation
 import JSON
-
-/// What an append states about the stream's current version (optimistic concurrency).
-public enum ExpectedVersion: Equatable, Sendable, CustomStringConvertible {
-    /// No check.
-    case any
-    /// The stream must not exist yet.
-    case noStream
-    /// The stream's last event must have this version.
-    case exactly(Int64)
-
-    public var description: String {
-        switch self {
-        case .any: return "any version"
-        case .noStream: return "no stream yet"
-        case .exactly(let version): return "version \(version)"
-        }
-    }
-}
 
 /// An event decided by a command: what to append, on what expectation, idempotent under what key.
 public struct PendingEvent: Equatable, Sendable {

@@ -1,12 +1,23 @@
 import Foundation
-import PostgresClient
 
-/// Asks PostgreSQL, once per `interval` on a thread of its own, whether it answers and how far the
-/// projection trails the log. `/ready` and `/metrics` read the last answer and never wait on the
-/// database themselves, so a slow or stopped database cannot hold an HTTP request (or its socket).
+/// Asks the database, once per `interval` on a thread of its own, whether it answers and how far the
+/// projection trails the log, through `measure` (the daemon gives it the projector's own query: this
+/// module runs no SQL). `/ready` and `/metrics` read the last answer and never wait on the database
+/// themselves, so a slow or stopped database cannot hold an HTTP request (or its socket).
 ///
-/// `@unchecked Sendable`: `state` is behind a lock; `connection` is used by the probe's thread only.
+/// `@unchecked Sendable`: `state` is behind a lock; `measure` and `close` run on the probe's thread only.
 public final class HealthProbe: @unchecked Sendable {
+    /// One answer: how many events the projection trails the log by, and how old the first of them is.
+    public struct Lag: Sendable {
+        public var events: Int64?
+        public var seconds: Double?
+
+        public init(events: Int64?, seconds: Double?) {
+            self.events = events
+            self.seconds = seconds
+        }
+    }
+
     /// The last probe's findings.
     public struct State: Sendable {
         /// When the database last answered (monotonic seconds); nil: never.
@@ -15,17 +26,20 @@ public final class HealthProbe: @unchecked Sendable {
         public var lagSeconds: Double?
     }
 
-    private let conninfo: String
+    private let measure: @Sendable () throws -> Lag
+    private let close: @Sendable () -> Void
     private let interval: Double
     private let timeout: Double
     private let condition = NSCondition()
     private var state = State()
     private var stopping = false
-    private var connection: Connection?
     private let stopped = DispatchSemaphore(value: 0)
 
-    public init(conninfo: String, interval: Double = 1, timeout: Double) {
-        self.conninfo = conninfo
+    /// `measure` answers within `timeout` seconds or throws (an unanswered probe); `close` releases
+    /// what it holds when the probe stops.
+    public init(interval: Double = 1, timeout: Double, measure: @escaping @Sendable () throws -> Lag, close: @escaping @Sendable () -> Void = {}) {
+        self.measure = measure
+        self.close = close
         self.interval = interval
         self.timeout = timeout
     }
@@ -61,8 +75,7 @@ public final class HealthProbe: @unchecked Sendable {
                 if done { break }
                 probe()
             }
-            connection?.close()
-            connection = nil
+            close()
             stopped.signal()
         }
         thread.name = "consultd.health"
@@ -78,28 +91,11 @@ public final class HealthProbe: @unchecked Sendable {
     }
 
     private func probe() {
-        do {
-            if connection == nil { connection = try Connection(conninfo, options: .bounded(timeout)) }
-            // The checkpoint names the last position projected; the next event's age is how stale the
-            // views are (none: caught up).
-            let row = try connection!.execute(
-                """
-                SELECT (SELECT coalesce(max(position), 0) FROM consult.events) - c.position AS lag_events,
-                       coalesce((SELECT extract(epoch FROM clock_timestamp() - e.recorded_at)::float8
-                                   FROM consult.events e WHERE e.position = c.position + 1), 0) AS lag_seconds
-                  FROM consult.projection_checkpoint c WHERE c.name = 'metrics'
-                """
-            ).first
-            let answered = Self.now()
-            let events: Int64? = try row?.get("lag_events")
-            let seconds: Double? = try row?.get("lag_seconds")
-            condition.lock()
-            state = State(lastAnswer: answered, lagEvents: events, lagSeconds: seconds.map { max(0, $0) })
-            condition.unlock()
-        } catch {
-            // Unanswered: `databaseUp` turns false once the last answer is stale. A new session next time.
-            connection?.close()
-            connection = nil
-        }
+        // Unanswered (it threw): `databaseUp` turns false once the last answer is stale.
+        guard let lag = try? measure() else { return }
+        let answered = Self.now()
+        condition.lock()
+        state = State(lastAnswer: answered, lagEvents: lag.events, lagSeconds: lag.seconds.map { max(0, $0) })
+        condition.unlock()
     }
 }

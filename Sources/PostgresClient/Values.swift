@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A Swift value that can be sent as a statement parameter (in PostgreSQL's text format).
 public protocol PostgresEncodable {
@@ -67,11 +68,9 @@ extension Date: PostgresEncodable, PostgresDecodable {
     }
 }
 
-/// A jsonb value passed as its text; the server parses and compares it by value.
-public struct JSONText: PostgresEncodable, PostgresDecodable, Equatable, Sendable {
-    public let text: String
-    public init(_ text: String) { self.text = text }
-    public init?(postgresText: String) { self.text = postgresText }
+/// jsonb, passed as its text; the server parses and compares it by value.
+extension JSONText: PostgresEncodable, PostgresDecodable {
+    public init?(postgresText: String) { self.init(postgresText) }
     public var postgresText: String { text }
 }
 

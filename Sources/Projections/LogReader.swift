@@ -3,7 +3,7 @@ import EventLog
 import Foundation
 import JSON
 import Locking
-import Metrics
+import Participation
 import PostgresClient
 
 /// Feeds the log to a `LogFold`, fast: the server extracts the few fields the fold uses from each

@@ -2,7 +2,7 @@ import Domain
 import EventLog
 import Foundation
 import Logging
-import Metrics
+import Participation
 import PostgresClient
 
 /// Keeps the projection tables (`consult.metric_values`, `audit_results`, `participation`) up to date

@@ -2,6 +2,7 @@ import ConnectionCore
 import Dispatch
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import JSON
 import LineProtocol

@@ -1,6 +1,7 @@
 import Crypto
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import JSON
 import PostgresClient

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import JSON
 import Histogram
@@ -8,7 +9,7 @@ import LineClient
 import LineProtocol
 import Locking
 import Logging
-import Metrics
+import Participation
 import Migrations
 import PostgresClient
 import Projections

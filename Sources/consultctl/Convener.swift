@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import JSON
 import PostgresClient

@@ -5,7 +5,7 @@ import Foundation
 import JSON
 import LineClient
 import LineProtocol
-import Metrics
+import Participation
 
 /// `consultctl demo`: a realistic synthetic data set, the same for the same seed. Organisations,
 /// consultations, feedback and outcomes go through the convener's commands; submissions through

@@ -2,7 +2,7 @@ import ArgumentParser
 import Domain
 import EventLog
 import Foundation
-import Metrics
+import Participation
 import PostgresClient
 import Vault
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Metrics
+import Participation
 import PostgresClient
 import Projections
 

@@ -4,7 +4,7 @@ import EventLog
 import Foundation
 import JSON
 import LineProtocol
-import Metrics
+import Participation
 import PostgresClient
 import Projections
 

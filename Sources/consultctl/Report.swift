@@ -3,7 +3,7 @@ import Domain
 import Foundation
 import JSON
 import LineProtocol
-import Metrics
+import Participation
 import Trust
 
 /// `consultctl report`: one file per consultation, in md, html, csv or json, written atomically.

@@ -1,6 +1,6 @@
 import Domain
 import Foundation
-import Metrics
+import Participation
 import EventLog
 import Trust
 

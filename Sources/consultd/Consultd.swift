@@ -6,7 +6,7 @@ import Logging
 import Migrations
 import Observability
 import PostgresClient
-import Metrics
+import Participation
 import Projections
 import Server
 import Trust
@@ -266,7 +266,11 @@ struct Consultd: ParsableCommand {
         }
         let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
-        let probe = HealthProbe(conninfo: config.conninfo, timeout: databaseTimeout)
+        let lag = ProjectionLag(conninfo: config.conninfo, timeout: databaseTimeout)
+        let probe = HealthProbe(timeout: databaseTimeout, measure: {
+            let (events, seconds) = try lag.read()
+            return HealthProbe.Lag(events: events, seconds: seconds)
+        }, close: lag.close)
         probe.start()
         var http: HTTPEndpoint?
         var httpBound: UInt16?

@@ -1,5 +1,6 @@
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import PostgresClient
 import TestSupport

@@ -1,5 +1,7 @@
 import Domain
 import EventLog
+import EventRecords
+import JSON
 import PostgresClient
 import Foundation
 import TestSupport

@@ -1,9 +1,10 @@
+import EventRecords
 import JSON
 import Domain
 import EventLog
 import Foundation
 import LineProtocol
-import Metrics
+import Participation
 import PostgresClient
 import Projections
 import TestSupport

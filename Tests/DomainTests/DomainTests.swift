@@ -1,3 +1,4 @@
+import EventRecords
 import JSON
 import Domain
 import EventLog

@@ -1,5 +1,7 @@
 import EventLog
+import EventRecords
 import Foundation
+import JSON
 import PostgresClient
 import TestSupport
 import XCTest

@@ -1,4 +1,5 @@
 import EventLog
+import EventRecords
 import Foundation
 import XCTest
 

@@ -1,14 +1,15 @@
+import EventRecords
 import JSON
 import Domain
 import EventLog
 import Foundation
 import LineProtocol
-import Metrics
+import Participation
 import PostgresClient
 import XCTest
 
 /// Each metric on a small history worked out by hand (the arithmetic is in the comments).
-final class MetricsTests: XCTestCase {
+final class ParticipationTests: XCTestCase {
     let day = 86_400.0
     let opens = Timestamps.parse("2027-01-01T00:00:00Z")!
 

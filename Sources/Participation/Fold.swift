@@ -1,5 +1,5 @@
 import Domain
-import EventLog
+import EventRecords
 import Foundation
 import JSON
 
