@@ -68,6 +68,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -106,7 +107,7 @@ let package = Package(
             dependencies: ["EventRecords", "EventLog", "Domain", "JSON", "PostgresClient", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Migrations", dependencies: ["PostgresClient"]),
         .target(name: "LineProtocol", dependencies: ["JSON"]),
-        .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON"]),
+        .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON", .product(name: "DequeModule", package: "swift-collections")]),
         .target(name: "LineClient", dependencies: ["TLS"]),
         .target(name: "Domain", dependencies: ["JSON", "EventRecords", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Participation", dependencies: ["Domain", "EventRecords", "JSON"]),

@@ -44,50 +44,37 @@ public struct ConnectionStateMachine: Sendable {
         case withdraw(organisation: String, consultation: String, key: String, reason: String?)
     }
 
-    enum Phase: Equatable, Sendable {
-        case open
-        /// No more requests are taken; close once everything owed is sent.
+    /// Where the connection is; each case carries what only it has.
+    enum State: Sendable {
+        /// Taking requests, with what was read and not yet taken.
+        case open(Input)
+        /// No more requests are taken (QUIT, a deadline, eviction, a drain); close once everything owed is sent.
         case closing
         case closed
+        /// Only inside `modifyInput`, while the open state's input is changed in place (no copy).
+        case modifying
     }
 
     public static let greeting = Array("OK consultd 1 ready\n".utf8)
 
     public let limits: ConnectionLimits
-    private var framer: LineFramer
-    private var frames: [LineFramer.Frame] = []
-    private var frameHead = 0
-    /// Bytes of framed lines not yet taken.
-    private var queuedInputBytes = 0
-    private var phase = Phase.open
-    private var inputEnded = false
-    private var readingPaused = false
-
-    public private(set) var organisation: String?
-    private var authFailures = 0
-    private var awaitingAuth = false
+    private var state: State
+    private var auth = Authentication()
+    private var replies = ReplyOrder()
+    private var budget = ByteBudget()
+    /// Writes handed to the committer, and reads to the read pool, not yet answered: a read waits for
+    /// the connection's earlier writes, a write for its earlier reads.
     private var pendingWrites = 0
     private var readsInFlight = 0
-    /// Sequence → bytes held, for every request handed to the shell and not yet answered.
-    private var costs: [Int: Int] = [:]
-    public private(set) var inFlightBytes = 0
-
-    private var nextSequence = 0
-    private var nextToWrite = 0
-    private var finished: [Int: Reply] = [:]
-    private var finishedBytes = 0
-    /// Reply bytes handed to the shell and not yet written to the socket.
-    private var outputPending = 0
 
     private let connectedAt: Double
     /// The last input, or the last answer to a request (idleness counts from whichever is later).
     private var lastActivity: Double
-    private var lineStartedAt: Double?
     private var lastOutputProgress: Double
 
     public init(limits: ConnectionLimits, now: Double) {
         self.limits = limits
-        framer = LineFramer(maxLineLength: limits.maxLineLength)
+        state = .open(Input(maxLineLength: limits.maxLineLength))
         connectedAt = now
         lastActivity = now
         lastOutputProgress = now
@@ -95,19 +82,32 @@ public struct ConnectionStateMachine: Sendable {
 
     // MARK: Observations
 
+    /// The organisation of the first AUTH that succeeded.
+    public var organisation: String? { auth.organisation }
+    /// Bytes held for requests in flight.
+    public var inFlightBytes: Int { budget.inFlight }
     /// Bytes this connection holds: input read ahead, requests in flight, replies not yet read.
-    public var heldBytes: Int { queuedInputBytes + framer.bufferedByteCount + inFlightBytes + outputBytes }
+    public var heldBytes: Int { (input?.heldBytes ?? 0) + budget.inFlight + outputBytes }
     /// Reply bytes not yet read by the client (sent to the shell, or waiting for an earlier reply).
-    public var outputBytes: Int { outputPending + finishedBytes }
-    public var isClosed: Bool { phase == .closed }
+    public var outputBytes: Int { replies.outputBytes }
+    public var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
     /// True until the connection starts closing (QUIT, a deadline, eviction, a drain).
-    public var isOpen: Bool { phase == .open }
+    public var isOpen: Bool { input != nil }
     /// True while the shell should read from the socket.
-    public var wantsInput: Bool { !readingPaused && phase == .open && !inputEnded }
+    public var wantsInput: Bool { input.map { !$0.paused && !$0.ended } ?? false }
     /// How many more bytes the shell may read now.
-    public var readBudget: Int { max(0, readAhead - queuedInputBytes - framer.bufferedByteCount) }
+    public var readBudget: Int { max(0, readAhead - (input?.heldBytes ?? 0)) }
     /// Requests taken and not yet answered.
-    public var unanswered: Int { nextSequence - nextToWrite }
+    public var unanswered: Int { replies.unanswered }
+
+    /// The open state's input (nil once closing).
+    private var input: Input? {
+        if case .open(let input) = state { return input }
+        return nil
+    }
 
     /// Read-ahead always leaves room for one longest line, or such a line could never complete.
     private var readAhead: Int { max(limits.maxReadAheadBytes, limits.maxLineLength + 2) }
@@ -115,17 +115,17 @@ public struct ConnectionStateMachine: Sendable {
     /// The earliest time at which `tick(now:)` has something to do, if any.
     public var nextDeadline: Double? {
         var deadlines: [Double] = []
-        if phase == .open {
-            if organisation == nil { deadlines.append(connectedAt + limits.authTimeout) }
-            if let lineStartedAt, !readingPaused { deadlines.append(lineStartedAt + limits.lineTimeout) }
+        if let input {
+            if auth.organisation == nil { deadlines.append(connectedAt + limits.authTimeout) }
+            if let started = input.lineStartedAt, !input.paused { deadlines.append(started + limits.lineTimeout) }
             if isQuiet { deadlines.append(lastActivity + limits.idleTimeout) }
         }
-        if phase != .closed && outputPending > 0 { deadlines.append(lastOutputProgress + limits.idleTimeout) }
+        if !isClosed && replies.outputPending > 0 { deadlines.append(lastOutputProgress + limits.idleTimeout) }
         return deadlines.min()
     }
 
     /// Nothing owed to the client and nothing of its in hand: the idle clock may run.
-    private var isQuiet: Bool { nextToWrite == nextSequence && frameHead == frames.count && !awaitingAuth }
+    private var isQuiet: Bool { replies.unanswered == 0 && (input?.frames.isEmpty ?? true) && !auth.checking }
 
     // MARK: Inputs
 
@@ -138,40 +138,36 @@ public struct ConnectionStateMachine: Sendable {
 
     /// Bytes arrived from the client.
     public mutating func received(_ bytes: ArraySlice<UInt8>, now: Double) -> [Action] {
-        guard phase == .open, !bytes.isEmpty else { return [] }
+        guard isOpen, !bytes.isEmpty else { return [] }
         lastActivity = now
-        let new = framer.feed(bytes)
-        if !new.isEmpty {
-            lineStartedAt = nil
-            for frame in new { queuedInputBytes += Self.size(frame) }
-            frames.append(contentsOf: new)
-        }
-        if framer.isInsideLine && lineStartedAt == nil { lineStartedAt = now }
+        modifyInput { $0.feed(bytes, now: now) }
         return settle(now: now)
     }
 
     /// The client closed its sending side: answer what was taken, then close.
     public mutating func inputEnded(now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
-        inputEnded = true
-        lineStartedAt = nil
+        guard !isClosed else { return [] }
+        modifyInput {
+            $0.ended = true
+            $0.lineStartedAt = nil
+        }
         return settle(now: now)
     }
 
     /// The outcome of an `.authenticate` action.
     public mutating func authenticated(sequence: Int, organisation claimed: String, valid: Bool, now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
+        guard !isClosed else { return [] }
         lastActivity = now
-        awaitingAuth = false
-        release(sequence)
+        auth.checking = false
+        budget.release(sequence)
         var actions: [Action] = []
         if valid {
-            if organisation == nil { actions.append(.authenticated(organisation: claimed)) }
-            organisation = claimed
+            if auth.organisation == nil { actions.append(.authenticated(organisation: claimed)) }
+            auth.organisation = claimed
             answer(sequence, .ok("AUTH \(claimed)"), into: &actions)
         } else {
-            authFailures += 1
-            if authFailures >= limits.maxAuthFailures {
+            auth.failures += 1
+            if auth.failures >= limits.maxAuthFailures {
                 answer(sequence, .error(.auth, "invalid credential; too many failures, closing"), into: &actions)
                 beginClosing()
             } else {
@@ -183,23 +179,23 @@ public struct ConnectionStateMachine: Sendable {
 
     /// The answer to a `.read` action.
     public mutating func answered(sequence: Int, reply: Reply, now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
+        guard !isClosed else { return [] }
         lastActivity = now
         readsInFlight -= 1
-        release(sequence)
+        budget.release(sequence)
         var actions: [Action] = []
         answer(sequence, reply, into: &actions)
         return actions + settle(now: now)
     }
 
     /// Answers to `.write` actions (several at once: the committer answers a batch together).
-    public mutating func writesAnswered(_ replies: [(sequence: Int, reply: Reply)], now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
+    public mutating func writesAnswered(_ answers: [(sequence: Int, reply: Reply)], now: Double) -> [Action] {
+        guard !isClosed else { return [] }
         lastActivity = now
-        pendingWrites -= replies.count
+        pendingWrites -= answers.count
         var actions: [Action] = []
-        for (sequence, reply) in replies {
-            release(sequence)
+        for (sequence, reply) in answers {
+            budget.release(sequence)
             answer(sequence, reply, into: &actions)
         }
         return actions + settle(now: now)
@@ -207,26 +203,26 @@ public struct ConnectionStateMachine: Sendable {
 
     /// The shell wrote what it could; `pending` bytes of output remain unwritten.
     public mutating func flushed(pending: Int, now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
-        if pending < outputPending || pending == 0 { lastOutputProgress = now }
-        outputPending = pending
+        guard !isClosed else { return [] }
+        if pending < replies.outputPending || pending == 0 { lastOutputProgress = now }
+        replies.outputPending = pending
         return settle(now: now)
     }
 
     /// The clock moved on: enforce the deadlines.
     public mutating func tick(now: Double) -> [Action] {
-        guard phase != .closed else { return [] }
-        if outputPending > 0 && now >= lastOutputProgress + limits.idleTimeout {
+        guard !isClosed else { return [] }
+        if replies.outputPending > 0 && now >= lastOutputProgress + limits.idleTimeout {
             // The client stopped reading: nothing more can reach it.
             return abort()
         }
-        guard phase == .open else { return [] }
-        if organisation == nil && now >= connectedAt + limits.authTimeout {
+        guard let input else { return [] }
+        if auth.organisation == nil && now >= connectedAt + limits.authTimeout {
             return timeOut(.timeout, "not authenticated within \(Self.seconds(limits.authTimeout)) s; closing", now: now)
         }
         // The line's clock runs only while the server reads: a pause of its own making (the client's
         // earlier requests still in flight) must not be counted against the client.
-        if let lineStartedAt, !readingPaused, now >= lineStartedAt + limits.lineTimeout {
+        if let started = input.lineStartedAt, !input.paused, now >= started + limits.lineTimeout {
             return timeOut(.timeout, "line not completed within \(Self.seconds(limits.lineTimeout)) s; closing", now: now)
         }
         if isQuiet && now >= lastActivity + limits.idleTimeout {
@@ -238,13 +234,13 @@ public struct ConnectionStateMachine: Sendable {
     /// The server makes room for others: a connection still waiting for AUTH is told so and closed.
     /// Returns nothing if this connection authenticated meanwhile (it stays).
     public mutating func evict(now: Double) -> [Action] {
-        guard phase == .open, organisation == nil else { return [] }
+        guard isOpen, auth.organisation == nil else { return [] }
         return timeOut(.busy, "too many connections waiting to authenticate; closing, retry", now: now)
     }
 
     /// The server is stopping: take no more requests, answer those taken, then close.
     public mutating func drain(now: Double) -> [Action] {
-        guard phase == .open else { return [] }
+        guard isOpen else { return [] }
         beginClosing()
         return settle(now: now)
     }
@@ -255,62 +251,63 @@ public struct ConnectionStateMachine: Sendable {
     private mutating func settle(now: Double) -> [Action] {
         var actions: [Action] = []
         takeRequests(into: &actions)
-        if phase == .closing || (inputEnded && frameHead == frames.count), nextToWrite == nextSequence, outputPending == 0,
-            phase != .closed
-        {
-            phase = .closed
+        let doneReading: Bool
+        switch state {
+        case .open(let input): doneReading = input.ended && input.frames.isEmpty
+        case .closing: doneReading = true
+        case .closed, .modifying: return actions
+        }
+        if doneReading, replies.unanswered == 0, replies.outputPending == 0 {
+            state = .closed
             actions.append(.close)
             return actions
         }
-        let shouldRead = phase == .open && !inputEnded && readBudget > 0 && outputBytes < limits.maxOutputBytes
-            && inFlightBytes < limits.maxInFlightBytes
-        if shouldRead == readingPaused, phase == .open, !inputEnded {
-            readingPaused = !shouldRead
-            if shouldRead && framer.isInsideLine { lineStartedAt = now }  // the rest of the line may come now
+        guard let input, !input.ended else { return actions }
+        let shouldRead = readBudget > 0 && outputBytes < limits.maxOutputBytes && budget.inFlight < limits.maxInFlightBytes
+        if shouldRead == input.paused {
+            modifyInput {
+                $0.paused = !shouldRead
+                if shouldRead && $0.framer.isInsideLine { $0.lineStartedAt = now }  // the rest of the line may come now
+            }
             actions.append(shouldRead ? .resumeReading : .pauseReading)
         }
         return actions
     }
 
     private var canTakeRequest: Bool {
-        phase == .open && !awaitingAuth && unanswered < limits.maxInFlight && inFlightBytes < limits.maxInFlightBytes
+        isOpen && !auth.checking && replies.unanswered < limits.maxInFlight && budget.inFlight < limits.maxInFlightBytes
             && outputBytes < limits.maxOutputBytes
     }
 
     private mutating func takeRequests(into actions: inout [Action]) {
-        while frameHead < frames.count && canTakeRequest {
-            let frame = frames[frameHead]
+        while canTakeRequest, let frame = input?.frames.first {
             switch frame {
             case .tooLong:
-                take(frame)
-                answer(next(), .error(.tooLong, "line longer than \(limits.maxLineLength) bytes; it was discarded"), into: &actions)
+                modifyInput { $0.take() }
+                answer(replies.take(), .error(.tooLong, "line longer than \(limits.maxLineLength) bytes; it was discarded"), into: &actions)
             case .line(let bytes):
                 if bytes.isEmpty {  // a blank line (an extra Enter in nc) asks nothing
-                    take(frame)
+                    modifyInput { $0.take() }
                     continue
                 }
-                switch Request.parse(bytes, authenticated: organisation != nil) {
+                switch Request.parse(bytes, authenticated: auth.organisation != nil) {
                 case .failure(let error):
-                    take(frame)
-                    answer(next(), error.reply, into: &actions)
+                    modifyInput { $0.take() }
+                    answer(replies.take(), error.reply, into: &actions)
                 case .success(let request):
                     // A read must see this connection's earlier writes (it waits for them to commit),
                     // and must not see its later ones (a write waits for the reads before it).
                     if request.readsState && (pendingWrites > 0 || readsInFlight >= limits.maxReadsInFlight) { return }
                     if request.writesState && readsInFlight > 0 { return }
-                    take(frame)
+                    modifyInput { $0.take() }
                     handle(request, cost: bytes.count, into: &actions)
                 }
             }
         }
-        if frameHead == frames.count && frameHead > 0 {
-            frames.removeAll(keepingCapacity: frames.count <= 1_024)
-            frameHead = 0
-        }
     }
 
     private mutating func handle(_ request: Request, cost lineBytes: Int, into actions: inout [Action]) {
-        let sequence = next()
+        let sequence = replies.take()
         switch request {
         case .auth, .ping, .quit:
             return handleOpen(request, sequence: sequence, cost: lineBytes, into: &actions)
@@ -318,7 +315,7 @@ public struct ConnectionStateMachine: Sendable {
             break
         }
         // `Request.parse(_:authenticated:)` refuses these before AUTH; this keeps that true here too.
-        guard let organisation else {
+        guard let organisation = auth.organisation else {
             return answer(sequence, .error(.noAuth, "AUTH <organisation-id> <token> first"), into: &actions)
         }
         switch request {
@@ -346,9 +343,8 @@ public struct ConnectionStateMachine: Sendable {
             answer(sequence, .ok("BYE"), into: &actions)
             beginClosing()
         case .auth(let claimed, let token):
-            // Later requests wait for the outcome: they may depend on who is authenticated.
-            awaitingAuth = true
-            hold(sequence, cost: cost)
+            auth.checking = true
+            budget.hold(sequence, cost: cost)
             actions.append(.authenticate(sequence: sequence, organisation: claimed, token: token))
         case .consultations, .submit, .withdraw, .status, .receipt:
             preconditionFailure("only AUTH, PING and QUIT are handled here")
@@ -356,7 +352,7 @@ public struct ConnectionStateMachine: Sendable {
     }
 
     private mutating func read(_ read: Read, _ sequence: Int, _ lineBytes: Int, _ actions: inout [Action]) {
-        hold(sequence, cost: lineBytes + 256)
+        budget.hold(sequence, cost: lineBytes + 256)
         readsInFlight += 1
         actions.append(.read(sequence: sequence, read))
     }
@@ -364,84 +360,50 @@ public struct ConnectionStateMachine: Sendable {
     private mutating func write(_ write: Write, _ sequence: Int, _ lineBytes: Int, _ actions: inout [Action]) {
         // The request, then the event built from it, each about the size of the line.
         let cost = 2 * lineBytes + 512
-        hold(sequence, cost: cost)
+        budget.hold(sequence, cost: cost)
         pendingWrites += 1
         actions.append(.write(sequence: sequence, write, cost: cost))
     }
 
-    // MARK: Bookkeeping
+    // MARK: Changing state
 
-    private mutating func next() -> Int {
-        defer { nextSequence += 1 }
-        return nextSequence
-    }
-
-    private mutating func take(_ frame: LineFramer.Frame) {
-        frameHead += 1
-        queuedInputBytes -= Self.size(frame)
-    }
-
-    private static func size(_ frame: LineFramer.Frame) -> Int {
-        switch frame {
-        case .line(let bytes): return bytes.count + 1
-        case .tooLong: return 1
-        }
-    }
-
-    private mutating func hold(_ sequence: Int, cost: Int) {
-        costs[sequence] = cost
-        inFlightBytes += cost
-    }
-
-    private mutating func release(_ sequence: Int) {
-        if let cost = costs.removeValue(forKey: sequence) { inFlightBytes -= cost }
+    /// Changes the open state's input in place: the state holds no second reference to it meanwhile,
+    /// so its buffers are not copied. Does nothing once the connection is closing.
+    private mutating func modifyInput(_ body: (inout Input) -> Void) {
+        guard case .open(var input) = state else { return }
+        state = .modifying
+        body(&input)
+        state = .open(input)
     }
 
     /// Records a reply and sends every reply that is next in order, in one piece.
     private mutating func answer(_ sequence: Int, _ reply: Reply, into actions: inout [Action]) {
-        guard phase != .closed else { return }
-        let line = Array(reply.line.utf8)
-        if sequence == nextToWrite {
-            var ready = line
-            nextToWrite += 1
-            while let next = finished.removeValue(forKey: nextToWrite) {
-                let bytes = Array(next.line.utf8)
-                finishedBytes -= bytes.count
-                ready += bytes
-                nextToWrite += 1
-            }
-            emit(ready, into: &actions)
-        } else {
-            finished[sequence] = reply
-            finishedBytes += line.count
-        }
+        guard !isClosed, let ready = replies.answer(sequence, reply) else { return }
+        emit(ready, into: &actions)
     }
 
     private mutating func emit(_ bytes: [UInt8], into actions: inout [Action]) {
-        outputPending += bytes.count
+        replies.outputPending += bytes.count
         actions.append(.send(bytes))
     }
 
+    /// Takes no more requests; what was read and not taken is dropped.
     private mutating func beginClosing() {
-        guard phase == .open else { return }
-        phase = .closing
-        frames.removeAll()
-        frameHead = 0
-        queuedInputBytes = 0
-        lineStartedAt = nil
+        guard isOpen else { return }
+        state = .closing
     }
 
     /// Says why (if the reply can go out now, in order) and closes; else closes at once.
     private mutating func timeOut(_ code: ErrorCode, _ message: String, now: Double) -> [Action] {
-        guard nextToWrite == nextSequence else { return abort() }
+        guard replies.unanswered == 0 else { return abort() }
         var actions: [Action] = []
-        answer(next(), .error(code, message), into: &actions)
+        answer(replies.take(), .error(code, message), into: &actions)
         beginClosing()
         return actions + settle(now: now)
     }
 
     private mutating func abort() -> [Action] {
-        phase = .closed
+        state = .closed
         return [.close]
     }
 
