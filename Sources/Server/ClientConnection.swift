@@ -34,17 +34,6 @@ protocol ConnectionHost: AnyObject, Sendable {
 /// answers from other threads hop onto it with `queue.async`).
 final class ClientConnection: WriteOwner, @unchecked Sendable {
     /// A socket readiness a transport call waits for.
-    private enum Readiness {
-        case readable, writable
-
-        init?(_ outcome: TransportOutcome) {
-            switch outcome {
-            case .wantRead: self = .readable
-            case .wantWrite: self = .writable
-            case .done, .closed, .failed: return nil
-            }
-        }
-    }
 
     let id: Int
     let remote: String
@@ -59,12 +48,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     /// Whether each source is resumed (both start suspended, as Dispatch makes them).
     private var readArmed = false
     private var writeArmed = false
-    /// False until the transport's handshake is complete; till then the machine gets no bytes.
-    private var established = false
-    private var handshakeWaits: Readiness?
-    /// What the last read and the last write waited for (nil: they did not wait).
-    private var readWaits: Readiness?
-    private var writeWaits: Readiness?
+    /// What the transport waits for (pure: `ConnectionCore.TransportReadiness`).
+    private var readiness = TransportReadiness()
     private var readPassScheduled = false
     /// Inside `readPass`, which itself reads what the transport holds before it returns.
     private var inReadPass = false
@@ -128,30 +113,31 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     // MARK: Readiness
 
     private func readable() {
-        guard !established else {
-            if writeWaits == .readable { flush() }
-            if readWaits != .writable { readPass() }
+        guard !readiness.established else {
+            let then = readiness.whenReadable
+            if then.flush { flush() }
+            if then.read { readPass() }
             return updateInterest()
         }
         advanceHandshake()
     }
 
     private func writable() {
-        guard !established else {
-            if readWaits == .writable { readPass() }
-            if writeWaits != .readable { flush() }
+        guard !readiness.established else {
+            let then = readiness.whenWritable
+            if then.read { readPass() }
+            if then.flush { flush() }
             return updateInterest()
         }
         advanceHandshake()
     }
 
     private func advanceHandshake() {
-        guard !closed, !established else { return }
+        guard !closed, !readiness.established else { return }
         let outcome = transport.handshake()
         switch outcome {
         case .done:
-            established = true
-            handshakeWaits = nil
+            readiness.handshakeDone()
             if let tls = transport as? TLSTransport {
                 host.logger.debug(
                     "TLS established",
@@ -162,7 +148,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             // The client may have sent requests right behind its last handshake message.
             readPass()
         case .wantRead, .wantWrite:
-            handshakeWaits = Readiness(outcome)
+            readiness.handshake(waits: outcome.wait!)
             updateInterest()
         case .closed:
             abort("closed during the TLS handshake")
@@ -177,16 +163,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private func updateInterest() {
         guard !closed, let readSource, let writeSource else { return }
         let pending = outputHead < output.count
-        let reading = established && machine.wantsInput && !inputEnded
-        let wantRead: Bool
-        let wantWrite: Bool
-        if established {
-            wantRead = (reading && readWaits != .writable) || (pending && writeWaits == .readable && !inputEnded)
-            wantWrite = (pending && writeWaits != .readable) || (reading && readWaits == .writable)
-        } else {
-            wantRead = handshakeWaits == .readable
-            wantWrite = handshakeWaits == .writable
-        }
+        let reading = readiness.established && machine.wantsInput && !inputEnded
+        let (wantRead, wantWrite) = readiness.interest(reading: reading, pending: pending, inputEnded: inputEnded)
         // A cancelled source is never suspended again (closed is checked above): its cancellation
         // would never complete.
         if wantRead != readArmed {
@@ -197,7 +175,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             if wantWrite { writeSource.resume() } else { writeSource.suspend() }
             writeArmed = wantWrite
         }
-        if reading && readWaits == nil && !inReadPass && !readPassScheduled && transport.hasBufferedInput {
+        if reading && readiness.readWaits == nil && !inReadPass && !readPassScheduled && transport.hasBufferedInput {
             readPassScheduled = true
             queue.async { [self] in
                 readPassScheduled = false
@@ -209,8 +187,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     // MARK: Reading
 
     private func readPass() {
-        guard !closed, established, !inReadPass else { return }
-        readWaits = nil
+        guard !closed, readiness.established, !inReadPass else { return }
+        readiness.readWaits = nil
         inReadPass = true
         var total = 0
         reading: while !closed && machine.wantsInput && !inputEnded && total < 262_144 {
@@ -227,7 +205,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                 perform(machine.inputEnded(now: Self.now()))
                 break reading
             case .wantRead, .wantWrite:
-                readWaits = Readiness(outcome)
+                readiness.readWaits = outcome.wait
                 break reading
             case .failed(let reason):
                 inReadPass = false
@@ -280,7 +258,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         }
         // Before the handshake is done nothing can be said to the client: closing means closing now
         // (a deadline, an eviction or a drain reached a connection still shaking hands).
-        if !established && !machine.isOpen { return abort("closing before the TLS handshake was complete") }
+        if !readiness.established && !machine.isOpen { return abort("closing before the TLS handshake was complete") }
         if sent { flush() }
         if !refused.isEmpty { return perform(machine.writesAnswered(refused, now: Self.now())) }
         updateInterest()
@@ -391,8 +369,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
 
     private func flush() {
         guard !closed else { return }
-        if established {
-            writeWaits = nil
+        if readiness.established {
+            readiness.writeWaits = nil
             writing: while outputHead < output.count {
                 let outcome = output.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outputHead...])) }
                 switch outcome {
@@ -400,7 +378,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                     if sent == 0 { break writing }
                     outputHead += sent
                 case .wantRead, .wantWrite:
-                    writeWaits = Readiness(outcome)
+                    readiness.writeWaits = outcome.wait
                     break writing
                 case .closed:
                     return abort("write failed: the connection was closed")
@@ -484,6 +462,17 @@ extension DomainError {
         case .notFound: return .error(.notFound, message)
         case .closed: return .error(.closed, message)
         case .conflict: return .error(.conflict, message)
+        }
+    }
+}
+
+extension TransportOutcome {
+    /// The readiness a `wantRead` or `wantWrite` waits for (nil for the other outcomes).
+    var wait: TransportReadiness.Wait? {
+        switch self {
+        case .wantRead: return .readable
+        case .wantWrite: return .writable
+        case .done, .closed, .failed: return nil
         }
     }
 }
