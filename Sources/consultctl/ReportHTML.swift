@@ -405,10 +405,12 @@ extension ReportContent {
             }
             let ratio = (dimension.representationRatio[group] ?? nil) ?? 0
             let under = ratio < policy.minRatio
-            let shown = w.number(ratio, places: 2) + (under ? " ▼ " + w(.under) : "")
-            spoken.append(w(.ratioItem, name.text, shown))
+            let number = w.number(ratio, places: 2)
+            // The figure isolated, the mark and the word in the report's own direction: "0.35 ▼ under-represented".
+            let mark = under ? " ▼ " + w(.under) : ""
+            spoken.append(w(.ratioItem, name.text, number + mark))
             rows.append("<div><div class=\"track\"><div class=\"fill\(under ? " under" : "")\" style=\"height:100%;width:\(at(ratio))%\"></div>\(lines)</div>"
-                + "<div class=\"value\"><bdi class=\"\(ratio == 0 ? "zero" : "")\">\(e(shown))</bdi></div></div>")
+                + "<div class=\"value\"><bdi class=\"\(ratio == 0 ? "zero" : "")\">\(e(number))</bdi>\(e(mark))</div></div>")
         }
         let label = w(.ratioTitle, n.dimension(dimension.name).text) + ". " + w.lists(spoken)
         return "<div class=\"bars\" role=\"img\" aria-label=\"\(e(label))\">" + rows.joined()
