@@ -52,7 +52,7 @@ public final class WitnessStore: @unchecked Sendable {
             }
             state = WitnessState()
             do {
-                try Self.write(state, to: path, syncFolder: Self.fsyncFolder)
+                try Self.write(state, to: path, syncFolder: Self.fsyncFolder, exclusive: true)
             } catch {
                 close(fd)
                 throw error
@@ -151,7 +151,9 @@ public final class WitnessStore: @unchecked Sendable {
 
     /// Writes `state` to `path` atomically and durably (temporary file, fsync, rename, fsync of the
     /// folder). A failure after the rename is marked `renamed`: the file then holds `state`.
-    static func write(_ state: WitnessState, to path: String, syncFolder: (String) throws -> Void) throws {
+    /// `exclusive`: the file must not exist, and is linked into place rather than renamed over
+    /// anything (a file that appeared meanwhile is never replaced).
+    static func write(_ state: WitnessState, to path: String, syncFolder: (String) throws -> Void, exclusive: Bool = false) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(state) + Data("\n".utf8)
@@ -179,10 +181,19 @@ public final class WitnessStore: @unchecked Sendable {
             throw Failure(description: "cannot write \(temporary): \(reason)")
         }
         close(fd)
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        if exclusive {
+            guard link(temporary, path) == 0 else {
+                let reason = errno == EEXIST ? "it exists (never overwritten)" : String(cString: strerror(errno))
+                unlink(temporary)
+                throw Failure(description: "cannot create \(path): \(reason)")
+            }
             unlink(temporary)
-            throw Failure(description: "cannot rename \(temporary) to \(path): \(reason)")
+        } else {
+            guard rename(temporary, path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(temporary)
+                throw Failure(description: "cannot rename \(temporary) to \(path): \(reason)")
+            }
         }
         do {
             try syncFolder(folder.isEmpty ? "." : folder)

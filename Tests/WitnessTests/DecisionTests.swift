@@ -300,6 +300,13 @@ final class StoreTests: XCTestCase {
         store = nil  // releases the lock
         XCTAssertThrowsError(try WitnessStore(path: path, createNew: true))
         XCTAssertEqual(try WitnessStore(path: path).current, WitnessState())
+        // The new file is linked into place, never renamed over one that appeared after the check.
+        let other = WitnessState(logs: ["x": LogRecord(size: 0, root: "", checkpoint: "", cosignedAt: 0)])
+        XCTAssertThrowsError(try WitnessStore.write(other, to: path, syncFolder: WitnessStore.fsyncFolder, exclusive: true)) {
+            XCTAssertTrue("\($0)".contains("never overwritten"), "\($0)")
+        }
+        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path))), WitnessState())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent + "/.state.json.tmp"))
     }
 
     /// A sound record for `log` at its size now, as the witness stores it.
