@@ -101,7 +101,7 @@ public final class WitnessStore: @unchecked Sendable {
         }
         guard checkpoint.origin == origin else { return "checkpoint is for another origin" }
         guard checkpoint.size == record.size else { return "checkpoint has size \(checkpoint.size), not the size \(record.size)" }
-        guard checkpoint.root.bytes == root else { return "checkpoint has another root than root" }
+        guard checkpoint.root.bytes == root else { return "checkpoint's root hash is not root" }
         return nil
     }
 
@@ -127,12 +127,12 @@ public final class WitnessStore: @unchecked Sendable {
             do {
                 try Self.write(next, to: path, syncFolder: syncFolder)
             } catch let failure as Failure where failure.renamed {
-                // The rename happened, so the file holds `next`, and a crash may or may not keep it.
-                // Memory follows the file: kept at the old state, the next write (for any log) would
-                // put this log's record back to the old one on disk, so the file could move backwards
-                // under a cosignature a crash would otherwise have kept. With memory at `next`, every
-                // later state extends it, and the file only ever moves forward. The failure is still
-                // the caller's error: nothing is cosigned for a state not known to be durable.
+                // The rename happened: the file holds `next` (whether a crash keeps it is unknown).
+                // Memory follows the file. Were memory kept at the old state, the next write (for
+                // this log or any other) would put this log's record back to the old one on disk:
+                // the file would move backwards. With memory at `next`, every later state extends
+                // it, so the file only ever moves forward. The failure is still the caller's error
+                // (a 500): nothing is cosigned for a state not known to be durable.
                 state = next
                 throw failure
             }

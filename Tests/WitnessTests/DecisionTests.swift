@@ -344,7 +344,7 @@ final class StoreTests: XCTestCase {
             ("size -1 is negative", { $0.size = -1 }),
             ("root is not the base64 of 32 bytes", { $0.root = "AAAA" }),
             ("root is not the base64 of 32 bytes", { $0.root = "not base64" }),
-            ("checkpoint has another root", { $0.root = Base64.encode(MerkleHash.empty.bytes) }),
+            ("checkpoint's root hash is not root", { $0.root = Base64.encode(MerkleHash.empty.bytes) }),
             ("checkpoint has size 6, not the size 5", { $0.size = 5 }),
             ("checkpoint is not a checkpoint note", { $0.checkpoint = "garbage" }),
             ("checkpoint is not a checkpoint note", { $0.checkpoint = "log.example/sound\n6\n\n— x AAAA\n" }),
