@@ -6,7 +6,12 @@ import Crypto
 public enum Cosignature {
     /// The signed message for a checkpoint text at `timestamp` (POSIX seconds).
     public static func message(checkpointText: String, timestamp: UInt64) -> [UInt8] {
-        Array("cosignature/v1\ntime \(timestamp)\n".utf8) + Array(checkpointText.utf8)
+        message(checkpointText: Array(checkpointText.utf8), timestamp: timestamp)
+    }
+
+    /// The signed message for a checkpoint's note text as bytes (what a verifier is given).
+    public static func message(checkpointText: [UInt8], timestamp: UInt64) -> [UInt8] {
+        Array("cosignature/v1\ntime \(timestamp)\n".utf8) + checkpointText
     }
 
     /// The timestamp of a cosignature's bytes (after the key ID), or nil when they are not 72 bytes
@@ -49,7 +54,7 @@ public struct CosignatureVerifier: NoteVerifier {
     public func verify(text: [UInt8], signature: [UInt8]) -> Bool {
         guard let time = Cosignature.timestamp(of: signature),
               let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
-        let message = Array("cosignature/v1\ntime \(time)\n".utf8) + text
-        return key.isValidSignature(Array(signature.suffix(64)), for: message)
+        // The one definition of the signed message, shared with `Cosigner`.
+        return key.isValidSignature(Array(signature.suffix(64)), for: Cosignature.message(checkpointText: text, timestamp: time))
     }
 }

@@ -12,8 +12,13 @@ public struct TileID: Hashable, Sendable, CustomStringConvertible {
     public let index: Int64
     public let width: Int
 
+    /// The largest tile index: a tile's hashes have indexes index*256 ..< index*256 + 256, which fit
+    /// an Int64 up to this one (and no tree of at most 2^63 - 1 leaves has a tile beyond it).
+    public static let maxIndex = Int64.max >> 8
+
     public init(level: Int, index: Int64, width: Int = TileID.fullWidth) {
-        precondition((0...63).contains(level) && index >= 0 && (1...TileID.fullWidth).contains(width), "not a tile: \(level)/\(index)/\(width)")
+        precondition((0...63).contains(level) && (0...TileID.maxIndex).contains(index) && (1...TileID.fullWidth).contains(width),
+                     "not a tile: \(level)/\(index)/\(width)")
         self.level = level
         self.index = index
         self.width = width
@@ -64,6 +69,7 @@ public struct TileID: Hashable, Sendable, CustomStringConvertible {
             guard !overflow1, !overflow2 else { return nil }
             index = sum
         }
+        guard index <= TileID.maxIndex else { return nil }
         self.init(level: Int(level), index: index, width: width)
         // One spelling per tile.
         guard self.path == path else { return nil }
@@ -72,10 +78,11 @@ public struct TileID: Hashable, Sendable, CustomStringConvertible {
     /// The tile at (`level`, `index`) as a tree of `size` leaves has it: full, partial, or nil when
     /// that tree has no hashes in it.
     public static func forTree(size: Int64, level: Int, index: Int64) -> TileID? {
+        guard size >= 0, (0...63).contains(level), (0...maxIndex).contains(index) else { return nil }
         let entries = size >> Int64(8 * level)  // complete hashes at this tile level
-        let before = index.multipliedReportingOverflow(by: 256)
-        guard !before.overflow, entries > before.partialValue else { return nil }
-        return TileID(level: level, index: index, width: Int(min(Int64(fullWidth), entries - before.partialValue)))
+        let before = index * 256  // cannot overflow: index <= maxIndex
+        guard entries > before else { return nil }
+        return TileID(level: level, index: index, width: Int(min(Int64(fullWidth), entries - before)))
     }
 
     /// Every tile a tree of `size` leaves has (full tiles, then the partial one, level by level).
@@ -99,6 +106,7 @@ public enum Tiles {
         var out: [UInt8] = []
         out.reserveCapacity(tile.width * 32)
         for i in 0..<Int64(tile.width) {
+            // index <= TileID.maxIndex (the initializer checks it), so this cannot overflow.
             out += try nodes(NodeID(level: TileID.height * tile.level, index: tile.index * 256 + i)).bytes
         }
         return out
@@ -149,7 +157,9 @@ public final class TileClient {
 
     /// The hash of a perfect subtree inside the tree.
     public func node(_ id: NodeID) throws(TileError) -> Hash {
-        guard id.level >= 0, id.level < 63, id.index >= 0, id.leafRange.upperBound <= size else {
+        // (index + 1) * 2^level <= size, checked without computing either side (`leafRange` would
+        // overflow for a large index): the node is inside the tree when index < size >> level.
+        guard id.level >= 0, id.level < 63, id.index >= 0, id.index < size >> Int64(id.level) else {
             throw .outOfRange("node \(id) is not inside a tree of \(size) leaves")
         }
         let tileLevel = id.level / TileID.height

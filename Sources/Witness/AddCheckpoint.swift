@@ -124,8 +124,10 @@ public enum AddCheckpoint {
         public var newRecord: LogRecord?
         /// One line for the witness's log: what was decided (never a key).
         public var summary: String
-        /// A checkpoint validly signed by the log that does not extend the one the witness cosigned
-        /// (a fork or a rollback): proof of the log's misbehaviour, kept in the witness's log.
+        /// A checkpoint validly signed by the log with the size of the one the witness cosigned and
+        /// another root hash: proof of a fork by the log, kept in the witness's log. Set only then:
+        /// an older checkpoint the log did sign proves nothing (anyone can replay it), nor does a
+        /// consistency proof that fails to verify (the proof is the client's input, signed by nobody).
         public var evidence: SignedNote? = nil
     }
 
@@ -155,19 +157,11 @@ public enum AddCheckpoint {
             return refuse(403, "the checkpoint is not signed by the log's key: \(error)")
         }
         guard request.oldSize <= checkpoint.size else {
-            var decision = refuse(400, "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)")
-            // A signed checkpoint smaller than the one cosigned is a rollback.
-            if let stored = record(origin), checkpoint.size < stored.size { decision.evidence = request.note }
-            return decision
+            // Not evidence: an older checkpoint the log honestly signed can be replayed by anyone.
+            return refuse(400, "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)")
         }
         let stored = record(origin)
         let storedSize = stored?.size ?? 0
-        /// A refusal of a checkpoint the log did sign: kept as evidence.
-        func inconsistent(_ reason: String) -> Decision {
-            var decision = refuse(422, reason)
-            decision.evidence = request.note
-            return decision
-        }
         guard request.oldSize == storedSize else {
             return Decision(
                 response: WitnessResponse(status: 409, contentType: "text/x.tlog.size", body: Array("\(storedSize)\n".utf8)),
@@ -184,13 +178,19 @@ public enum AddCheckpoint {
             }
             let oldRoot = Hash(bytes: storedRoot)
             if request.oldSize == checkpoint.size {
-                guard oldRoot == checkpoint.root else { return inconsistent("same size \(checkpoint.size) as the cosigned checkpoint, different root hash") }
+                guard oldRoot == checkpoint.root else {
+                    // Two roots for one size, both signed by the log: a fork, and the one refusal that proves it.
+                    var decision = refuse(422, "same size \(checkpoint.size) as the cosigned checkpoint, different root hash")
+                    decision.evidence = request.note
+                    return decision
+                }
                 guard request.proof.isEmpty else { return refuse(422, "a consistency proof between equal sizes must be empty") }
             } else {
                 guard MerkleProofs.verifyConsistency(
                     from: request.oldSize, to: checkpoint.size, proof: request.proof, oldRoot: oldRoot, newRoot: checkpoint.root)
                 else {
-                    return inconsistent("the consistency proof from size \(request.oldSize) to \(checkpoint.size) does not verify")
+                    // Not evidence: the proof is the client's input, so a bad one may be nobody's but the client's.
+                    return refuse(422, "the consistency proof from size \(request.oldSize) to \(checkpoint.size) does not verify")
                 }
             }
         }

@@ -18,7 +18,9 @@ import Glibc
 public final class WitnessHTTPServer: @unchecked Sendable {
     public struct Limits: Sendable {
         public var maxConnections = 64
-        public var maxRequestBytes = 64 * 1024
+        /// 256 KiB: a checkpoint note may carry many signatures (c2sp.org/signed-note has verifiers
+        /// accept at least 16, and post-quantum signatures reach about 5 kB each).
+        public var maxRequestBytes = 256 * 1024
         public var requestTimeout: Double = 10
         public var maxRequestsPerConnection = 1_000
         public init() {}
@@ -114,6 +116,8 @@ public final class WitnessHTTPServer: @unchecked Sendable {
         let handler: Handler
         let log: @Sendable (String) -> Void
         var buffer: [UInt8] = []
+        /// What each read fills, allocated once per connection.
+        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
         var deadline = DispatchTime.now()
 
         init(fd: Int32, tls: TLSContext?, limits: Limits, handler: @escaping Handler, log: @escaping @Sendable (String) -> Void) {
@@ -159,7 +163,8 @@ public final class WitnessHTTPServer: @unchecked Sendable {
                     return
                 case .some(.success(let request)):
                     let (response, summary) = handler(request.method, request.path, request.body)
-                    log("request method=\(request.method) path=\(request.path) status=\(response.status) \(summary)")
+                    // The method and path are the client's bytes: escaped and bounded, one line each.
+                    log("request method=\(LogText.escaped(request.method, maxBytes: 20)) path=\(LogText.escaped(request.path)) status=\(response.status) \(summary)")
                     let keepAlive = request.keepAlive && served + 1 < limits.maxRequestsPerConnection
                     guard send(response, keepAlive: keepAlive, head: request.method == "HEAD"), keepAlive else { return }
                 }
@@ -174,11 +179,14 @@ public final class WitnessHTTPServer: @unchecked Sendable {
         /// Reads one request; nil when the connection ended or timed out before one was complete.
         func readRequest() -> Outcome? {
             var head: HTTPRequestHead?
+            // Where the search for the head's end resumes: each byte is looked at about once, however
+            // slowly the head trickles in.
+            var scanned = 0
             while true {
                 if head == nil {
-                    switch HTTPRequestHead.parse(buffer, maxBytes: limits.maxRequestBytes) {
+                    switch HTTPRequestHead.parse(buffer, maxBytes: limits.maxRequestBytes, searchFrom: scanned) {
                     case .incomplete:
-                        break
+                        scanned = HTTPRequestHead.resumePoint(afterScanning: buffer.count)
                     case .invalid(let status, let reason):
                         return .failure(WitnessResponse(status: status, text: reason + "\n"), reason)
                     case .complete(let parsed):
@@ -196,10 +204,9 @@ public final class WitnessHTTPServer: @unchecked Sendable {
                         return .success(HTTPRequest(method: head.method, path: head.path, body: body, keepAlive: head.keepAlive))
                     }
                 }
-                var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-                let count = chunk.withUnsafeMutableBytes { read(into: $0) }
+                let count = scratch.withUnsafeMutableBytes { read(into: $0) }
                 guard let count, count > 0 else { return nil }
-                buffer.append(contentsOf: chunk[0..<count])
+                buffer.append(contentsOf: scratch[0..<count])
                 if head == nil && buffer.count > limits.maxRequestBytes {
                     return .failure(WitnessResponse(status: 413, text: "request too large\n"), "request head over \(limits.maxRequestBytes) bytes")
                 }
@@ -214,7 +221,6 @@ public final class WitnessHTTPServer: @unchecked Sendable {
             shutdown(fd, Int32(SHUT_WR))
             deadline = min(deadline, .now() + 1)
             var discarded = 0
-            var scratch = [UInt8](repeating: 0, count: 16 * 1024)
             while discarded < 256 * 1024 {
                 let count = scratch.withUnsafeMutableBytes { read(into: $0) }
                 guard let count, count > 0 else { return }
@@ -314,10 +320,16 @@ struct HTTPRequestHead: Equatable {
         case complete(HTTPRequestHead)
     }
 
-    static func parse(_ bytes: [UInt8], maxBytes: Int) -> Parse {
+    /// Where a search that found no end in `count` bytes resumes: an end (LF LF or LF CR LF) may
+    /// start at either of the last two bytes, which the search could not yet decide.
+    static func resumePoint(afterScanning count: Int) -> Int { max(0, count - 2) }
+
+    /// Parses the head at the start of `bytes`; the search for its end starts at `searchFrom` (a
+    /// `resumePoint` of an earlier search of the same bytes, 0 for none).
+    static func parse(_ bytes: [UInt8], maxBytes: Int, searchFrom: Int = 0) -> Parse {
         // The head ends at CRLF CRLF (or LF LF from lenient clients).
         var end: Int?
-        var index = 0
+        var index = searchFrom
         while index + 1 < bytes.count {
             if bytes[index] == 0x0A {
                 if bytes[index + 1] == 0x0A { end = index + 2; break }
@@ -386,5 +398,33 @@ struct HTTPRequestHead: Equatable {
         case 500: return "Internal Server Error"
         default: return "Status"
         }
+    }
+}
+
+/// Text from a client, made fit for one log line: backslash, quote, and control, format and line
+/// separator characters escaped (`\n`, `\u{1b}`, …), cut at `maxBytes` bytes of UTF-8 with `…`.
+enum LogText {
+    static func escaped(_ text: some StringProtocol, maxBytes: Int = 300) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            let piece: String
+            switch scalar {
+            case "\\": piece = "\\\\"
+            case "\"": piece = "\\\""
+            case "\n": piece = "\\n"
+            case "\r": piece = "\\r"
+            case "\t": piece = "\\t"
+            default:
+                switch scalar.properties.generalCategory {
+                case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+                    piece = "\\u{" + String(scalar.value, radix: 16) + "}"
+                default:
+                    piece = String(scalar)
+                }
+            }
+            guard out.utf8.count + piece.utf8.count <= maxBytes else { return out + "…" }
+            out += piece
+        }
+        return out
     }
 }

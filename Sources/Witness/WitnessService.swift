@@ -26,7 +26,7 @@ public final class WitnessService: Sendable {
         let route = path.dropFirst(prefix.count + 1)
         if route == "add-checkpoint" {
             guard method == "POST" else {
-                return (WitnessResponse(status: 405, text: "add-checkpoint takes POST\n"), "method \(method) on add-checkpoint")
+                return (WitnessResponse(status: 405, text: "add-checkpoint takes POST\n"), "method \(LogText.escaped(method, maxBytes: 20)) on add-checkpoint")
             }
             let now = clock()
             do {
@@ -34,13 +34,14 @@ public final class WitnessService: Sendable {
                     let decision = AddCheckpoint.decide(body: body, logs: logs, record: { state.logs[$0] }, cosigner: cosigner, now: now)
                     return (decision, decision.origin, decision.newRecord)
                 }
-                // The summary may quote the client's text (a key name it sent): kept to one short line.
-                var summary = decision.summary.count > 200 ? String(decision.summary.prefix(200)) + "…" : decision.summary
+                // The summary and the origin may quote the client's text (a key name it sent): each
+                // escaped and kept short, so the log keeps one line per request.
+                var summary = LogText.escaped(decision.summary)
                 if let evidence = decision.evidence {
-                    // The signed checkpoint, newlines escaped so the log keeps one line per request.
-                    summary += " evidence=\"\(evidence.serialized.replacingOccurrences(of: "\n", with: "\\n"))\""
+                    // The whole signed checkpoint (signed by the log, so not cut), newlines escaped.
+                    summary += " evidence=\"\(LogText.escaped(evidence.serialized, maxBytes: .max))\""
                 }
-                return (decision.response, "origin=\(decision.origin.map { "\"\($0)\"" } ?? "-") \(summary)")
+                return (decision.response, "origin=\(decision.origin.map { "\"\(LogText.escaped($0, maxBytes: 200))\"" } ?? "-") \(summary)")
             } catch {
                 return (WitnessResponse(status: 500, text: "the witness could not store its state\n"), "state not stored: \(error)")
             }
@@ -48,7 +49,7 @@ public final class WitnessService: Sendable {
         guard method == "GET" || method == "HEAD" else {
             let isMonitoringPath = route.hasSuffix("/checkpoint") && route.utf8.count == 64 + "/checkpoint".utf8.count
             return isMonitoringPath
-                ? (WitnessResponse(status: 405, text: "only GET here\n"), "method \(method)")
+                ? (WitnessResponse(status: 405, text: "only GET here\n"), "method \(LogText.escaped(method, maxBytes: 20))")
                 : (WitnessResponse(status: 404, text: "not found\n"), "no such path")
         }
         let response = AddCheckpoint.monitor(path: route, records: store.current.logs)

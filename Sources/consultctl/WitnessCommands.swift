@@ -6,6 +6,10 @@ import TLS
 import Transparency
 import Witness
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `consultctl keys generate-witness`: a witness's Ed25519 cosigning key, as C2SP signer and verifier keys.
 struct GenerateWitness: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,16 +33,51 @@ struct GenerateWitness: ParsableCommand {
                 throw CommandFailure("\(path) exists; nothing was written (a key is never overwritten)")
             }
             let key = try SignerKey.generate(name: name, type: .cosignatureV1)
-            // The private key is created unreadable by others before anything is written to it.
-            guard FileManager.default.createFile(atPath: privatePath, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw CommandFailure("cannot write \(privatePath)")
+            // Each file is created here or not at all (O_EXCL: a file that appeared since the check
+            // above, or a symlink planted there, is never written through), the private key with
+            // mode 0600 from its creation, and each is on disk before the command says so.
+            try Self.createNew(privatePath, contents: key.text + "\n", mode: 0o600)
+            do {
+                try Self.createNew(publicPath, contents: key.verifierKey.text + "\n", mode: 0o644)
+            } catch {
+                unlink(privatePath)  // the one this command just created: nothing is left half written
+                throw error
             }
-            try (key.text + "\n").write(toFile: privatePath, atomically: false, encoding: .utf8)
-            try (key.verifierKey.text + "\n").write(toFile: publicPath, atomically: true, encoding: .utf8)
             return key
         }
         FileHandle.standardError.write(Data("wrote \(privatePath) (keep it secret: witness serve --key) and \(publicPath) (publish it)\n".utf8))
         print(key.verifierKey.text)
+    }
+}
+
+extension GenerateWitness {
+    /// Creates `path` (it must not exist), writes `contents` and fsyncs it.
+    static func createNew(_ path: String, contents: String, mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            let code = errno
+            if code == EEXIST { throw CommandFailure("\(path) exists; it was not written (a key is never overwritten)") }
+            throw CommandFailure("cannot create \(path): \(String(cString: strerror(code)))")
+        }
+        // The mode is set at creation; the umask may only have narrowed it, which is fine.
+        let bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw CommandFailure("cannot write \(path): \(reason)")
+            }
+            written += count
+        }
+        guard fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw CommandFailure("cannot sync \(path): \(reason)")
+        }
+        guard close(fd) == 0 else { throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }
 
@@ -54,12 +93,14 @@ struct WitnessCommand: ParsableCommand {
             discussion: """
                 Each --log is a log's verifier key (a vkey string, or a file holding one); its name is the log's
                 origin. The state file keeps the latest cosigned checkpoint per log; it is written durably before
-                each answer and must not be shared. docs/TRUST.md, "Witnesses".
+                each answer and must not be shared. It must exist: give --new-state on the witness's first start
+                only (a witness that forgets its state can be made to cosign a fork). docs/TRUST.md, "Witnesses".
                 """)
         @Option(help: "Address and port to listen on (HOST:PORT; port 0 picks a free one).") var listen: String
         @Option(help: "The witness's signer key file (from `keys generate-witness`).") var key: String
         @Option(help: "A log's verifier key (or a file holding one); repeat for each log.") var log: [String] = []
-        @Option(help: "The state file (created if missing).") var state: String
+        @Option(help: "The state file (it must exist, unless --new-state).") var state: String
+        @Flag(help: "Start a new, empty state file (refused if --state exists). Only for a witness's first start.") var newState = false
         @Option(help: "URL path prefix of the routes (default: none, i.e. /add-checkpoint).") var prefix: String = ""
         @Option(help: "TLS certificate (PEM) for facing the internet; with --tls-key.") var tlsCert: String?
         @Option(help: "TLS private key (PEM).") var tlsKey: String?
@@ -86,13 +127,16 @@ struct WitnessCommand: ParsableCommand {
                 guard let tlsCert, let tlsKey else { return nil }
                 return try TLSContext.server(certificateFile: tlsCert, keyFile: tlsKey)
             }
-            let store = oneLine { try WitnessStore(path: state) }
+            let store = oneLine { try WitnessStore(path: state, createNew: newState) }
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = .info
                 return handler
             }
             let logger = Logger(label: "witness")
+            if newState {
+                logger.info("witness NEW STATE created at \(state): this witness has cosigned nothing yet and trusts no earlier checkpoint of any log; restart it without --new-state")
+            }
             let service = WitnessService(cosigner: cosigner, logKeys: logKeys, store: store, prefix: prefix)
             var limits = WitnessHTTPServer.Limits()
             limits.maxConnections = maxConnections

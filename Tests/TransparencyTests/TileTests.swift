@@ -98,4 +98,36 @@ final class TileTests: XCTestCase {
         XCTAssertThrowsError(try TileClient(size: 300) { served[$0] }.inclusionProof(index: 300))
         XCTAssertThrowsError(try TileClient(size: 300) { served[$0] }.consistencyProof(from: 301))
     }
+
+    func testHugeIndexesAreOutOfRangeNotATrap() throws {
+        // Node indexes whose leaf ranges do not fit an Int64: refused before any range is computed.
+        let huge = TileClient(size: Int64.max) { _ in nil }
+        for id in [NodeID(level: 0, index: Int64.max), NodeID(level: 1, index: Int64.max), NodeID(level: 62, index: Int64.max),
+                   NodeID(level: 62, index: 2), NodeID(level: 8, index: Int64.max >> 7), NodeID(level: 0, index: -1), NodeID(level: 63, index: 0)] {
+            XCTAssertThrowsError(try huge.node(id), "\(id)") {
+                guard case .outOfRange = $0 as? TileError else { return XCTFail("\(id): \($0)") }
+            }
+        }
+        let small = TileClient(size: 300) { _ in nil }
+        XCTAssertThrowsError(try small.leafHash(index: Int64.max))
+        XCTAssertThrowsError(try small.node(NodeID(level: 8, index: 1)))
+        XCTAssertThrowsError(try small.inclusionProof(index: Int64.max))
+        // The last leaf of the largest tree is inside it (its tile is fetched, and found missing).
+        XCTAssertThrowsError(try huge.leafHash(index: Int64.max - 1)) {
+            XCTAssertEqual($0 as? TileError, .missing(path: TileID(level: 0, index: TileID.maxIndex, width: 255).path))
+        }
+        // No tile's hash indexes overflow: a path with a larger index is not a tile, and the
+        // largest tile's bytes can be made.
+        XCTAssertEqual(TileID.maxIndex * 256 + 255, Int64.max)
+        XCTAssertNil(TileID(path: "tile/0/" + TileID.encode(index: Int64.max)))
+        XCTAssertNil(TileID(path: "tile/3/" + TileID.encode(index: TileID.maxIndex + 1) + ".p/7"))
+        let last = try XCTUnwrap(TileID(path: "tile/0/" + TileID.encode(index: TileID.maxIndex)))
+        var indexes: [Int64] = []
+        XCTAssertEqual(Tiles.data(of: last) { indexes.append($0.index); return MerkleHash.empty }.count, 256 * 32)
+        XCTAssertEqual(indexes.last, Int64.max)
+        for (level, index) in [(0, Int64.max), (0, TileID.maxIndex + 1), (0, -1), (64, 0), (-1, 0), (7, Int64.max)] {
+            XCTAssertNil(TileID.forTree(size: Int64.max, level: level, index: index), "\(level)/\(index)")
+        }
+        XCTAssertEqual(TileID.forTree(size: Int64.max, level: 0, index: TileID.maxIndex), TileID(level: 0, index: TileID.maxIndex, width: 255))
+    }
 }

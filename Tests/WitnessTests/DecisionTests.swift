@@ -87,6 +87,7 @@ final class DecisionTests: XCTestCase {
         fork.grow(to: 15)
         decision = decide(try fork.body(old: 10), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 422)
+        XCTAssertNil(decision.evidence)  // the proof is the client's, unsigned: it proves nothing
         // The honest tree with a damaged proof, no proof, and an extra hash.
         log.grow(to: 15)
         var proof = log.proof(from: 10)
@@ -94,6 +95,7 @@ final class DecisionTests: XCTestCase {
         for bad in [proof, [], log.proof(from: 10) + [MerkleHash.empty]] {
             decision = decide(AddCheckpointRequest.body(oldSize: 10, proof: bad, note: try log.signedNote()), logs: [log], state: &state)
             XCTAssertEqual(decision.response.status, 422)
+            XCTAssertNil(decision.evidence)  // an honest checkpoint with a bad proof is no evidence against the log
         }
         // Equal sizes with a proof.
         decision = decide(AddCheckpointRequest.body(oldSize: 10, proof: [MerkleHash.empty], note: try log.signedNote(size: 10)), logs: [log], state: &state)
@@ -111,7 +113,8 @@ final class DecisionTests: XCTestCase {
         // Claiming the witness's size, with a smaller checkpoint: old > size is malformed.
         var decision = decide(AddCheckpointRequest.body(oldSize: 12, proof: [], note: try log.signedNote(size: 5)), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 400)
-        XCTAssertEqual(decision.evidence, try log.signedNote(size: 5))
+        // The log did sign size 5 once: anyone can replay it, so it is no evidence of a rollback.
+        XCTAssertNil(decision.evidence)
         // Claiming the smaller size: not the witness's.
         decision = decide(try log.body(old: 5, size: 5), logs: [log], state: &state)
         XCTAssertEqual(decision.response.status, 409)
@@ -245,7 +248,7 @@ final class StoreTests: XCTestCase {
         var log = try TestLog(origin: "log.example/race")
         log.grow(to: 5)
         let cosigner = Cosigner(key: try SignerKey.generate(name: "w.example"))
-        let service = WitnessService(cosigner: cosigner, logKeys: [log.key.verifierKey], store: try WitnessStore(path: path))
+        let service = WitnessService(cosigner: cosigner, logKeys: [log.key.verifierKey], store: try WitnessStore(path: path, createNew: true))
         XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 0)).response.status, 200)
         // Twelve clients each advance from 5 to a different size at once: one wins, the rest get 409.
         var bodies: [[UInt8]] = []
@@ -279,7 +282,116 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try WitnessStore(path: folder + "/a.json"))
         try "{\"format\": \"other-v9\", \"logs\": {}}".write(toFile: folder + "/b.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try WitnessStore(path: folder + "/b.json"))
-        XCTAssertEqual(try WitnessStore(path: folder + "/missing.json").current, WitnessState())
+        // Nor is a missing file an empty state: only when a new one is asked for.
+        XCTAssertThrowsError(try WitnessStore(path: folder + "/missing.json")) {
+            XCTAssertTrue("\($0)".contains("--new-state"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/missing.json"))
+        // Nor does asking for a new one ever replace a file, even a damaged one.
+        XCTAssertThrowsError(try WitnessStore(path: folder + "/a.json", createNew: true)) { XCTAssertTrue("\($0)".contains("exists"), "\($0)") }
+        XCTAssertEqual(try String(contentsOfFile: folder + "/a.json", encoding: .utf8), "{\"not\": \"a witness\"}")
+    }
+
+    func testANewStateIsWrittenAtOnceAndReopenedWithoutCreateNew() throws {
+        let path = try temporaryFolder() + "/state.json"
+        var store: WitnessStore? = try WitnessStore(path: path, createNew: true)
+        XCTAssertEqual(store?.current, WitnessState())
+        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path))), WitnessState())
+        store = nil  // releases the lock
+        XCTAssertThrowsError(try WitnessStore(path: path, createNew: true))
+        XCTAssertEqual(try WitnessStore(path: path).current, WitnessState())
+        // The new file is linked into place, never renamed over one that appeared after the check.
+        let other = WitnessState(logs: ["x": LogRecord(size: 0, root: "", checkpoint: "", cosignedAt: 0)])
+        XCTAssertThrowsError(try WitnessStore.write(other, to: path, syncFolder: WitnessStore.fsyncFolder, exclusive: true)) {
+            XCTAssertTrue("\($0)".contains("never overwritten"), "\($0)")
+        }
+        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path))), WitnessState())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent + "/.state.json.tmp"))
+    }
+
+    /// A sound record for `log` at its size now, as the witness stores it.
+    func record(_ log: TestLog, cosignedAt: UInt64 = 1_800_000_000) throws -> LogRecord {
+        let cosigner = Cosigner(key: try SignerKey.generate(name: "w.example", type: .cosignatureV1))
+        let note = try log.signedNote()
+        let kept = SignedNote(text: note.text, signatures: note.signatures + [try cosigner.cosign(checkpointText: note.text, timestamp: cosignedAt)])
+        return LogRecord(size: log.size, root: Base64.encode(log.checkpoint().root.bytes), checkpoint: kept.serialized, cosignedAt: cosignedAt)
+    }
+
+    func testAnUnsoundRecordIsRefusedOnLoadNamingTheLogAndTheField() throws {
+        let folder = try temporaryFolder()
+        var log = try TestLog(origin: "log.example/sound")
+        log.grow(to: 6)
+        var other = try TestLog(origin: "log.example/other")
+        other.grow(to: 6)
+        let good = try record(log)
+        let path = folder + "/state.json"
+        func load(_ change: (inout LogRecord) -> Void) throws -> String? {
+            var changed = good
+            change(&changed)
+            try JSONEncoder().encode(WitnessState(logs: ["log.example/sound": changed])).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try WitnessStore(path: path)
+                return nil
+            } catch {
+                XCTAssertEqual("\(error)".split(separator: "\n").count, 1, "\(error)")
+                XCTAssertTrue("\(error)".contains("log \"log.example/sound\""), "\(error)")
+                return "\(error)"
+            }
+        }
+        XCTAssertNil(try load { _ in })
+        XCTAssertNil(try load { $0.cosignedAt = UInt64(Int64.max) })
+        let cases: [(String, (inout LogRecord) -> Void)] = [
+            ("size -1 is negative", { $0.size = -1 }),
+            ("root is not the base64 of 32 bytes", { $0.root = "AAAA" }),
+            ("root is not the base64 of 32 bytes", { $0.root = "not base64" }),
+            ("checkpoint's root hash is not root", { $0.root = Base64.encode(MerkleHash.empty.bytes) }),
+            ("checkpoint has size 6, not the size 5", { $0.size = 5 }),
+            ("checkpoint is not a checkpoint note", { $0.checkpoint = "garbage" }),
+            ("checkpoint is not a checkpoint note", { $0.checkpoint = "log.example/sound\n6\n\n— x AAAA\n" }),
+            ("checkpoint is for another origin", { $0.checkpoint = (try? self.record(other).checkpoint) ?? "" }),
+            ("cosigned_at 9223372036854775808 is over 2^63 - 1", { $0.cosignedAt = UInt64(Int64.max) + 1 }),
+            ("cosigned_at 18446744073709551615 is over 2^63 - 1", { $0.cosignedAt = .max }),
+        ]
+        for (expected, change) in cases {
+            let error = try load(change)
+            XCTAssertTrue(error?.contains(expected) ?? false, "\(expected): \(error ?? "loaded")")
+        }
+        // A record the witness would have refused to load would otherwise stop it at the next
+        // request for the log (the cosignature's timestamp precondition): the sound one serves.
+        XCTAssertNil(try load { $0.cosignedAt = UInt64(Int64.max) })
+        let service = WitnessService(cosigner: Cosigner(key: try SignerKey.generate(name: "w.example")), logKeys: [log.key.verifierKey],
+                                     store: try WitnessStore(path: path))
+        XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 6)).response.status, 200)
+    }
+
+    func testAFolderSyncThatFailsAfterTheRenameLeavesMemoryAsTheFileIs() throws {
+        let path = try temporaryFolder() + "/state.json"
+        var log = try TestLog(origin: "log.example/sync")
+        log.grow(to: 4)
+        let store = try WitnessStore(path: path, createNew: true)
+        let cosigner = Cosigner(key: try SignerKey.generate(name: "w.example"))
+        let service = WitnessService(cosigner: cosigner, logKeys: [log.key.verifierKey], store: store)
+        XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 0)).response.status, 200)
+        store.syncFolder = { _ in throw WitnessStore.Failure(description: "injected: EIO") }
+        log.grow(to: 9)
+        let (response, summary) = service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 4))
+        // The caller learns of the failure (nothing is cosigned)...
+        XCTAssertEqual(response.status, 500)
+        XCTAssertTrue(summary.contains("injected: EIO"), summary)
+        // ...and memory holds what the file holds: the new state, so no later write takes it back.
+        let onDisk = try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(onDisk.logs[log.key.name]?.size, 9)
+        XCTAssertEqual(store.current, onDisk)
+        store.syncFolder = WitnessStore.fsyncFolder
+        XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 4)).response.text, "9\n")
+        // A failure before the rename leaves both as they were.
+        XCTAssertEqual(chmod((path as NSString).deletingLastPathComponent, 0o500), 0)
+        defer { chmod((path as NSString).deletingLastPathComponent, 0o700) }
+        log.grow(to: 12)
+        if geteuid() != 0 {
+            XCTAssertEqual(service.handle(method: "POST", path: "/add-checkpoint", body: try log.body(old: 9)).response.status, 500)
+            XCTAssertEqual(store.current.logs[log.key.name]?.size, 9)
+        }
     }
 
     func testHTTPRequestHeadsAreParsedStrictly() {
@@ -298,6 +410,24 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(status("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n"), 413)
         XCTAssertEqual(status("GARBAGE\r\n\r\n"), 400)
         XCTAssertEqual(status("GET / HTTP/2\r\n\r\n"), 400)
+        // A head that arrives a byte at a time: each search resumes where the last one stopped
+        // (the server's way), and finds the same end as one search of the whole, for either ending.
+        for text in ["POST /add-checkpoint HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nbody", "GET /x HTTP/1.1\nHost: a\n\nrest",
+                     "GET /y HTTP/1.1\nHost: a\n\r\nrest"] {
+            let bytes = Array(text.utf8)
+            var scanned = 0
+            var result: HTTPRequestHead.Parse = .incomplete
+            for count in 1...bytes.count {
+                result = HTTPRequestHead.parse(Array(bytes[..<count]), maxBytes: 1000, searchFrom: scanned)
+                guard case .incomplete = result else { break }
+                scanned = HTTPRequestHead.resumePoint(afterScanning: count)
+                XCTAssertLessThanOrEqual(scanned, count)
+            }
+            XCTAssertEqual(result, HTTPRequestHead.parse(bytes, maxBytes: 1000), text.debugDescription)
+            if case .complete = result {} else { XCTFail(text.debugDescription) }
+        }
+        // What was searched is not searched again: an end before `searchFrom` is not looked at.
+        XCTAssertEqual(HTTPRequestHead.parse(Array("GET / HTTP/1.1\r\n\r\n".utf8), maxBytes: 100, searchFrom: 16), .incomplete)
         if case .complete(let head) = HTTPRequestHead.parse(Array("GET / HTTP/1.1\r\nConnection: close\r\n\r\n".utf8), maxBytes: 100) {
             XCTAssertFalse(head.keepAlive)
         } else {

@@ -115,10 +115,12 @@ final class WitnessProcess: @unchecked Sendable {
         guard output.waitUntilReadyOrEnded(timeout: 60), let range = output.text.range(of: "listening=") else {
             kill(child, SIGKILL)
             var status: Int32 = 0
-            waitpid(child, &status, 0)
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             exited = true
             port = 0
-            throw TestEnvironmentError(description: "the witness did not start:\n\(output.text)")
+            // Everything it wrote: it ended (or was just killed), so the pipe is at its end.
+            _ = output.waitFor("\u{0}never\u{0}", timeout: 20)
+            throw WitnessDidNotStart(exitStatus: status & 0x7f == 0 ? (status >> 8) & 0xff : nil, output: output.text)
         }
         let address = output.text[range.upperBound...].prefix { $0 != " " && $0 != "\n" }
         guard let port = address.split(separator: ":").last.flatMap({ UInt16($0) }) else {
@@ -140,6 +142,14 @@ final class WitnessProcess: @unchecked Sendable {
     }
 
     deinit { kill9() }
+}
+
+/// A `witness serve` that ended (or was killed) before it listened: its exit status (nil when a
+/// signal ended it) and everything it wrote.
+struct WitnessDidNotStart: Error, CustomStringConvertible {
+    let exitStatus: Int32?
+    let output: String
+    var description: String { "the witness did not start (exit status \(exitStatus.map(String.init) ?? "-")):\n\(output)" }
 }
 
 /// Runs `consultctl` to its end; its exit status and what it printed.

@@ -17,8 +17,29 @@ final class WitnessProcessTests: XCTestCase {
         witnessVKey = try VerifierKey(parsing: generated.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    func start(logs: [TestLog], extra: [String] = []) throws -> WitnessProcess {
-        try WitnessProcess(arguments: ["--key", folder + "/witness.key", "--state", folder + "/state.json"] + logs.flatMap { ["--log", $0.vkey] } + extra)
+    /// Starts a witness on `folder/state.json`: with `--new-state` (the default) for its first
+    /// start, without it for a restart on the state an earlier start left.
+    func start(logs: [TestLog], extra: [String] = [], newState: Bool = true) throws -> WitnessProcess {
+        try WitnessProcess(arguments: ["--key", folder + "/witness.key", "--state", folder + "/state.json"] + logs.flatMap { ["--log", $0.vkey] }
+                           + (newState ? ["--new-state"] : []) + extra)
+    }
+
+    /// The exit status and output of a witness that must refuse to start (a test failure if it listens).
+    func refusal(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) -> WitnessDidNotStart? {
+        do {
+            let witness = try WitnessProcess(arguments: ["--key", folder + "/witness.key"] + arguments)
+            XCTFail("the witness started:\n\(witness.log)", file: file, line: line)
+            witness.kill9()
+            return nil
+        } catch let refused as WitnessDidNotStart {
+            XCTAssertEqual(refused.exitStatus, 1, refused.output, file: file, line: line)
+            XCTAssertEqual(refused.output.split(separator: "\n").count, 1, refused.output, file: file, line: line)
+            XCTAssertTrue(refused.output.hasPrefix("consultctl: "), refused.output, file: file, line: line)
+            return refused
+        } catch {
+            XCTFail("\(error)", file: file, line: line)
+            return nil
+        }
     }
 
     func add(_ witness: WitnessProcess, _ body: [UInt8], tls: TLSClientConfiguration? = nil) throws -> HTTPAnswer {
@@ -114,6 +135,9 @@ final class WitnessProcessTests: XCTestCase {
 
         // One log line per request, none with a secret.
         XCTAssertTrue(witness.waitForLog("cosigned size 12 (from 10)"))
+        // Evidence only for the same-size fork: not for the replayed smaller checkpoint (anyone can
+        // replay what the log once signed) nor for the failed proofs (the client's, unsigned).
+        XCTAssertEqual(witness.log.components(separatedBy: "evidence=").count - 1, 1, witness.log)
         let requestLines = witness.log.split(separator: "\n").filter { $0.contains(" request ") }
         XCTAssertEqual(requestLines.count, 15, witness.log)
         XCTAssertTrue(requestLines.allSatisfy { $0.contains(" info ") })
@@ -129,7 +153,8 @@ final class WitnessProcessTests: XCTestCase {
         assertCosigned(try add(witness, try log.body(old: 0)), try log.signedNote())
         witness.kill9()
 
-        witness = try start(logs: [log])
+        witness = try start(logs: [log], newState: false)
+        XCTAssertFalse(witness.log.contains("NEW STATE"), witness.log)
         log.grow(to: 9)
         // A client that forgot starts from 0 and learns the size.
         let answer = try add(witness, try log.body(old: 0))
@@ -142,7 +167,7 @@ final class WitnessProcessTests: XCTestCase {
         assertCosigned(try add(witness, try log.body(old: 4)), try log.signedNote())
         witness.kill9()
 
-        witness = try start(logs: [log])
+        witness = try start(logs: [log], newState: false)
         XCTAssertEqual(try add(witness, try log.body(old: 4)).body, "9\n")
     }
 
@@ -157,9 +182,18 @@ final class WitnessProcessTests: XCTestCase {
         b.grow(to: 3)
         XCTAssertEqual(try add(witness, try b.body(old: 1)).body, "2\n")
         XCTAssertEqual(try add(witness, try b.body(old: 7)).status, 400)  // old larger than the checkpoint
-        // Over 64 KiB: refused before it is read whole.
-        let big = [UInt8](repeating: 0x41, count: 70 * 1024)
+        // Over 256 KiB: refused before it is read whole.
+        let big = [UInt8](repeating: 0x41, count: 256 * 1024 + 1)
         XCTAssertEqual(try add(witness, big).status, 413)
+        // A checkpoint with 20 more signatures of 5 kB each (post-quantum sized; signed-note has
+        // verifiers accept at least 16), about 135 KiB: accepted, the unknown signatures ignored.
+        var heavy = try b.signedNote()
+        for number in 0..<20 {
+            heavy.signatures.append(NoteSignature(name: "pq.test/\(number)", keyID: UInt32(number), signature: (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ number) }))
+        }
+        XCTAssertGreaterThan(heavy.serialized.utf8.count, 128 * 1024)
+        assertCosigned(try add(witness, AddCheckpointRequest.body(oldSize: 2, proof: b.proof(from: 2), note: heavy)), try b.signedNote())
+        b.grow(to: 4)
         // Other methods and paths.
         XCTAssertEqual(try HTTP.request(port: witness.port, method: "GET", path: "/add-checkpoint").status, 405)
         XCTAssertEqual(try HTTP.request(port: witness.port, method: "POST", path: "/elsewhere").status, 404)
@@ -168,7 +202,7 @@ final class WitnessProcessTests: XCTestCase {
         // would need its own witness; the default is 10 s), while others are served meanwhile.
         let stalled = try LineClient(port: witness.port, readGreeting: false, timeout: 30)
         try stalled.send(bytes: Array("POST /add-checkpoint HTTP/1.1\r\nContent-Length: 100\r\n\r\nold".utf8))
-        assertCosigned(try add(witness, try b.body(old: 2)), try b.signedNote())
+        assertCosigned(try add(witness, try b.body(old: 3)), try b.signedNote())
         // Expect: 100-continue (curl sends it for bodies over 1 KiB): the body follows the interim answer.
         a.grow(to: 300)
         let continued = try LineClient(port: witness.port, readGreeting: false, timeout: 20)
@@ -237,6 +271,89 @@ final class WitnessProcessTests: XCTestCase {
         assertCosigned(try add(witness, try log.body(old: 5), tls: tls), try log.signedNote())
         // In the clear, a TLS port answers nothing.
         XCTAssertThrowsError(try HTTP.request(port: witness.port, path: "/add-checkpoint", body: try log.body(old: 6)))
+    }
+
+    func testAMissingStateFileStopsTheWitnessUnlessNewStateIsGivenAndNewStateNeverOverwrites() throws {
+        let log = try TestLog(origin: "log.test/new-state")
+        let state = folder + "/state.json"
+        // A mistyped --state or an unmounted volume: no witness that would cosign anything from old 0.
+        let missing = refusal(["--log", log.vkey, "--state", state])
+        XCTAssertTrue(missing?.output.contains("--new-state") ?? false, missing?.output ?? "")
+        XCTAssertTrue(missing?.output.contains("fork") ?? false, missing?.output ?? "")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: state))
+        // --new-state: the new, empty state is on disk at once and said so loudly.
+        var witness = try start(logs: [log])
+        XCTAssertTrue(witness.log.contains("NEW STATE"), witness.log)
+        XCTAssertTrue(witness.log.split(separator: "\n").contains { $0.contains("NEW STATE") && $0.contains(" info ") }, witness.log)
+        let written = try Data(contentsOf: URL(fileURLWithPath: state))
+        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: written), WitnessState())
+        witness.kill9()
+        // --new-state on a state that exists: refused, the file untouched.
+        let existing = refusal(["--log", log.vkey, "--state", state, "--new-state"])
+        XCTAssertTrue(existing?.output.contains("exists") ?? false, existing?.output ?? "")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: state)), written)
+        // A restart without it uses the file.
+        witness = try start(logs: [log], newState: false)
+        XCTAssertFalse(witness.log.contains("NEW STATE"), witness.log)
+    }
+
+    func testAStateFileWithAnUnsoundRecordStopsTheWitnessNamingTheLogAndTheField() throws {
+        var log = try TestLog(origin: "log.test/sound")
+        var witness = try start(logs: [log])
+        log.grow(to: 3)
+        assertCosigned(try add(witness, try log.body(old: 0)), try log.signedNote())
+        witness.kill9()
+        let path = folder + "/state.json"
+        var state = try JSONDecoder().decode(WitnessState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        // A cosignature time over 2^63 - 1 would stop the witness at the log's next request: refused at start.
+        state.logs["log.test/sound"]!.cosignedAt = UInt64(Int64.max) + 1
+        try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: path))
+        let refused = refusal(["--log", log.vkey, "--state", path])
+        XCTAssertTrue(refused?.output.contains("log \"log.test/sound\"") ?? false, refused?.output ?? "")
+        XCTAssertTrue(refused?.output.contains("cosigned_at") ?? false, refused?.output ?? "")
+        state.logs["log.test/sound"]!.cosignedAt = UInt64(Int64.max)
+        try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: path))
+        witness = try start(logs: [log], newState: false)
+        XCTAssertEqual(try add(witness, try log.body(old: 0)).body, "3\n")
+    }
+
+    func testKeysGenerateWitnessNeverWritesThroughAFileOrLinkThatAppeared() throws {
+        // A link planted where the key goes (pointing at a file that does not exist yet): not followed,
+        // not replaced, nothing written.
+        let out = try temporaryFolder()
+        let target = out + "/elsewhere"
+        XCTAssertEqual(symlink(target, out + "/witness.key"), 0)
+        let result = try runConsultctl(["keys", "generate-witness", "--name", "witness.test/w2", "--out", out])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("witness.key exists"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: target))
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/witness.key"), target)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/witness.vkey"))
+        // The same for the vkey: the private key written a moment before is not left behind.
+        let second = try temporaryFolder()
+        XCTAssertEqual(symlink(second + "/elsewhere", second + "/witness.vkey"), 0)
+        let again = try runConsultctl(["keys", "generate-witness", "--name", "witness.test/w2", "--out", second])
+        XCTAssertEqual(again.status, 1, again.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: second + "/witness.key"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: second + "/elsewhere"))
+    }
+
+    func testTheClientsMethodAndPathAreEscapedAndBoundedInTheLog() throws {
+        let log = try TestLog(origin: "log.test/escape")
+        let witness = try start(logs: [log])
+        // A terminal escape and a bidi override in the path, and a path of 4000 bytes.
+        XCTAssertEqual(try HTTP.request(port: witness.port, method: "GET", path: "/x\u{1b}[31mred\u{202e}").status, 404)
+        XCTAssertEqual(try HTTP.request(port: witness.port, method: "GET", path: "/" + String(repeating: "a", count: 4000) + "END").status, 404)
+        XCTAssertEqual(try HTTP.request(port: witness.port, method: "P\u{7}ST", path: "/add-checkpoint").status, 405)
+        XCTAssertTrue(witness.waitForLog("method=P\\u{7}ST"), witness.log)
+        XCTAssertTrue(witness.log.contains("path=/x\\u{1b}[31mred\\u{202e} status=404"), witness.log)
+        XCTAssertFalse(witness.log.contains("\u{1b}"))
+        XCTAssertFalse(witness.log.contains("\u{202e}"))
+        XCTAssertFalse(witness.log.contains("\u{7}"))
+        XCTAssertFalse(witness.log.contains("END"))
+        let long = witness.log.split(separator: "\n").first { $0.contains("path=/aaaa") }
+        XCTAssertLessThan(long?.utf8.count ?? .max, 600, String(long ?? ""))
     }
 
     func testBadArgumentsGiveOneLineAndExit1() throws {
