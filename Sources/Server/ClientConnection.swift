@@ -54,6 +54,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     /// Inside `readPass`, which itself reads what the transport holds before it returns.
     private var inReadPass = false
     private var inputEnded = false
+    /// Set and cleared by the machine's `pauseReading` and `resumeReading` actions.
+    private var readingPaused = false
     private var liveSources = 0
     private var armedDeadline: Double?
     private var output: [UInt8] = []
@@ -163,7 +165,8 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private func updateInterest() {
         guard !closed, let readSource, let writeSource else { return }
         let pending = outputHead < output.count
-        let reading = readiness.established && machine.wantsInput && !inputEnded
+        assert(wantsInput == machine.wantsInput, "the shell's reading state and the machine's disagree")
+        let reading = readiness.established && wantsInput
         let (wantRead, wantWrite) = readiness.interest(reading: reading, pending: pending, inputEnded: inputEnded)
         // A cancelled source is never suspended again (closed is checked above): its cancellation
         // would never complete.
@@ -186,12 +189,17 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
 
     // MARK: Reading
 
+    /// Whether to read: the machine has not paused reading, is still taking requests, and the client
+    /// has not closed its side: the machine's `wantsInput`, followed through its actions (debug builds,
+    /// which the tests run, check the two agree each time the sources are armed).
+    private var wantsInput: Bool { !readingPaused && machine.isOpen && !inputEnded }
+
     private func readPass() {
         guard !closed, readiness.established, !inReadPass else { return }
         readiness.readWaits = nil
         inReadPass = true
         var total = 0
-        reading: while !closed && machine.wantsInput && !inputEnded && total < 262_144 {
+        reading: while !closed && wantsInput && total < 262_144 {
             let budget = min(buffer.count, machine.readBudget)
             if budget == 0 { break }
             let outcome = buffer.withUnsafeMutableBytes { transport.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<budget])) }
@@ -227,8 +235,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             case .send(let bytes):
                 output.append(contentsOf: bytes)
                 sent = true
-            case .pauseReading, .resumeReading:
-                break  // `updateInterest` below follows the machine's `wantsInput`
+            case .pauseReading:
+                readingPaused = true
+            case .resumeReading:
+                readingPaused = false
             case .authenticate(let sequence, let organisation, let token?):
                 host.readers.authenticate(organisation: organisation, token: token) { [self] valid in
                     queue.async { [self] in authenticated(sequence, organisation, valid) }
