@@ -51,11 +51,12 @@ public enum LogReader {
         """
 
     /// The registry's consultation and organisation events up to a position (the small partial index
-    /// events_registry finds them among millions).
+    /// events_registry finds them among millions: consult.event_types is immutable, so the planner
+    /// sees a list of constants that its predicate covers). The types are named once, in SQL.
     private static let registrySQL = """
         SELECT \(columns(whole: "$2"))
           FROM consult.events
-         WHERE type IN ('ConsultationOpened', 'ConsultationClosed', 'OrganisationRegistered', 'OrganisationProfileChanged')
+         WHERE type = ANY (consult.event_types('organisation', 'consultation'))
            AND position <= $1
          ORDER BY position
         """
