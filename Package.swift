@@ -71,83 +71,115 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
-        .systemLibrary(
-            name: "CLibSSL",
-            pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"])]
-        ),
-        .target(name: "TLS", dependencies: ["CLibSSL"]),
-        .target(name: "CVersion"),
-        .target(name: "Version", dependencies: ["CVersion"]),
+        // The pure core: values and decisions, no I/O (Sources/Core).
+        .target(name: "JSON", path: "Sources/Core/JSON"),
+        .target(name: "Locking", path: "Sources/Core/Locking"),
+        .target(name: "EventRecords", dependencies: ["JSON"], path: "Sources/Core/EventRecords"),
         .target(
-            name: "Observability",
-            dependencies: ["Sockets"]),
-        .target(name: "Sockets"),
-        .target(name: "Locking"),
-        .target(name: "PostgresClient", dependencies: ["CLibPQ", "JSON"]),
-        .target(name: "EventRecords", dependencies: ["JSON"]),
-        .target(name: "JSON"),
-        .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+            name: "Domain",
+            dependencies: [
+                "EventRecords", "JSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Core/Domain"),
+        .target(name: "Participation", dependencies: ["Domain", "EventRecords", "JSON"], path: "Sources/Core/Participation"),
+        .target(name: "Merkle", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Sources/Core/Merkle"),
+        .target(
+            name: "Transparency",
+            dependencies: [
+                "Merkle",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Core/Transparency"),
+        .target(name: "LineProtocol", dependencies: ["JSON"], path: "Sources/Core/LineProtocol"),
+        .target(
+            name: "ConnectionCore",
+            dependencies: [
+                "JSON", "LineProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Sources/Core/ConnectionCore"),
+        // What talks to PostgreSQL (Sources/Storage).
+        .systemLibrary(name: "CLibPQ", path: "Sources/Storage/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "JSON"], path: "Sources/Storage/PostgresClient"),
+        .target(name: "EventLog", dependencies: ["EventRecords", "JSON", "PostgresClient"], path: "Sources/Storage/EventLog"),
+        .target(name: "Migrations", dependencies: ["PostgresClient"], path: "Sources/Storage/Migrations"),
+        .target(
+            name: "Vault",
+            dependencies: [
+                "Domain", "EventLog", "EventRecords", "JSON", "Locking", "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Storage/Vault"),
         .target(
             name: "Trust",
             dependencies: [
-                "Merkle", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto"),
+                "JSON", "Merkle", "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
-        .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Witness", dependencies: ["Transparency", "Merkle", "Sockets", "TLS", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "EventLog", dependencies: ["PostgresClient", "EventRecords", "JSON"]),
-        .target(
-            name: "Vault",
-            dependencies: ["EventRecords", "EventLog", "Domain", "JSON", "PostgresClient", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Migrations", dependencies: ["PostgresClient"]),
-        .target(name: "LineProtocol", dependencies: ["JSON"]),
-        .target(name: "ConnectionCore", dependencies: ["LineProtocol", "JSON", .product(name: "DequeModule", package: "swift-collections")]),
-        .target(name: "LineClient", dependencies: ["TLS"]),
-        .target(name: "Domain", dependencies: ["JSON", "EventRecords", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Participation", dependencies: ["Domain", "EventRecords", "JSON"]),
+            ],
+            path: "Sources/Storage/Trust"),
         .target(
             name: "Projections",
-            dependencies: ["Participation", "Domain", "EventLog", "PostgresClient", "JSON", "Locking", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Domain", "EventLog", "JSON", "Locking", "Participation", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Storage/Projections"),
+        // What talks to sockets, TLS and HTTP (Sources/Network).
+        .systemLibrary(name: "CLibSSL", path: "Sources/Network/CLibSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "TLS", dependencies: ["CLibSSL"], path: "Sources/Network/TLS"),
+        .target(name: "Sockets", path: "Sources/Network/Sockets"),
+        .target(name: "LineClient", dependencies: ["TLS"], path: "Sources/Network/LineClient"),
+        .target(name: "Observability", dependencies: ["Sockets"], path: "Sources/Network/Observability"),
+        .target(
+            name: "Witness",
+            dependencies: [
+                "Locking", "Merkle", "Sockets", "TLS", "Transparency",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Network/Witness"),
         .target(
             name: "Server",
-            dependencies: ["EventRecords", 
-                "LineProtocol", "ConnectionCore", "Domain", "EventLog", "PostgresClient", "JSON", "Trust", "Merkle", "Vault", "TLS",
-                "Observability", "Sockets", "Locking",
+            dependencies: [
+                "ConnectionCore", "Domain", "EventLog", "EventRecords", "JSON", "LineProtocol", "Locking", "Merkle",
+                "Observability",
+                "PostgresClient", "Sockets", "TLS", "Trust", "Vault",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            path: "Sources/Network/Server"),
+        // The programs and their version (Sources/Programs).
+        .target(name: "CVersion", path: "Sources/Programs/CVersion"),
+        .target(name: "Version", dependencies: ["CVersion"], path: "Sources/Programs/Version"),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "PostgresClient", "Migrations", "Server", "Projections", "Participation", "Trust", "JSON", "Vault", "Locking", "Observability", "Version",
+                "JSON", "Locking", "Migrations", "Observability", "Participation", "PostgresClient", "Projections",
+                "Server", "Trust", "Vault", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+            ],
+            path: "Sources/Programs/consultd"),
         .executableTarget(
             name: "consultctl",
-            dependencies: ["EventRecords", 
-                "PostgresClient", "EventLog", "Migrations", "LineClient", "LineProtocol", "Domain", "Participation", "Projections", "JSON",
-                "Trust", "Merkle", "Vault", "Version", "Transparency", "Witness",
+            dependencies: [
+                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "Merkle", "Migrations",
+                "Participation", "PostgresClient", "Projections", "Transparency", "Trust", "Vault", "Version",
+                "Witness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+            ],
+            path: "Sources/Programs/consultctl"),
         .executableTarget(
             name: "consult-bench",
-            dependencies: ["EventRecords", 
-                "PostgresClient", "EventLog", "Migrations", "Domain", "Participation", "Projections", "LineClient", "LineProtocol",
-                "Server", "JSON", "Trust", "Vault", "Locking",
+            dependencies: [
+                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "Locking", "Migrations",
+                "Participation", "PostgresClient", "Projections", "Server", "Trust", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
-        ),
+            ],
+            path: "Sources/Programs/consult-bench"),
         .testTarget(name: "PostgresClientTests", dependencies: ["JSON", "PostgresClient", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventRecords", "JSON", "EventLog", "Migrations", "TestSupport"]),
         .testTarget(

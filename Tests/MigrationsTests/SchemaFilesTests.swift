@@ -74,7 +74,7 @@ final class SchemaFilesTests: XCTestCase {
     func testTheSQLEventTypesAreDomainsEventTypes() throws {
         // EventType.all holds every type EventType declares (it is kept by hand beside them).
         let source = try String(
-            contentsOf: TestDatabase.repositoryRoot.appendingPathComponent("Sources/Domain/DomainEvent.swift"), encoding: .utf8)
+            contentsOf: TestDatabase.repositoryRoot.appendingPathComponent("Sources/Core/Domain/DomainEvent.swift"), encoding: .utf8)
         guard let start = source.range(of: "public enum EventType {"), let end = source.range(of: "\n}", range: start.upperBound..<source.endIndex) else {
             return XCTFail("no enum EventType in DomainEvent.swift")
         }

@@ -4,7 +4,7 @@
 -- notification (notify_registry), the append's check that the registry has not moved
 -- (append_batch_sealed) and the analytics views (migration 011). Given subjects (organisation,
 -- credential, consultation, submission, feedback, outcome, erasure, naming), the types about them; given
--- none, every type. In the order of EventType in Sources/Domain/DomainEvent.swift, Swift's copy of
+-- none, every type. In the order of EventType in Sources/Core/Domain/DomainEvent.swift, Swift's copy of
 -- the list: MigrationsTests checks that the two are equal, that the registry's types (organisation,
 -- credential, consultation) are Domain's Registry.eventTypes, and that every subject named in
 -- schema/ is one of these.
