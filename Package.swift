@@ -27,8 +27,8 @@ import PackageDescription
 //   Metrics -> EventLog                        # to remove (the project means to take this arrow away)
 //   Observability -> Sockets
 //   Observability -> PostgresClient            # to remove (the project means to take this arrow away)
-//   Trust -> Merkle, JSON, PostgresClient
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
+//   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
 //   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking
 //   LineClient -> TLS
@@ -39,7 +39,7 @@ import PackageDescription
 //   consult-bench -> Server, Projections, Metrics, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
-//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Metrics, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version
+//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Metrics, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version
 //   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient
 //   EventLogTests -> EventLog, PostgresClient, TestSupport
 //   LineProtocolTests -> LineProtocol, JSON
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "Trust",
             dependencies: [
-                "Merkle", "JSON", "PostgresClient", .product(name: "Crypto", package: "swift-crypto"),
+                "Merkle", "JSON", "PostgresClient", "Transparency", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "Transparency", dependencies: ["Merkle", .product(name: "Crypto", package: "swift-crypto")]),
@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", "Version", "Observability", "Transparency", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),

@@ -15,11 +15,14 @@ public final class HTTPEndpoint: @unchecked Sendable {
         public var status: Int
         public var contentType: String
         public var body: [UInt8]
+        /// The Cache-Control header (`no-store` unless the handler knows the answer never changes).
+        public var cacheControl: String
 
-        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
+        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], cacheControl: String = "no-store") {
             self.status = status
             self.contentType = contentType
             self.body = body
+            self.cacheControl = cacheControl
         }
 
         public init(status: Int, text: String) {
@@ -206,7 +209,7 @@ public final class HTTPEndpoint: @unchecked Sendable {
         private func respond(_ response: Response, method: String) {
             var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
             head += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
-            head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+            head += "Cache-Control: \(response.cacheControl)\r\nConnection: close\r\n\r\n"
             output = Array(head.utf8) + (method == "HEAD" ? [] : response.body)
             flush()
         }

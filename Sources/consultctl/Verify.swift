@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import Merkle
 import PostgresClient
+import Transparency
 import Trust
 
 /// `consultctl verify`: checks the log's integrity, e.g. after a restore.
@@ -18,8 +19,8 @@ struct Verify: ParsableCommand {
             """)
 
     @OptionGroup var db: DatabaseOptions
-    @Option(help: "The operator's published public key: checks every checkpoint's signature.") var publicKey: String?
-    @Option(help: "A checkpoint kept elsewhere (a receipt, a report's JSON file, or a checkpoint's JSON).") var checkpoint: String?
+    @Option(help: "The operator's published public key (consultd-signing.pub or .vkey): checks every checkpoint's signature.") var publicKey: String?
+    @Option(help: "A checkpoint kept elsewhere: a receipt (JSON or .tlog-proof), a report's JSON file, a checkpoint's JSON, or a C2SP checkpoint note (GET /checkpoint, or a witness's copy).") var checkpoint: String?
     @Option(help: "Events recorded in the last SECONDS may not be in the stored tree or a checkpoint yet (the notary follows the log); older ones must be.")
     var recent: Double = 300
 
@@ -70,7 +71,7 @@ struct Verify: ParsableCommand {
             if !ok { failed.append(name) }
         }
         // The tree and the checkpoints, recomputed from the events.
-        let key = oneLine { try publicKey.map(PublicKey.load) }
+        let key = oneLine { try publicKey.map(PublicKey.loadAny) }
         let external = oneLine { try checkpoint.map(Self.external) }
         if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
         let findings = oneLine {
@@ -101,14 +102,33 @@ struct Verify: ParsableCommand {
     }
 
     /// A checkpoint kept elsewhere: a receipt (with its event's leaf), a report's JSON, or a checkpoint.
-    static func external(_ path: String) throws -> (checkpoint: Checkpoint, leaf: (position: Int64, hash: Hash)?) {
+    static func external(_ path: String) throws -> (checkpoint: Trust.Checkpoint, leaf: (position: Int64, hash: Hash)?) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read \(path)") }
+        if text.hasPrefix(TlogProof.header + "\n") {
+            let proof: TlogProof
+            do { proof = try TlogProof(parsing: text) } catch { throw CommandFailure("\(path): \(error)") }
+            let leaf = proof.extra.map { (position: proof.index + 1, hash: MerkleHash.leaf($0)) }
+            return (try note(proof.note, path), leaf)
+        }
+        if !text.hasPrefix("{"), let note = try? SignedNote(parsing: text) { return (try Self.note(note, path), nil) }
         let value = try JSONParser.eventData.parse(text)
         if value["receipt"] != nil {
             let receipt = try Receipt(json: value)
             return (receipt.checkpoint, (receipt.event.position, receipt.leafHash))
         }
-        if let inner = value["checkpoint"], inner != .null { return (try Checkpoint(json: inner), nil) }
-        return (try Checkpoint(json: value), nil)
+        if let inner = value["checkpoint"], inner != .null { return (try Trust.Checkpoint(json: inner), nil) }
+        return (try Trust.Checkpoint(json: value), nil)
+    }
+
+    /// A C2SP checkpoint note as the log signed it: its text, and the signature by the key named as its origin.
+    static func note(_ note: SignedNote, _ path: String) throws -> Trust.Checkpoint {
+        let parsed: Transparency.Checkpoint
+        do { parsed = try Transparency.Checkpoint(text: note.text) } catch { throw CommandFailure("\(path): \(error)") }
+        guard let signature = note.signatures.first(where: { $0.name == parsed.origin }) else {
+            throw CommandFailure("\(path): no signature by the log (a key named \(parsed.origin))")
+        }
+        return Trust.Checkpoint(
+            size: parsed.size, root: parsed.root, logTimeMicroseconds: 0, keyID: KeyID.hex(signature.keyID), signature: signature.signature,
+            origin: parsed.origin)
     }
 }
