@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Merkle
 import PostgresClient
@@ -26,6 +27,11 @@ public struct WitnessEndpoint: Sendable {
             throw TrustError("--witness: \(parts[1]) is not an http://host:port/prefix URL (https is not supported yet: put a TLS proxy on loopback)")
         }
         self.init(key: key, url: String(parts[1]))
+    }
+
+    /// Where the witness serves its latest cosigned checkpoint of a log: `<url>/<SHA-256 of the origin, hex>/checkpoint`.
+    public func checkpointURL(origin: String) -> String {
+        url + "/" + SHA256.hash(data: Array(origin.utf8)).map { String(format: "%02x", $0) }.joined() + "/checkpoint"
     }
 }
 

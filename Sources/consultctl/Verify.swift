@@ -21,6 +21,8 @@ struct Verify: ParsableCommand {
     @OptionGroup var db: DatabaseOptions
     @Option(help: "The operator's published public key (consultd-signing.pub or .vkey): checks every checkpoint's signature.") var publicKey: String?
     @Option(help: "A checkpoint kept elsewhere: a receipt (JSON or .tlog-proof), a report's JSON file, a checkpoint's JSON, or a C2SP checkpoint note (GET /checkpoint, or a witness's copy).") var checkpoint: String?
+    @Option(help: ArgumentHelp("A witness of this log: \"VKEY URL\" (its cosignature vkey and its prefix). Its latest cosigned checkpoint of this log (GET URL/<sha256(origin)>/checkpoint) must be cosigned by it and extended by today's log; every stored cosignature by it must verify. Repeat for each.", valueName: "vkey url"))
+    var witness: [String] = []
     @Option(help: "Events recorded in the last SECONDS may not be in the stored tree or a checkpoint yet (the notary follows the log); older ones must be.")
     var recent: Double = 300
 
@@ -74,12 +76,40 @@ struct Verify: ParsableCommand {
         let key = oneLine { try publicKey.map(PublicKey.loadAny) }
         let external = oneLine { try checkpoint.map(Self.external) }
         if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
+        // Each witness's latest cosigned checkpoint of this log, fetched now.
+        let witnesses = oneLine { try witness.map(WitnessEndpoint.init(parsing:)) }
+        var others: [(label: String, checkpoint: Trust.Checkpoint)] = []
+        if !witnesses.isEmpty {
+            guard let origin = oneLine({ try LogOrigin.stored(connection) }) else {
+                fail("--witness: this log has no origin (consultd --log-origin), so no witness cosigns it")
+            }
+            for witness in witnesses {
+                let name = "witness \(witness.key.name)'s checkpoint"
+                let fetched = Result { () throws -> Trust.Checkpoint in
+                    let answer = try HTTPClient.request(witness.checkpointURL(origin: origin), timeout: 10)
+                    guard answer.status == 200 else { throw CommandFailure("the witness answered \(answer.status)") }
+                    let note = try SignedNote(parsing: answer.body)
+                    guard (try? note.verifiedKeys([witness.key.verifier]))?.isEmpty == false else {
+                        throw CommandFailure("its checkpoint carries no valid cosignature by \(witness.key.name)")
+                    }
+                    return try Self.note(note, witness.url)
+                }
+                switch fetched {
+                case .success(let checkpoint):
+                    print("ok   fetched \(name) (size \(checkpoint.size)), cosigned by it")
+                    others.append((name, checkpoint))
+                case .failure(let error):
+                    print("FAIL fetched \(name) (\(error))")
+                    failed.append("fetched \(name)")
+                }
+            }
+        }
         let findings = oneLine {
             // Every event has its type's shape (decoded with the one codec every reader uses), checked in
             // the same pass that hashes it.
             try LogVerifier(connection: connection, conninfo: db.conninfo).verify(
                 key: key, external: external?.checkpoint, externalLeaf: external?.leaf,
-                rowCheck: ("every event decodes as its type", Self.decodes), recent: recent)
+                rowCheck: ("every event decodes as its type", Self.decodes), recent: recent, others: others, witnesses: witnesses.map(\.key))
         }
         for finding in findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")

@@ -153,6 +153,12 @@ final class WitnessedLogTests: XCTestCase {
         let verified = try ctl(["verify", "--public-key", vkeyPath, "--checkpoint", kept], fixture)
         XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
         XCTAssertTrue(verified.stdout.contains("ok   today's log extends the given checkpoint"), verified.stdout)
+        let withWitnesses = try ctl(
+            ["verify", "--public-key", vkeyPath, "--witness", "\(w1.vkey) http://127.0.0.1:\(w1.process.port)",
+             "--witness", "\(w2.vkey) http://127.0.0.1:\(w2.process.port)"], fixture)
+        XCTAssertEqual(withWitnesses.status, 0, withWitnesses.stdout + withWitnesses.stderr)
+        XCTAssertTrue(withWitnesses.stdout.contains("ok   today's log extends witness w1.test/witness's checkpoint"), withWitnesses.stdout)
+        XCTAssertTrue(withWitnesses.stdout.contains("ok   every stored cosignature by the given witnesses verifies on its stored checkpoint"), withWitnesses.stdout)
 
         // More than a full tile of events, then a tlog-tiles client computes the consistency proof
         // between the two cosigned checkpoints from the tiles alone.
@@ -253,6 +259,14 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertEqual(found.status, 1, found.stdout)
         XCTAssertTrue(found.stdout.contains("FAIL today's log extends the given checkpoint"), found.stdout)
         XCTAssertTrue(found.stdout.contains("position \(position) differs") || found.stdout.contains("root at size"), found.stdout)
+        // Without any receipt: the witnesses' own checkpoints show the fork.
+        let byWitnesses = try ctl(
+            ["verify", "--public-key", vkeyPath, "--witness", "\(w1.vkey) http://127.0.0.1:\(w1.process.port)",
+             "--witness", "\(w2.vkey) http://127.0.0.1:\(w2.process.port)"], fixture)
+        XCTAssertEqual(byWitnesses.status, 1, byWitnesses.stdout)
+        XCTAssertTrue(byWitnesses.stdout.contains("FAIL today's log extends witness w1.test/witness's checkpoint"), byWitnesses.stdout)
+        XCTAssertTrue(byWitnesses.stdout.contains("FAIL today's log extends witness w2.test/witness's checkpoint"), byWitnesses.stdout)
+        XCTAssertTrue(byWitnesses.stdout.contains("ok   every checkpoint's root is the root of the log at its size"), byWitnesses.stdout)
     }
 
     func testFirstFormatReceiptsKeepVerifyingAndTheOriginIsSetOnce() throws {
