@@ -21,7 +21,7 @@ COMMENT ON COLUMN consult.checkpoints.origin IS
 
 -- Witnesses' cosignatures (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1) of stored checkpoints.
 CREATE TABLE consult.cosignatures (
-    tree_size    bigint      NOT NULL REFERENCES consult.checkpoints (tree_size),
+    tree_size    bigint      NOT NULL,                      -- the checkpoint's (no foreign key: verify checks each against it)
     witness_name text        NOT NULL,                      -- the witness's key name (its signature line's name)
     key_id       text        NOT NULL CHECK (key_id ~ '^[0-9a-f]{8}$'),  -- signed-note key ID, type 0x04
     cosigned_at  bigint      NOT NULL CHECK (cosigned_at > 0),          -- the cosignature's timestamp, POSIX seconds
