@@ -109,6 +109,15 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertEqual(checked.stdout.split(separator: "\n").filter { $0.hasPrefix("ok  ") }.count, 5, checked.stdout)
         XCTAssertTrue(checked.stdout.contains("ok   cosigned by 2 of the 2 witnesses given (quorum 2)"), checked.stdout)
         XCTAssertTrue(checked.stdout.contains("event SubmissionReceived in submission-org-a/c1/k2"), checked.stdout)
+        // An independent verifier written from docs/TRUST.md and the C2SP specs agrees.
+        let script = TestDatabase.repositoryRoot.appendingPathComponent("docs/verify_tlog_proof.py").path
+        let python = try TestDatabase.run("/usr/bin/env", ["python3", script, proofFile, vkeyPath, "2", w1.vkey, w2.vkey])
+        XCTAssertEqual(python.status, 0, python.stdout + python.stderr)
+        XCTAssertTrue(python.stdout.contains("ok   2 of 2 witnesses cosigned it (quorum 2)"), python.stdout)
+        XCTAssertTrue(python.stdout.contains("ok   the event is in the tree of size"), python.stdout)
+        XCTAssertTrue(python.stdout.contains("event: SubmissionReceived submission-org-a/c1/k2"), python.stdout)
+        let pythonShort = try TestDatabase.run("/usr/bin/env", ["python3", script, proofFile, vkeyPath, "2", w1.vkey])
+        XCTAssertEqual(pythonShort.status, 1, pythonShort.stdout + pythonShort.stderr)
         // A witness it does not know counts for nothing; a wrong log key, an edited index, fail.
         let w3dir = path("w3")
         try FileManager.default.createDirectory(atPath: w3dir, withIntermediateDirectories: true)
