@@ -6,7 +6,9 @@ import Sockets
 /// GET per connection, answered from memory and closed. Everything a client can make it hold is
 /// bounded: `maxConnections` sockets (a new one evicts the oldest, so idle or slow clients cannot
 /// keep a scraper out), `maxRequestBytes` of request head, and `requestTimeout` seconds from accept
-/// to the last byte of the answer. Handlers must not block: they read state others keep current.
+/// to the last byte of the answer. Handlers run on the endpoint's queue and must not block for long:
+/// most read state others keep current; one that reads a database bounds each read (consultd's
+/// `/checkpoint` and `/tile/…`: 2 s), and other answers wait that long at most.
 ///
 /// `@unchecked Sendable`: every mutable field, and every exchange, is touched only on `queue`.
 public final class HTTPEndpoint: @unchecked Sendable {

@@ -105,7 +105,7 @@ struct Consultd: ParsableCommand {
     @Option(help: "The operator's master key (`consultctl keys generate-master`) that seals personal content (default: $CONSULT_MASTER_KEY_FILE). Required: nothing personal is stored in plaintext.")
     var masterKeyFile: String?
 
-    @Option(help: "The log's C2SP origin (e.g. consult.example.org/log): the first line of every checkpoint and the name of the signing key. Set once; stored with the log, and consultd refuses another. Without it (and none stored) checkpoints keep the first format and no witness can cosign them.")
+    @Option(help: "The log's C2SP origin (e.g. consult.example.org/log): the first line of every checkpoint and the name of the signing key. Set once; stored with the log, and consultd refuses another (default: $CONSULT_LOG_ORIGIN, else the stored one). Without it (and none stored) checkpoints keep the first format and no witness can cosign them.")
     var logOrigin: String?
 
     @Option(help: ArgumentHelp("A witness to submit checkpoints to: \"VKEY URL\" (its cosignature vkey and its submission prefix, http://host:port[/path]). Repeat for each.", valueName: "vkey url"))
@@ -267,7 +267,8 @@ struct Consultd: ParsableCommand {
         }
         do { try vault.check(connection) } catch { Self.exit(withOneLine: "\(error)") }
         let origin: String?
-        do { origin = try LogOrigin.settle(connection, requested: logOrigin) } catch { Self.exit(withOneLine: "\(error)") }
+        let requestedOrigin = logOrigin ?? ProcessInfo.processInfo.environment["CONSULT_LOG_ORIGIN"].flatMap { $0.isEmpty ? nil : $0 }
+        do { origin = try LogOrigin.settle(connection, requested: requestedOrigin) } catch { Self.exit(withOneLine: "\(error)") }
         if !witnesses.isEmpty && (origin == nil || key == nil) {
             Self.exit(withOneLine: "--witness needs --log-origin and a signing key: witnesses cosign C2SP checkpoints only")
         }
