@@ -128,6 +128,29 @@ extension TreeStore {
         return (note, counted.count)
     }
 
+    /// The checkpoint a report as of `position` cites: of those covering it, the one the most
+    /// witnesses cosigned, the smallest among equals (with no cosignatures anywhere: the first
+    /// covering it, as before witnesses).
+    public func reportCheckpoint(covering position: Int64) throws -> Checkpoint? {
+        try connection.execute(
+            """
+            SELECT \(Self.checkpointColumns) FROM consult.checkpoints c WHERE c.tree_size >= $1
+             ORDER BY (SELECT count(DISTINCT s.witness_name || '+' || s.key_id) FROM consult.cosignatures s
+                        WHERE s.tree_size = c.tree_size) DESC, c.tree_size
+             LIMIT 1
+            """, [position]
+        ).rows.first.map(Self.checkpoint)
+    }
+
+    /// A C2SP checkpoint's note with every stored cosignature (each verified by consultd when it
+    /// arrived, against the witness key configured then), and how many distinct witnesses signed.
+    public func storedCosignedNote(_ checkpoint: Checkpoint) throws -> (note: String, cosignatures: Int)? {
+        guard var note = checkpoint.note else { return nil }
+        let stored = try cosignatures(size: checkpoint.size)
+        note.signatures += stored
+        return (note.serialized, Set(stored.map { "\($0.name)+\($0.keyID)" }).count)
+    }
+
     /// The checkpoint to publish and to put in receipts of `position`: the latest C2SP checkpoint
     /// covering it with cosignatures from at least `policy.quorum` of its witnesses, else the latest
     /// covering it (with fewer: the receipt says how many), else the latest of the first form.

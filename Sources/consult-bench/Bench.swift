@@ -44,6 +44,9 @@ struct Bench: ParsableCommand {
     var tlsOnly = false
     @Flag(help: "Measure only the write path with and without two local witnesses (consultctl witness serve) cosigning consultd's checkpoints, 16 connections, alternating, and write <out>/<date>-witness.txt.")
     var witnessOnly = false
+    @Option(help: "With --witness-only: the folder for the witnesses' state files (default: the run's temporary folder, on the same disk as PostgreSQL; each cosignature fsyncs its witness's state twice).")
+    var witnessState: String?
+    @Option(help: "With --witness-only: rounds of each (with and without witnesses), alternating.") var witnessRounds = 3
     @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon, each right after a burst of --burst-submissions (for profiling; writes no results).")
     var latencyOnly = false
     @Flag(help: "With --latency-only: after each rate, send the same submissions again at that rate (every one a retry: the duplicate path).")
@@ -95,7 +98,8 @@ struct Bench: ParsableCommand {
             let table = Self.table(figures, ratios: [("with_two_witnesses_over_without_16", ratio)])
             print(table)
             try Self.writeText(
-                table, commit: commit, folder: out, name: "witness", sizes: "--witness-only --submissions \(submissions)",
+                table, commit: commit, folder: out, name: "witness",
+                sizes: "--witness-only --submissions \(submissions) --witness-rounds \(witnessRounds)" + (witnessState.map { " --witness-state \($0)" } ?? ""),
                 what: "one consultd at a time (restarted for each round), --checkpoint-interval 1, with and without two witnesses on loopback")
             return
         }
@@ -598,14 +602,19 @@ struct Bench: ParsableCommand {
         var witnesses: [Process] = []
         defer { for witness in witnesses where witness.isRunning { witness.terminate(); witness.waitUntilExit() } }
         var flags: [String] = []
+        var stateFolders: [String] = []
+        defer { for folder in stateFolders { try? FileManager.default.removeItem(atPath: folder) } }
         for (index, port) in ports.enumerated() {
             let dir = "\(folder)/w\(index)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let vkey = try ctl(["keys", "generate-witness", "--name", "w\(index).bench.local/witness", "--out", dir])
             let process = Process()
             process.executableURL = URL(fileURLWithPath: consultctl)
+            let stateFolder = witnessState.map { "\($0)/consult-bench-w\(index)-\(UUID().uuidString)" } ?? dir
+            try FileManager.default.createDirectory(atPath: stateFolder, withIntermediateDirectories: true)
+            if witnessState != nil { stateFolders.append(stateFolder) }
             process.arguments = ["witness", "serve", "--listen", "127.0.0.1:\(port)", "--key", "\(dir)/witness.key", "--log", "\(folder)/consultd-signing.vkey",
-                                 "--state", "\(dir)/state.json"]
+                                 "--state", "\(stateFolder)/state.json"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -620,7 +629,7 @@ struct Bench: ParsableCommand {
         let base = ["--signing-key", "\(folder)/consultd-signing.key", "--log-origin", origin, "--checkpoint-interval", "1"]
         var without: [Double] = []
         var with: [Double] = []
-        for round in 0..<3 {
+        for round in 0..<witnessRounds {
             for witnessed in (round % 2 == 0 ? [false, true] : [true, false]) {
                 let daemon = try DaemonProcess(conninfo: conninfo, extra: base + (witnessed ? flags + ["--witness-quorum", "2"] : []))
                 let rate = try Self.endToEnd(
@@ -631,10 +640,11 @@ struct Bench: ParsableCommand {
         }
         let cosignatures: Int64 = try connection.execute("SELECT count(*) AS n FROM consult.cosignatures").first!.get("n")
         func rounds(_ rates: [Double]) -> String { rates.map { String(Int($0.rounded())) }.joined(separator: ", ") }
-        let withoutMean = without.reduce(0, +) / 3
-        let withMean = with.reduce(0, +) / 3
-        report("consultd_16_no_witness_submissions_per_s", withoutMean, "submissions/s (mean of 3 rounds: \(rounds(without)); alternating)")
-        report("consultd_16_two_witnesses_submissions_per_s", withMean, "submissions/s (mean of 3 rounds: \(rounds(with)); alternating)")
+        let withoutMean = without.reduce(0, +) / Double(without.count)
+        let withMean = with.reduce(0, +) / Double(with.count)
+        let where_ = witnessState.map { "witness state in \($0)" } ?? "witness state on PostgreSQL's disk"
+        report("consultd_16_no_witness_submissions_per_s", withoutMean, "submissions/s (mean of \(without.count) rounds: \(rounds(without)); alternating)")
+        report("consultd_16_two_witnesses_submissions_per_s", withMean, "submissions/s (mean of \(with.count) rounds: \(rounds(with)); alternating; \(where_))")
         report("cosignatures_stored", Double(cosignatures), "cosignatures stored by the end (two witnesses, one checkpoint a second)")
         return withMean / withoutMean
     }

@@ -202,6 +202,15 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertEqual(try get(http, "/tile/entries/000").status, 404)
         XCTAssertEqual(try get(http, "/tile/0/001.p/\(Int(secondCheckpoint.size % 256) + 1)").status, 404)
 
+        // A report cites a checkpoint covering it and says how many witnesses cosigned it.
+        let reports = path("reports")
+        let report = try ctl(["report", "--consultation", "c1", "--format", "json", "--out", reports], fixture)
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let reportJSON = try JSONParser().parse(String(try String(contentsOfFile: reports + "/c1.json", encoding: .utf8).prefix { $0 != "\n" }))
+        XCTAssertEqual(reportJSON["checkpoint"].map { Self.cosignatures($0) }, 2, "\(reportJSON["checkpoint"] ?? .null)")
+        let reportNote = try SignedNote(parsing: reportJSON["checkpoint"]?["note"]?.stringValue ?? "")
+        XCTAssertEqual(try reportNote.verifiedKeys(witnessKeys.map(\.verifier)).count, 2)
+
         // The receipts an organisation keeps with `submit --receipts`.
         let receipts = path("receipts")
         let kept2 = try TestDatabase.run(
