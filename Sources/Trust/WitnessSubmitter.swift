@@ -108,6 +108,11 @@ public final class WitnessSubmitter: @unchecked Sendable {
     func submit(_ checkpoint: Checkpoint, to witness: WitnessEndpoint, store: TreeStore, known: inout Int64?) throws {
         guard let note = checkpoint.note else { return }
         var old = try known ?? store.latestCosignedSize(witness.key) ?? 0
+        if old == checkpoint.size,
+           try store.cosignatures(size: checkpoint.size).contains(where: { $0.name == witness.key.name && $0.keyID == witness.key.keyID }) {
+            known = old
+            return  // cosigned already (a restart hands the latest checkpoint over again)
+        }
         for _ in 0..<3 {
             if old > checkpoint.size { known = old; return }  // the witness has a newer one of ours already
             let proof = try store.consistencyProof(from: old, to: checkpoint.size)

@@ -352,12 +352,16 @@ final class WitnessedLogTests: XCTestCase {
     }
 
     func testAWitnessThatIsDownDelaysNothing() throws {
-        // Nothing listens on the witness's port: connections are refused at once.
+        // Nothing listens on one witness's port: connections are refused at once. The other accepts
+        // connections (the kernel completes them) but never answers: each request ends at its 5 s bound.
         let closed = try ListeningPort.closed()
+        let silent = try ListeningPort.silent()
+        defer { close(silent.fd) }
         let w = try SignerKey.generate(name: "down.test/witness", type: .cosignatureV1).verifierKey.text
+        let mute = try SignerKey.generate(name: "mute.test/witness", type: .cosignatureV1).verifierKey.text
         let fixture = try Fixture(daemonArguments: [
             "--signing-key", key, "--checkpoint-interval", "0.2", "--log-origin", Self.origin,
-            "--witness", "\(w) http://127.0.0.1:\(closed)", "--witness-quorum", "1",
+            "--witness", "\(w) http://127.0.0.1:\(closed)", "--witness", "\(mute) http://127.0.0.1:\(silent.port)", "--witness-quorum", "1",
         ])
         let client = try fixture.client()
         let started = Date()
@@ -369,10 +373,34 @@ final class WitnessedLogTests: XCTestCase {
         let json = try receiptJSON(client, "d19") { $0["tlog_proof"] != nil }
         XCTAssertEqual(Self.cosignatures(json), 0)
         XCTAssertTrue(fixture.daemon.waitForLog("witness did not cosign"), fixture.daemon.log)
+        XCTAssertTrue(fixture.daemon.waitForLog("timed out", timeout: 20), fixture.daemon.log)
+        XCTAssertTrue(fixture.daemon.log.contains("witness=mute.test/witness"), fixture.daemon.log)
+        // Still nothing waits for them.
+        let again = Date()
+        XCTAssertTrue(try client.request("SUBMIT c1 late \(Fixture.body)").hasPrefix("OK SUBMIT"))
+        XCTAssertLessThan(Date().timeIntervalSince(again), 1)
     }
 }
 
 enum ListeningPort {
+    /// A loopback port that accepts connections into its backlog and never reads or answers.
+    static func silent() throws -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, listen(fd, 16) == 0 else {
+            close(fd)
+            throw TestEnvironmentError(description: "cannot listen")
+        }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
     /// A loopback port nothing listens on (bound, then closed).
     static func closed() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
