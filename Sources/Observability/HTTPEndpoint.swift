@@ -8,7 +8,7 @@ import Sockets
 /// keep a scraper out), `maxRequestBytes` of request head, and `requestTimeout` seconds from accept
 /// to the last byte of the answer. Handlers run on the endpoint's queue and must not block for long:
 /// most read state others keep current; one that reads a database bounds each read (consultd's
-/// `/checkpoint` and `/tile/…`: 2 s), and other answers wait that long at most.
+/// `/checkpoint` and `/tile/…`: three reads of at most 1.5 s), and other answers wait that long at most.
 ///
 /// `@unchecked Sendable`: every mutable field, and every exchange, is touched only on `queue`.
 public final class HTTPEndpoint: @unchecked Sendable {

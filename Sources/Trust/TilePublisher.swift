@@ -7,14 +7,14 @@ import Transparency
 /// signed note with its cosignatures) and the tree's hash tiles, `GET /tile/<L>/<N>[.p/<W>]`
 /// (c2sp.org/tlog-tiles), never entry bundles: events carry organisations' metadata, hashes do not.
 ///
-/// Each answer is at most two short reads on one session of its own, bounded by `timeout` seconds
-/// (libpq's call timeout, the server's statement timeout a little less): the HTTP endpoint's handler
-/// may block that long and no longer. A tile is served only when the published checkpoint's tree
-/// has it (full tiles, and partial tiles no wider than that tree's), so nothing past it is revealed.
+/// Each answer is at most three short reads on one session of its own, each bounded by `timeout`
+/// seconds (libpq's call timeout, the server's statement timeout a little less). A tile is served
+/// only when the latest signed checkpoint's tree has it (full tiles, and partial tiles no wider than
+/// that tree's), so nothing past a signed checkpoint is revealed.
 ///
 /// `@unchecked Sendable`: the session is used only under `lock`.
 public final class TilePublisher: @unchecked Sendable {
-    /// One answer; `immutable` for full tiles, which never change (cache them forever).
+    /// One answer; `immutable` for tiles, which never change (cache them forever).
     public struct Answer: Sendable {
         public let status: Int
         public let contentType: String
@@ -28,7 +28,7 @@ public final class TilePublisher: @unchecked Sendable {
     private let lock = NSLock()
     private var connection: Connection?
 
-    public init(conninfo: String, policy: WitnessPolicy, timeout: Double = 2) {
+    public init(conninfo: String, policy: WitnessPolicy, timeout: Double = 1.5) {
         self.conninfo = conninfo
         self.policy = policy
         self.timeout = timeout
@@ -48,10 +48,14 @@ public final class TilePublisher: @unchecked Sendable {
             if path == "/checkpoint" {
                 return Answer(status: 200, contentType: "text/plain; charset=utf-8", body: Array(note.serialized.utf8), immutable: false)
             }
-            guard let tile = TileID(path: String(path.dropFirst())), let bytes = try store.tile(tile, size: checkpoint.size) else {
-                return Answer(status: 404, contentType: "text/plain; charset=utf-8", body: Array("no such tile in the published tree\n".utf8), immutable: false)
+            // Tiles of every tree a checkpoint was signed for (tlog-tiles: a log MUST serve the partial
+            // tiles of those sizes), so a receipt's checkpoint not yet published is covered too.
+            let signed = try store.latestCheckpoint()?.size ?? checkpoint.size
+            guard let tile = TileID(path: String(path.dropFirst())), let bytes = try store.tile(tile, size: max(signed, checkpoint.size)) else {
+                return Answer(status: 404, contentType: "text/plain; charset=utf-8", body: Array("no such tile in the signed tree\n".utf8), immutable: false)
             }
-            return Answer(status: 200, contentType: "application/octet-stream", body: bytes, immutable: !tile.isPartial)
+            // A tile's bytes never change, partial ones included (the width is in the path).
+            return Answer(status: 200, contentType: "application/octet-stream", body: bytes, immutable: true)
         } catch {
             connection?.close()
             connection = nil

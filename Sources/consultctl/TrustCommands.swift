@@ -76,7 +76,7 @@ struct ReceiptCommand: ParsableCommand {
     @Option(help: "The operator's published public key (for --check of a JSON receipt).") var publicKey: String?
     @Option(help: "The log's verifier key (consultd-signing.vkey: the string or a file holding it).") var logKey: String?
     @Option(help: "A witness's verifier key (the string or a file); repeat for each witness you trust.") var witness: [String] = []
-    @Option(help: "How many of the --witness keys must have cosigned the receipt's checkpoint.") var quorum: Int?
+    @Option(help: "How many of the --witness keys must have cosigned the receipt's checkpoint (default: all of them).") var quorum: Int?
     @OptionGroup var consultd: ConsultdOptions
     @Option(help: "Your organisation id.") var organisation: String?
     @Option(help: "Your token (default: $CONSULT_TOKEN).") var token: String?

@@ -167,7 +167,7 @@ final class ConvenerCommandTests: XCTestCase {
     func testVerifyPassesOnAHealthyLogAndNamesWhatIsWrong() throws {
         XCTAssertTrue(try fixture.client().request("SUBMIT c1 v1 \(Fixture.body)").hasPrefix("OK SUBMIT"))
         let healthy = try ctl(["verify"])
-        XCTAssertEqual(healthy.split(separator: "\n").count, 11, healthy)
+        XCTAssertEqual(healthy.split(separator: "\n").count, 13, healthy)
         XCTAssertFalse(healthy.contains("FAIL"), healthy)
 
         // The owner disables a guard: verify notices.

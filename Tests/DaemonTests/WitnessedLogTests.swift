@@ -196,7 +196,10 @@ final class WitnessedLogTests: XCTestCase {
         let partialPath = TileID.all(size: secondCheckpoint.size).first { $0.isPartial && $0.level == 0 }!.path
         let partial = try get(http, "/" + partialPath)
         XCTAssertEqual(partial.status, 200)
-        XCTAssertEqual(partial.headers["cache-control"], "no-cache")
+        XCTAssertEqual(partial.headers["cache-control"], "public, max-age=31536000, immutable")
+        XCTAssertEqual(partial.headers["content-type"], "application/octet-stream")
+        XCTAssertEqual(second.headers["cache-control"], "no-cache")
+        XCTAssertEqual(second.headers["content-type"], "text/plain; charset=utf-8")
         // Nothing beyond the published tree, and never entries.
         XCTAssertEqual(try get(http, "/tile/0/001").status, 404)
         XCTAssertEqual(try get(http, "/tile/entries/000").status, 404)
@@ -285,6 +288,40 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertTrue(byWitnesses.stdout.contains("FAIL today's log extends witness w1.test/witness's checkpoint"), byWitnesses.stdout)
         XCTAssertTrue(byWitnesses.stdout.contains("FAIL today's log extends witness w2.test/witness's checkpoint"), byWitnesses.stdout)
         XCTAssertTrue(byWitnesses.stdout.contains("ok   every checkpoint's root is the root of the log at its size"), byWitnesses.stdout)
+    }
+
+    /// consultd starts from the size it last stored a cosignature for; a witness that has a later
+    /// one (here: the stored cosignatures were lost) answers 409 with its size, and consultd resends
+    /// from there with the consistency proof, and is cosigned.
+    func testA409IsResentFromTheWitnessSize() throws {
+        let w1 = try witness("w1"), w2 = try witness("w2")
+        var fixture = try witnessedFixture(w1, w2)
+        var client = try fixture.client()
+        for key in ["k1", "k2"] {
+            XCTAssertTrue(try client.request("SUBMIT c1 \(key) \(Fixture.body)").hasPrefix("OK SUBMIT \(key)"))
+        }
+        _ = try receiptJSON(client, "k2") { Self.cosignatures($0) == 2 }
+        _ = try? client.request("QUIT")
+        fixture.daemon.send(SIGTERM)
+        XCTAssertEqual(fixture.daemon.waitForExit(), 0)
+        XCTAssertFalse(w1.process.log.contains("status=409"), w1.process.log)
+        let admin = fixture.store.connection
+        try admin.execute("ALTER TABLE consult.cosignatures DISABLE TRIGGER USER")
+        try admin.execute("DELETE FROM consult.cosignatures")
+        try admin.execute("ALTER TABLE consult.cosignatures ENABLE TRIGGER USER")
+        try fixture.restartDaemon(arguments: [
+            "--signing-key", key, "--checkpoint-interval", "0.2", "--log-origin", Self.origin,
+            "--witness", "\(w1.vkey) http://127.0.0.1:\(w1.process.port)", "--witness", "\(w2.vkey) http://127.0.0.1:\(w2.process.port)",
+            "--witness-quorum", "2",
+        ])
+        client = try fixture.client()
+        XCTAssertTrue(try client.request("SUBMIT c1 k3 \(Fixture.body)").hasPrefix("OK SUBMIT k3"))
+        let json = try receiptJSON(client, "k3") { Self.cosignatures($0) == 2 }
+        for w in [w1, w2] { XCTAssertTrue(w.process.log.contains("status=409"), w.process.log) }
+        let proof = try write(json["tlog_proof"]!.stringValue!, "k3.tlog-proof")
+        let checked = try TestDatabase.run(
+            consultctl, ["receipt", "--check", proof, "--log-key", vkeyPath, "--witness", w1.vkey, "--witness", w2.vkey, "--quorum", "2"])
+        XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
     }
 
     func testFirstFormatReceiptsKeepVerifyingAndTheOriginIsSetOnce() throws {
