@@ -25,8 +25,8 @@ import PackageDescription
 //   Migrations -> PostgresClient
 //   Participation -> Domain, EventRecords, JSON      # pure
 //   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
-//   Trust -> Merkle, JSON, PostgresClient
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
+//   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
 //   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LineClient -> TLS
@@ -37,7 +37,7 @@ import PackageDescription
 //   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
-//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version, EventRecords
+//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords
 //   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
 //   LineProtocolTests -> LineProtocol, JSON
@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Trust",
             dependencies: [
-                "JSON", "Merkle", "PostgresClient",
+                "JSON", "Merkle", "PostgresClient", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["EventRecords", "TestSupport", "Domain", "EventLog", "LineProtocol", "Participation", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", "Version", "Observability", "Transparency", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),

@@ -1,7 +1,7 @@
--- consult.refuse_change(): triggers *_no_update, *_no_delete, *_no_truncate on consult.events and
--- consult.checkpoints (statement-level, so they fire even when no row matches). Both tables are only
--- ever added to: this refuses UPDATE, DELETE and TRUNCATE for every role, the owner included, naming
--- the table (SQLSTATE CL001).
+-- consult.refuse_change(): triggers *_no_update, *_no_delete, *_no_truncate on consult.events,
+-- consult.checkpoints, and (since 012) consult.log_origin and consult.cosignatures (statement-level,
+-- so they fire even when no row matches). These tables are only ever added to: this refuses UPDATE,
+-- DELETE and TRUNCATE for every role, the owner included, naming the table (SQLSTATE CL001).
 CREATE OR REPLACE FUNCTION consult.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

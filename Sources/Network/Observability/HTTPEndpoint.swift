@@ -6,7 +6,9 @@ import Sockets
 /// GET per connection, answered from memory and closed. Everything a client can make it hold is
 /// bounded: `maxConnections` sockets (a new one evicts the oldest, so idle or slow clients cannot
 /// keep a scraper out), `maxRequestBytes` of request head, and `requestTimeout` seconds from accept
-/// to the last byte of the answer. Handlers must not block: they read state others keep current.
+/// to the last byte of the answer. Handlers run on the endpoint's queue and must not block for long:
+/// most read state others keep current; one that reads a database bounds each read (consultd's
+/// `/checkpoint` and `/tile/…`: three reads of at most 1.5 s), and other answers wait that long at most.
 ///
 /// `@unchecked Sendable`: every mutable field, and every exchange, is touched only on `queue`.
 public final class HTTPEndpoint: @unchecked Sendable {
@@ -15,11 +17,14 @@ public final class HTTPEndpoint: @unchecked Sendable {
         public var status: Int
         public var contentType: String
         public var body: [UInt8]
+        /// The Cache-Control header (`no-store` unless the handler knows the answer never changes).
+        public var cacheControl: String
 
-        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
+        public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], cacheControl: String = "no-store") {
             self.status = status
             self.contentType = contentType
             self.body = body
+            self.cacheControl = cacheControl
         }
 
         public init(status: Int, text: String) {
@@ -206,7 +211,7 @@ public final class HTTPEndpoint: @unchecked Sendable {
         private func respond(_ response: Response, method: String) {
             var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
             head += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
-            head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+            head += "Cache-Control: \(response.cacheControl)\r\nConnection: close\r\n\r\n"
             output = Array(head.utf8) + (method == "HEAD" ? [] : response.body)
             flush()
         }

@@ -1,5 +1,6 @@
 import ConnectionCore
 import Foundation
+import Trust
 
 /// Everything an operator can tune; defaults are for one small machine. docs/PROTOCOL.md and
 /// deploy/README.md list every limit and timeout with its default.
@@ -34,6 +35,9 @@ public struct ServerConfig: Sendable {
     /// True when this daemon's notary signs checkpoints with the operator's key; without one, RECEIPT
     /// says that no receipt can be given instead of asking the client to retry.
     public var signsCheckpoints = false
+    /// The witnesses whose cosignatures count and the quorum: RECEIPT gives the latest checkpoint
+    /// covering the event that has the quorum (else the latest), and says how many it has.
+    public var witnessPolicy = WitnessPolicy.none
 
     public init() {}
 }

@@ -122,7 +122,9 @@ final class ReadPool: @unchecked Sendable {
         guard config.signsCheckpoints else {
             return done(.error(.notFound, "this server signs no checkpoints (it runs without a signing key), so it gives no receipts; tell its operator"))
         }
-        read(done) { try Self.receipt($0, organisation: organisation, consultation: consultation, key: key) }
+        read(done) { [config] in
+            try Self.receipt($0, organisation: organisation, consultation: consultation, key: key, policy: config.witnessPolicy)
+        }
     }
 
     /// A read job answered from the database; `BUSY` when it is unreachable or too slow.
@@ -137,12 +139,14 @@ final class ReadPool: @unchecked Sendable {
     }
 
     /// The organisation's own submission's receipt: its event, the latest checkpoint and the proof.
-    private static func receipt(_ store: EventStore, organisation: String, consultation: String, key: String) throws -> Reply {
+    /// With a C2SP checkpoint the JSON also carries `tlog_proof` (the receipt as a tlog-proof file)
+    /// and `cosignatures` (how many of the configured witnesses cosigned it).
+    private static func receipt(_ store: EventStore, organisation: String, consultation: String, key: String, policy: WitnessPolicy) throws -> Reply {
         let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
         guard let received = try store.read(stream: Streams.submission(id)).first(where: { $0.type == EventType.submissionReceived }) else {
             return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
         }
-        guard let receipt = try TreeStore(connection: store.connection).receipt(position: received.position) else {
+        guard let receipt = try TreeStore(connection: store.connection).receipt(position: received.position, policy: policy) else {
             return .error(.busy, "position \(received.position) is not in a signed checkpoint yet; retry in a few seconds")
         }
         return .ok("RECEIPT " + receipt.json.serialized)

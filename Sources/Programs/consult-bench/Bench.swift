@@ -43,6 +43,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the eventsourcing peer (said in the output).") var noPeer = false
     @Flag(help: "Measure only TLS beside plain TCP (end to end, handshakes, idle memory) and write <out>/<date>-tls.txt.")
     var tlsOnly = false
+    @Flag(help: "Measure only the write path with and without two local witnesses (consultctl witness serve) cosigning consultd's checkpoints, 16 connections, alternating, and write <out>/<date>-witness.txt.")
+    var witnessOnly = false
+    @Option(help: "With --witness-only: the folder for the witnesses' state files (default: the run's temporary folder, on the same disk as PostgreSQL; each cosignature fsyncs its witness's state twice).")
+    var witnessState: String?
+    @Option(help: "With --witness-only: rounds of each (with and without witnesses), alternating.") var witnessRounds = 3
     @Flag(help: "Measure only ack latency at --latency-rates on a fresh daemon, each right after a burst of --burst-submissions (for profiling; writes no results).")
     var latencyOnly = false
     @Flag(help: "With --latency-only: after each rate, send the same submissions again at that rate (every one a retry: the duplicate path).")
@@ -84,6 +89,19 @@ struct Bench: ParsableCommand {
             let table = Self.table(figures, ratios: [("tls_over_plain_16", ratio.sixteen), ("tls_over_plain_64", ratio.sixtyFour)])
             print(table)
             try Self.writeText(table, commit: commit, folder: out, name: "tls", sizes: "--submissions \(submissions) --handshakes \(handshakes) --idle-connections \(idleConnections)")
+            return
+        }
+
+        if witnessOnly {
+            try store.append(NewEvent(.consultationOpened(Self.consultation("c1"))))
+            let tokens = try Self.registerOrganisations(store)
+            let ratio = try witnessComparison(conninfo: conninfo, connection: connection, tokens: tokens, report: report)
+            let table = Self.table(figures, ratios: [("with_two_witnesses_over_without_16", ratio)])
+            print(table)
+            try Self.writeText(
+                table, commit: commit, folder: out, name: "witness",
+                sizes: "--witness-only --submissions \(submissions) --witness-rounds \(witnessRounds)" + (witnessState.map { " --witness-state \($0)" } ?? ""),
+                what: "one consultd at a time (restarted for each round), --checkpoint-interval 1, with and without two witnesses on loopback")
             return
         }
 
@@ -557,6 +575,81 @@ struct Bench: ParsableCommand {
         return (ratios[0], ratios[1])
     }
 
+    /// Submissions per second over 16 connections through consultd signing C2SP checkpoints every
+    /// second, alone and submitting each to two witnesses (`consultctl witness serve` on loopback,
+    /// quorum 2): three rounds of each, alternating (which goes first alternates too), each on a
+    /// consultd of its own. Returns with ÷ without.
+    func witnessComparison(conninfo: String, connection: Connection, tokens: [String], report: (String, Double, String) -> Void) throws -> Double {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("consult-bench-witness-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let consultctl = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("consultctl").path
+        func ctl(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: consultctl)
+            process.arguments = arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw ValidationError("consultctl \(arguments.prefix(2).joined(separator: " ")) failed") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let origin = "bench.local/log"
+        _ = try ctl(["keys", "generate", "--out", folder, "--origin", origin])
+        let ports = try Self.freePorts(2)
+        var witnesses: [Process] = []
+        defer { for witness in witnesses where witness.isRunning { witness.terminate(); witness.waitUntilExit() } }
+        var flags: [String] = []
+        var stateFolders: [String] = []
+        defer { for folder in stateFolders { try? FileManager.default.removeItem(atPath: folder) } }
+        for (index, port) in ports.enumerated() {
+            let dir = "\(folder)/w\(index)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let vkey = try ctl(["keys", "generate-witness", "--name", "w\(index).bench.local/witness", "--out", dir])
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: consultctl)
+            let stateFolder = witnessState.map { "\($0)/consult-bench-w\(index)-\(UUID().uuidString)" } ?? dir
+            try FileManager.default.createDirectory(atPath: stateFolder, withIntermediateDirectories: true)
+            if witnessState != nil { stateFolders.append(stateFolder) }
+            process.arguments = ["witness", "serve", "--listen", "127.0.0.1:\(port)", "--key", "\(dir)/witness.key", "--log", "\(folder)/consultd-signing.vkey",
+                                 "--state", "\(stateFolder)/state.json", "--new-state"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            witnesses.append(process)
+            let deadline = Date().addingTimeInterval(15)
+            while !DaemonProcess.listeningPorts(of: process.processIdentifier).contains(port) {
+                guard Date() < deadline, process.isRunning else { throw ValidationError("a witness did not start listening") }
+                Thread.sleep(forTimeInterval: 0.05)  // polling another process
+            }
+            flags += ["--witness", "\(vkey) http://127.0.0.1:\(port)"]
+        }
+        let base = ["--signing-key", "\(folder)/consultd-signing.key", "--log-origin", origin, "--checkpoint-interval", "1"]
+        var without: [Double] = []
+        var with: [Double] = []
+        for round in 0..<witnessRounds {
+            for witnessed in (round % 2 == 0 ? [false, true] : [true, false]) {
+                let daemon = try DaemonProcess(conninfo: conninfo, extra: base + (witnessed ? flags + ["--witness-quorum", "2"] : []))
+                let rate = try Self.endToEnd(
+                    port: daemon.port, tokens: tokens, connections: 16, submissions: submissions, prefix: "w\(round)-\(witnessed)")
+                daemon.stop()
+                if witnessed { with.append(rate) } else { without.append(rate) }
+            }
+        }
+        let cosignatures: Int64 = try connection.execute("SELECT count(*) AS n FROM consult.cosignatures").first!.get("n")
+        func rounds(_ rates: [Double]) -> String { rates.map { String(Int($0.rounded())) }.joined(separator: ", ") }
+        let withoutMean = without.reduce(0, +) / Double(without.count)
+        let withMean = with.reduce(0, +) / Double(with.count)
+        let where_ = witnessState.map { "witness state in \($0)" } ?? "witness state on PostgreSQL's disk"
+        report("consultd_16_no_witness_submissions_per_s", withoutMean, "submissions/s (mean of \(without.count) rounds: \(rounds(without)); alternating)")
+        report("consultd_16_two_witnesses_submissions_per_s", withMean, "submissions/s (mean of \(with.count) rounds: \(rounds(with)); alternating; \(where_))")
+        report("cosignatures_stored", Double(cosignatures), "cosignatures stored by the end (two witnesses, one checkpoint a second)")
+        return withMean / withoutMean
+    }
+
     /// Connections per second: `count` of them, from 8 threads, each opened (with its TLS handshake
     /// and certificate check when `tls` is given), greeted and closed.
     static func connectionRate(port: UInt16, count: Int, tls: TLSClientConfiguration?) throws -> Double {
@@ -750,14 +843,17 @@ struct Bench: ParsableCommand {
     }
 
     /// The table as text, with what was measured and where, in `<folder>/<date>-<name>.txt`.
-    static func writeText(_ table: String, commit: String, folder: String, name: String, sizes: String) throws {
+    static func writeText(
+        _ table: String, commit: String, folder: String, name: String, sizes: String,
+        what: String = "one consultd serving plain TCP and TLS on two ports"
+    ) throws {
         let date = String(Timestamps.format(Date()).prefix(10))
         // What else ran on the machine shows in its load; the figures mean little without it.
         let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
         let header = """
-            consult-bench --tls-only \(sizes)
+            consult-bench \(sizes.hasPrefix("--witness-only") ? "" : "--tls-only ")\(sizes)
             date \(date), commit \(commit), \(ProcessInfo.processInfo.activeProcessorCount) cores shared by the clients, consultd and
-            PostgreSQL (fsync=on, synchronous_commit=on); one consultd serving plain TCP and TLS on two ports;
+            PostgreSQL (fsync=on, synchronous_commit=on); \(what);
             load average at the end: \(load.joined(separator: " ")).
 
             """

@@ -44,7 +44,8 @@ struct Report: ParsableCommand {
         let policyName = Policy.name(self.policy)
         let log = Log(db)
         let fold = oneLine { try Query.fold(log.store, upTo: asOf, conninfo: db.conninfo) }
-        let checkpoint = oneLine { try TreeStore(connection: log.store.connection).checkpoint(covering: fold.position) }
+        let checkpoint = oneLine { try TreeStore(connection: log.store.connection).reportCheckpoint(covering: fold.position) }
+        let cosigned = oneLine { try checkpoint.flatMap { try TreeStore(connection: log.store.connection).storedCosignedNote($0) } }
         let ids = oneLine { try Query.consultations(consultation, in: fold) }
         let folder = URL(fileURLWithPath: out)
         oneLine { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
@@ -59,7 +60,7 @@ struct Report: ParsableCommand {
             let suppression = noSuppress ? nil : Suppression(metrics: metrics, feedbackGiven: facts.withFeedback, threshold: Int(policy.minCell))
             let content = ReportContent(
                 consultation: consultation, metrics: metrics, audit: audit, fold: fold, policy: policy, policyName: policyName,
-                checkpoint: checkpoint, suppression: suppression, facts: facts)
+                checkpoint: checkpoint, cosigned: cosigned, suppression: suppression, facts: facts)
             let text: String
             switch format {
             case .md: text = content.markdown(made: made, words: words)
@@ -104,8 +105,10 @@ struct ReportContent {
     let fold: LogFold
     let policy: Policy
     let policyName: String
-    /// The first signed checkpoint covering the report's position, if one exists yet.
+    /// The signed checkpoint the report cites (covering its position; the most cosigned), if one exists yet.
     let checkpoint: Checkpoint?
+    /// A C2SP checkpoint's note with its witnesses' cosignatures, and how many witnesses cosigned it.
+    var cosigned: (note: String, cosignatures: Int)? = nil
     /// What is withheld (nil: --no-suppress).
     let suppression: Suppression?
     /// What the report tells beyond the metrics: kinds of organisation, topics, the outcome.
@@ -232,11 +235,21 @@ struct ReportContent {
         return rows.render(.csv)
     }
 
+    /// The checkpoint as receipts carry it, with (for a C2SP one) `cosignatures`, how many witnesses
+    /// cosigned it, and `note`, the signed note with their cosignatures.
+    var checkpointJSON: JSONValue {
+        guard let checkpoint else { return .null }
+        guard let cosigned, case .object(var fields) = checkpoint.json else { return checkpoint.json }
+        fields.append(("cosignatures", .number(String(cosigned.cosignatures))))
+        fields.append(("note", .string(cosigned.note)))
+        return .object(fields)
+    }
+
     func json(made: String) -> String {
         JSONValue.object([
             ("consultation", .string(consultation.id)), ("title", .string(consultation.title)),
             ("position", .number(String(fold.position))), ("policy", .string(policyName)),
-            ("checkpoint", checkpoint?.json ?? .null),
+            ("checkpoint", checkpointJSON),
             ("suppression", suppression?.json ?? .object([("applied", .bool(false)), ("off", .bool(true))])),
             ("metrics", suppression?.apply(to: metrics.json) ?? metrics.json), ("audit", auditJSON),
             ("outcome", facts.outcome.map { outcome in

@@ -24,9 +24,13 @@ struct Submit: ParsableCommand {
     @Option(help: "Submission key, for one submission.") var key: String?
     @Option(help: "The submission's JSON body, for one submission.") var body: String?
     @Option(help: "A JSON-lines file of submissions.") var file: String?
+    @Option(help: "Keep a receipt for every acknowledged submission in this folder: <consultation>.<key>.tlog-proof (or .receipt.json from a log without an origin), fetched once a checkpoint covers it.")
+    var receipts: String?
+    @Option(help: "Seconds to wait for the checkpoints covering the submissions (with --receipts).") var receiptTimeout: Double = 120
 
     struct Item {
         let line: Int
+        let consultation: String
         let key: String
         let request: String
     }
@@ -40,7 +44,7 @@ struct Submit: ParsableCommand {
         switch (file, consultation, key, body) {
         case (let file?, nil, nil, nil): items = try load(file)
         case (nil, let consultation?, let key?, let body?):
-            items = [Item(line: 1, key: key, request: "SUBMIT \(consultation) \(key) \(body)")]
+            items = [Item(line: 1, consultation: consultation, key: key, request: "SUBMIT \(consultation) \(key) \(body)")]
         default:
             fail("give either --file, or --consultation, --key and --body")
         }
@@ -60,12 +64,14 @@ struct Submit: ParsableCommand {
         }
         sender.start()
         var failures = 0
+        var acknowledged: [Item] = []
         let showProgress = items.count >= 1_000
         for (index, item) in items.enumerated() {
             guard let reply = try? client.readLine() else {
                 fail("connection lost after \(index) of \(items.count) replies; re-run to send the rest safely")
             }
             if reply.hasPrefix("OK SUBMIT") {
+                acknowledged.append(item)
                 if items.count == 1 { print(reply) }
             } else {
                 failures += 1
@@ -76,9 +82,49 @@ struct Submit: ParsableCommand {
             }
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let receipts { failures += keepReceipts(acknowledged, in: receipts, client: client) }
         _ = try? client.request("QUIT")
         if items.count > 1 { print("\(items.count - failures) stored, \(failures) failed") }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Asks RECEIPT for each acknowledged submission until a checkpoint covers it (ERR BUSY until
+    /// then), and writes it; returns how many could not be kept.
+    private func keepReceipts(_ items: [Item], in folder: String, client: LineClient) -> Int {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            fail("cannot create \(folder): \(error)")
+        }
+        let deadline = Date().addingTimeInterval(receiptTimeout)
+        var missing = 0
+        for item in items {
+            while true {
+                guard let reply = try? client.request("RECEIPT \(item.consultation) \(item.key)") else {
+                    fail("connection lost while fetching receipts; re-run with the same file to fetch them safely")
+                }
+                if reply.hasPrefix("OK RECEIPT ") {
+                    let json = String(reply.dropFirst("OK RECEIPT ".count))
+                    let base = URL(fileURLWithPath: folder).appendingPathComponent("\(item.consultation).\(item.key)").path
+                    do {
+                        if let proof = (try? JSONParser().parse(json))?["tlog_proof"]?.stringValue {
+                            try proof.write(toFile: base + ".tlog-proof", atomically: true, encoding: .utf8)
+                        } else {
+                            try (json + "\n").write(toFile: base + ".receipt.json", atomically: true, encoding: .utf8)
+                        }
+                    } catch {
+                        fail("cannot write the receipt of \(item.key) in \(folder): \(error)")
+                    }
+                    break
+                }
+                if reply.hasPrefix("ERR BUSY") && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.5)  // the next checkpoint is seconds away; nothing signals a client
+                    continue
+                }
+                missing += 1
+                FileHandle.standardError.write(Data("line \(item.line) (key \(item.key)): no receipt: \(reply)\n".utf8))
+                break
+            }
+        }
+        return missing
     }
 
     private func load(_ path: String) throws -> [Item] {
@@ -93,7 +139,7 @@ struct Submit: ParsableCommand {
             else {
                 fail("\(path) line \(index + 1): expected {\"consultation\": ID, \"key\": KEY, \"submission\": {...}}")
             }
-            items.append(Item(line: index + 1, key: key, request: "SUBMIT \(consultation) \(key) \(submission.serialized)"))
+            items.append(Item(line: index + 1, consultation: consultation, key: key, request: "SUBMIT \(consultation) \(key) \(submission.serialized)"))
         }
         return items
     }

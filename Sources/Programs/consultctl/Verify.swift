@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import Merkle
 import PostgresClient
+import Transparency
 import Trust
 
 /// `consultctl verify`: checks the log's integrity, e.g. after a restore.
@@ -18,8 +19,10 @@ struct Verify: ParsableCommand {
             """)
 
     @OptionGroup var db: DatabaseOptions
-    @Option(help: "The operator's published public key: checks every checkpoint's signature.") var publicKey: String?
-    @Option(help: "A checkpoint kept elsewhere (a receipt, a report's JSON file, or a checkpoint's JSON).") var checkpoint: String?
+    @Option(help: "The operator's published public key (consultd-signing.pub or .vkey): checks every checkpoint's signature.") var publicKey: String?
+    @Option(help: "A checkpoint kept elsewhere: a receipt (JSON or .tlog-proof), a report's JSON file, a checkpoint's JSON, or a C2SP checkpoint note (GET /checkpoint, or a witness's copy).") var checkpoint: String?
+    @Option(help: ArgumentHelp("A witness of this log: \"VKEY URL\" (its cosignature vkey and its prefix). Its latest cosigned checkpoint of this log (GET URL/<sha256(origin)>/checkpoint) must be cosigned by it and extended by today's log; every stored cosignature by it must verify. Repeat for each.", valueName: "vkey url"))
+    var witness: [String] = []
     @Option(help: "Events recorded in the last SECONDS may not be in the stored tree or a checkpoint yet (the notary follows the log); older ones must be.")
     var recent: Double = 300
 
@@ -70,15 +73,43 @@ struct Verify: ParsableCommand {
             if !ok { failed.append(name) }
         }
         // The tree and the checkpoints, recomputed from the events.
-        let key = oneLine { try publicKey.map(PublicKey.load) }
+        let key = oneLine { try publicKey.map(PublicKey.loadAny) }
         let external = oneLine { try checkpoint.map(Self.external) }
         if checkpoint != nil && key == nil { fail("--checkpoint needs --public-key to check its signature") }
+        // Each witness's latest cosigned checkpoint of this log, fetched now.
+        let witnesses = oneLine { try witness.map(WitnessEndpoint.init(parsing:)) }
+        var others: [(label: String, checkpoint: Trust.Checkpoint)] = []
+        if !witnesses.isEmpty {
+            guard let origin = oneLine({ try LogOrigin.stored(connection) }) else {
+                fail("--witness: this log has no origin (consultd --log-origin), so no witness cosigns it")
+            }
+            for witness in witnesses {
+                let name = "witness \(witness.key.name)'s checkpoint"
+                let fetched = Result { () throws -> Trust.Checkpoint in
+                    let answer = try HTTPClient.request(witness.checkpointURL(origin: origin), timeout: 10)
+                    guard answer.status == 200 else { throw CommandFailure("the witness answered \(answer.status)") }
+                    let note = try SignedNote(parsing: answer.body)
+                    guard (try? note.verifiedKeys([witness.key.verifier]))?.isEmpty == false else {
+                        throw CommandFailure("its checkpoint carries no valid cosignature by \(witness.key.name)")
+                    }
+                    return try Self.note(note, witness.url)
+                }
+                switch fetched {
+                case .success(let checkpoint):
+                    print("ok   fetched \(name) (size \(checkpoint.size)), cosigned by it")
+                    others.append((name, checkpoint))
+                case .failure(let error):
+                    print("FAIL fetched \(name) (\(error))")
+                    failed.append("fetched \(name)")
+                }
+            }
+        }
         let findings = oneLine {
             // Every event has its type's shape (decoded with the one codec every reader uses), checked in
             // the same pass that hashes it.
             try LogVerifier(connection: connection, conninfo: db.conninfo).verify(
                 key: key, external: external?.checkpoint, externalLeaf: external?.leaf,
-                rowCheck: ("every event decodes as its type", Self.decodes), recent: recent)
+                rowCheck: ("every event decodes as its type", Self.decodes), recent: recent, others: others, witnesses: witnesses.map(\.key))
         }
         for finding in findings {
             print("\(finding.passed ? "ok  " : "FAIL") \(finding.check) (\(finding.detail))")
@@ -101,14 +132,33 @@ struct Verify: ParsableCommand {
     }
 
     /// A checkpoint kept elsewhere: a receipt (with its event's leaf), a report's JSON, or a checkpoint.
-    static func external(_ path: String) throws -> (checkpoint: Checkpoint, leaf: (position: Int64, hash: Hash)?) {
+    static func external(_ path: String) throws -> (checkpoint: Trust.Checkpoint, leaf: (position: Int64, hash: Hash)?) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read \(path)") }
+        if text.hasPrefix(TlogProof.header + "\n") {
+            let proof: TlogProof
+            do { proof = try TlogProof(parsing: text) } catch { throw CommandFailure("\(path): \(error)") }
+            let leaf = proof.extra.map { (position: proof.index + 1, hash: MerkleHash.leaf($0)) }
+            return (try note(proof.note, path), leaf)
+        }
+        if !text.hasPrefix("{"), let note = try? SignedNote(parsing: text) { return (try Self.note(note, path), nil) }
         let value = try JSONParser.eventData.parse(text)
         if value["receipt"] != nil {
             let receipt = try Receipt(json: value)
             return (receipt.checkpoint, (receipt.event.position, receipt.leafHash))
         }
-        if let inner = value["checkpoint"], inner != .null { return (try Checkpoint(json: inner), nil) }
-        return (try Checkpoint(json: value), nil)
+        if let inner = value["checkpoint"], inner != .null { return (try Trust.Checkpoint(json: inner), nil) }
+        return (try Trust.Checkpoint(json: value), nil)
+    }
+
+    /// A C2SP checkpoint note as the log signed it: its text, and the signature by the key named as its origin.
+    static func note(_ note: SignedNote, _ path: String) throws -> Trust.Checkpoint {
+        let parsed: Transparency.Checkpoint
+        do { parsed = try Transparency.Checkpoint(text: note.text) } catch { throw CommandFailure("\(path): \(error)") }
+        guard let signature = note.signatures.first(where: { $0.name == parsed.origin }) else {
+            throw CommandFailure("\(path): no signature by the log (a key named \(parsed.origin))")
+        }
+        return Trust.Checkpoint(
+            size: parsed.size, root: parsed.root, logTimeMicroseconds: 0, keyID: KeyID.hex(signature.keyID), signature: signature.signature,
+            origin: parsed.origin)
     }
 }

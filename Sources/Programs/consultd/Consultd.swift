@@ -105,6 +105,15 @@ struct Consultd: ParsableCommand {
     @Option(help: "The operator's master key (`consultctl keys generate-master`) that seals personal content (default: $CONSULT_MASTER_KEY_FILE). Required: nothing personal is stored in plaintext.")
     var masterKeyFile: String?
 
+    @Option(help: "The log's C2SP origin (e.g. consult.example.org/log): the first line of every checkpoint and the name of the signing key. Set once; stored with the log, and consultd refuses another (default: $CONSULT_LOG_ORIGIN, else the stored one). Without it (and none stored) checkpoints keep the first format and no witness can cosign them.")
+    var logOrigin: String?
+
+    @Option(help: ArgumentHelp("A witness to submit checkpoints to: \"VKEY URL\" (its cosignature vkey and its submission prefix, http://host:port[/path]). Repeat for each.", valueName: "vkey url"))
+    var witness: [String] = []
+
+    @Option(help: "How many of the --witness cosignatures a checkpoint needs to be the one published and put in receipts (default: a majority).")
+    var witnessQuorum: Int?
+
     @Option(help: "Seconds between signed checkpoints while the log grows.")
     var checkpointInterval: Double = 10
 
@@ -190,6 +199,13 @@ struct Consultd: ParsableCommand {
         do { key = try keyPath.map(SigningKey.load) } catch { Self.exit(withOneLine: "\(error)") }
         guard checkpointInterval > 0 else { Self.exit(withOneLine: "--checkpoint-interval must be positive") }
         config.signsCheckpoints = key != nil && !noNotary
+        let witnesses: [WitnessEndpoint]
+        do { witnesses = try witness.map(WitnessEndpoint.init(parsing:)) } catch { Self.exit(withOneLine: "\(error)") }
+        let quorum = witnessQuorum ?? (witnesses.isEmpty ? 0 : witnesses.count / 2 + 1)
+        guard (0...witnesses.count).contains(quorum) else {
+            Self.exit(withOneLine: "--witness-quorum \(quorum): between 0 and the number of --witness (\(witnesses.count))")
+        }
+        config.witnessPolicy = WitnessPolicy(witnesses: witnesses.map(\.key), quorum: quorum)
         let metrics = DaemonMetrics(version: ConsultdVersion.number, commit: ConsultdVersion.commit)
         let server = Server(config: config, vault: vault, logger: logger, metrics: metrics)
         let systemd = SystemdNotifier()
@@ -250,6 +266,12 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
         do { try vault.check(connection) } catch { Self.exit(withOneLine: "\(error)") }
+        let origin: String?
+        let requestedOrigin = logOrigin ?? ProcessInfo.processInfo.environment["CONSULT_LOG_ORIGIN"].flatMap { $0.isEmpty ? nil : $0 }
+        do { origin = try LogOrigin.settle(connection, requested: requestedOrigin) } catch { Self.exit(withOneLine: "\(error)") }
+        if !witnesses.isEmpty && (origin == nil || key == nil) {
+            Self.exit(withOneLine: "--witness needs --log-origin and a signing key: witnesses cosign C2SP checkpoints only")
+        }
         connection.close()
         if stopping.current { return }
 
@@ -264,7 +286,14 @@ struct Consultd: ParsableCommand {
         if key == nil {
             logger.warning("no signing key: this server signs no checkpoints and gives no receipts (make one with `consultctl keys generate` and pass --signing-key; docs/TRUST.md)")
         }
-        let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
+        if key != nil && origin == nil {
+            logger.warning("no --log-origin: checkpoints are signed in the first format (consultd-checkpoint-v1), which witnesses cannot cosign; choose the log's origin once with --log-origin (docs/TRUST.md)")
+        }
+        let submitter = witnesses.isEmpty || noNotary ? nil : WitnessSubmitter(conninfo: config.conninfo, witnesses: witnesses, logger: logger)
+        submitter?.start()
+        let notary = Notary(
+            conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout, origin: origin,
+            witnesses: submitter)
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
         let lag = ProjectionLag(conninfo: config.conninfo, timeout: databaseTimeout)
         let probe = HealthProbe(timeout: databaseTimeout, measure: {
@@ -275,7 +304,9 @@ struct Consultd: ParsableCommand {
         var http: HTTPEndpoint?
         var httpBound: UInt16?
         if let httpPort {
-            let endpoint = Self.operatorEndpoint(host: httpHost, port: httpPort, server: server, probe: probe, metrics: metrics, config: config)
+            let publisher = TilePublisher(conninfo: config.conninfo, policy: config.witnessPolicy)
+            let endpoint = Self.operatorEndpoint(
+                host: httpHost, port: httpPort, server: server, probe: probe, metrics: metrics, config: config, publisher: publisher)
             do { httpBound = try endpoint.start() } catch { Self.exit(withOneLine: "\(error)") }
             http = endpoint
         }
@@ -284,6 +315,8 @@ struct Consultd: ParsableCommand {
         ]
         if let httpBound { ready["http"] = "\(httpHost):\(httpBound)" }
         ready["signing"] = key.map { noNotary ? "off (--no-notary)" : "key \($0.publicKey.id)" } ?? "off"
+        if let origin { ready["origin"] = "\(origin)" }
+        if !witnesses.isEmpty { ready["witnesses"] = "\(quorum) of \(witnesses.count)" }
         if bound.portSpeaksTLS { ready["tls"] = "on" }
         if let tlsPort = bound.tlsPort {
             ready["listening_tls"] = "\(tlsHost ?? host):\(tlsPort)"
@@ -313,13 +346,16 @@ struct Consultd: ParsableCommand {
         if notaryStopped?.wait(timeout: workersDeadline) == .timedOut {
             logger.warning("the notary did not stop in time")
         }
+        submitter?.stop(deadline: workersDeadline)
         logger.info("stopped")
     }
 
     /// The operator's HTTP endpoint: `/health` (the process answers), `/ready` (accepting and the
-    /// database reachable: what a load balancer checks), `/metrics` (Prometheus text format).
+    /// database reachable: what a load balancer checks), `/metrics` (Prometheus text format); and for
+    /// outsiders `/checkpoint` and `/tile/…` (docs/TRUST.md, "Proofs for outsiders").
     static func operatorEndpoint(
-        host: String, port: UInt16, server: Server, probe: HealthProbe, metrics: DaemonMetrics, config: ServerConfig
+        host: String, port: UInt16, server: Server, probe: HealthProbe, metrics: DaemonMetrics, config: ServerConfig,
+        publisher: TilePublisher
     ) -> HTTPEndpoint {
         HTTPEndpoint(host: host, port: port) { _, path in
             switch path {
@@ -341,7 +377,12 @@ struct Consultd: ParsableCommand {
                 snapshot.ready = server.isAccepting && snapshot.databaseUp
                 return .init(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render(snapshot))
             default:
-                return .init(status: 404, text: "not found: /metrics, /health, /ready\n")
+                if let answer = publisher.answer(path: path) {
+                    return .init(
+                        status: answer.status, contentType: answer.contentType, body: answer.body,
+                        cacheControl: answer.immutable ? "public, max-age=31536000, immutable" : "no-cache")
+                }
+                return .init(status: 404, text: "not found: /metrics, /health, /ready, /checkpoint, /tile/…\n")
             }
         }
     }

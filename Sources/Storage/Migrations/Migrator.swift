@@ -30,7 +30,7 @@ public struct SchemaFile: Equatable, Sendable {
 public enum Schema {
     /// The schema version this build needs: the number of the last file in `schema/`
     /// (a test keeps the two in step).
-    public static let requiredVersion = 11
+    public static let requiredVersion = 12
 
     /// Finds the folder of SQL files: `$CONSULT_SCHEMA_DIR`, else a `schema/` folder beside or above
     /// the running executable (a source checkout's build), else the installed `/usr/share/consultd/schema`.

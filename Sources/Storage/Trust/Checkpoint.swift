@@ -2,23 +2,41 @@ import Crypto
 import Foundation
 import JSON
 import Merkle
+import Transparency
 
-/// The tree's size and root at a moment, signed with the operator's Ed25519 key.
+/// The tree's size and root at a moment, signed with the operator's Ed25519 key, in one of two forms:
+/// the first (`consultd-checkpoint-v1`, `origin` nil), or a C2SP signed note (c2sp.org/tlog-checkpoint,
+/// `origin` set: the note's text is origin, size and base64 root; the key's name is the origin).
 public struct Checkpoint: Equatable, Sendable {
     public let size: Int64
     public let root: Hash
     /// `recorded_at` of the event at position `size`, in microseconds since the epoch.
     public let logTimeMicroseconds: Int64
-    /// The first 16 bytes of SHA-256 of the public key, in hex: which key signed.
+    /// Which key signed: for the first form the first 16 bytes of SHA-256 of the public key, in hex;
+    /// for a signed note its key ID (8 hex digits, c2sp.org/signed-note).
     public let keyID: String
     public let signature: [UInt8]
+    /// The C2SP origin line; nil for a checkpoint of the first form.
+    public let origin: String?
 
-    public init(size: Int64, root: Hash, logTimeMicroseconds: Int64, keyID: String, signature: [UInt8]) {
+    public init(size: Int64, root: Hash, logTimeMicroseconds: Int64, keyID: String, signature: [UInt8], origin: String? = nil) {
         self.size = size
         self.root = root
         self.logTimeMicroseconds = logTimeMicroseconds
         self.keyID = keyID
         self.signature = signature
+        self.origin = origin
+    }
+
+    /// The C2SP checkpoint (note text) of a signed-note checkpoint.
+    public var c2sp: Transparency.Checkpoint? {
+        origin.map { Transparency.Checkpoint(origin: $0, size: size, root: root) }
+    }
+
+    /// The signed note with the log's signature (no cosignatures), for a C2SP checkpoint.
+    public var note: SignedNote? {
+        guard let origin, let c2sp, let id = UInt32(keyID, radix: 16) else { return nil }
+        return SignedNote(text: c2sp.text, signatures: [NoteSignature(name: origin, keyID: id, signature: signature)])
     }
 
     /// The bytes signed (docs/TRUST.md, "Checkpoints"): four lines of text.
@@ -26,18 +44,28 @@ public struct Checkpoint: Equatable, Sendable {
         Array("consultd-checkpoint-v1\nsize \(size)\nroot \(root.hex)\ntime_us \(logTimeMicroseconds)\n".utf8)
     }
 
-    public var signedText: [UInt8] { Self.signedText(size: size, root: root, logTimeMicroseconds: logTimeMicroseconds) }
+    public var signedText: [UInt8] {
+        if let c2sp { return Array(c2sp.text.utf8) }
+        return Self.signedText(size: size, root: root, logTimeMicroseconds: logTimeMicroseconds)
+    }
 
-    /// Signs a tree head.
-    public static func sign(size: Int64, root: Hash, logTimeMicroseconds: Int64, with key: SigningKey) throws -> Checkpoint {
+    /// Signs a tree head: as a C2SP signed note when `origin` is given, else in the first form.
+    public static func sign(size: Int64, root: Hash, logTimeMicroseconds: Int64, with key: SigningKey, origin: String? = nil) throws -> Checkpoint {
+        if let origin {
+            let note = try key.noteKey(origin: origin).sign(SignedNote(text: Transparency.Checkpoint(origin: origin, size: size, root: root).text))
+            return Checkpoint(
+                size: size, root: root, logTimeMicroseconds: logTimeMicroseconds, keyID: KeyID.hex(note.signatures[0].keyID),
+                signature: note.signatures[0].signature, origin: origin)
+        }
         let signature = try key.privateKey().signature(for: signedText(size: size, root: root, logTimeMicroseconds: logTimeMicroseconds))
         return Checkpoint(
             size: size, root: root, logTimeMicroseconds: logTimeMicroseconds, keyID: key.publicKey.id, signature: Array(signature))
     }
 
-    /// True when `key` signed exactly this checkpoint.
+    /// True when `key` signed exactly this checkpoint (in either form).
     public func isSigned(by key: PublicKey) -> Bool {
-        keyID == key.id && ((try? key.publicKey())?.isValidSignature(signature, for: signedText) ?? false)
+        let expectedID = origin.map { key.keyID(origin: $0) } ?? key.id
+        return keyID == expectedID && ((try? key.publicKey())?.isValidSignature(signature, for: signedText) ?? false)
     }
 
     /// As reports and receipts carry it.
@@ -46,7 +74,7 @@ public struct Checkpoint: Equatable, Sendable {
             ("size", .number(String(size))), ("root", .string(root.hex)), ("time_us", .number(String(logTimeMicroseconds))),
             ("time", .string(Self.iso(microseconds: logTimeMicroseconds))), ("key_id", .string(keyID)),
             ("signature", .string(Data(signature).base64EncodedString())),
-        ])
+        ] + (origin.map { [("origin", JSONValue.string($0))] } ?? []))
     }
 
     public init(json: JSONValue) throws {
@@ -63,7 +91,9 @@ public struct Checkpoint: Equatable, Sendable {
         guard let keyID = try field("key_id").stringValue,
             let signatureText = try field("signature").stringValue, let signature = Data(base64Encoded: signatureText)
         else { throw TrustError("checkpoint: key_id and signature (base64) are required") }
-        self.init(size: sizeValue, root: root, logTimeMicroseconds: timeValue, keyID: keyID, signature: Array(signature))
+        self.init(
+            size: sizeValue, root: root, logTimeMicroseconds: timeValue, keyID: keyID, signature: Array(signature),
+            origin: json["origin"]?.stringValue)
     }
 
     /// An ISO 8601 time with microseconds, for people (the signed text carries the integer).
@@ -111,6 +141,11 @@ public struct SigningKey: Sendable {
     public static func load(_ path: String) throws -> SigningKey {
         try KeyFile.read(path, what: "the signing key", SigningKey.init(fileText:))
     }
+
+    /// The same Ed25519 key as a C2SP signed-note signer (type 0x01) named `origin`.
+    public func noteKey(origin: String) throws -> SignerKey {
+        try SignerKey(name: origin, type: .ed25519, seed: Array(raw))
+    }
 }
 
 /// The public half, which the operator publishes and everyone checks signatures with.
@@ -138,6 +173,32 @@ public struct PublicKey: Sendable {
 
     public static func load(_ path: String) throws -> PublicKey {
         try KeyFile.read(path, what: "the public key", PublicKey.init(fileText:))
+    }
+
+    /// The C2SP verifier key (type 0x01) of this key named `origin`.
+    public func verifierKey(origin: String) throws -> VerifierKey {
+        try VerifierKey(name: origin, type: .ed25519, publicKey: Array(raw))
+    }
+
+    /// The signed-note key ID, 8 hex digits, of this key named `origin` ("" if the name is invalid).
+    public func keyID(origin: String) -> String {
+        (try? verifierKey(origin: origin)).map { KeyID.hex($0.keyID) } ?? ""
+    }
+
+    /// The public key of a C2SP verifier key of type 0x01 (a `consultd-signing.vkey`).
+    public init(verifierKey: VerifierKey) throws {
+        guard verifierKey.type == .ed25519, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: Data(verifierKey.publicKey)) else {
+            throw TrustError("the log's verifier key must be an Ed25519 (type 0x01) key")
+        }
+        self.init(key: key)
+    }
+
+    /// Reads either form: `consultd-signing.pub` (first form) or a C2SP vkey (`consultd-signing.vkey`).
+    public static func loadAny(_ path: String) throws -> PublicKey {
+        try KeyFile.read(path, what: "the public key") { text in
+            if let vkey = try? VerifierKey(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines)) { return try PublicKey(verifierKey: vkey) }
+            return try PublicKey(fileText: text)
+        }
     }
 }
 

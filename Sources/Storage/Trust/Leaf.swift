@@ -134,3 +134,29 @@ public struct LeafRow {
     }
 }
 
+
+extension LeafEvent {
+    /// Parses a leaf input (docs/TRUST.md, "Leaves"); nil when it is not one.
+    public init?(leafInput bytes: [UInt8]) {
+        var offset = 0
+        func take(_ count: Int) -> ArraySlice<UInt8>? {
+            guard count >= 0, offset + count <= bytes.count else { return nil }
+            defer { offset += count }
+            return bytes[offset..<offset + count]
+        }
+        func integer() -> Int64? { take(8).map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }.map { Int64(bitPattern: $0) } }
+        func text() -> String? {
+            guard let length = take(4).map({ $0.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }), let utf8 = take(Int(length)) else { return nil }
+            return String(validating: Array(utf8), as: UTF8.self)
+        }
+        guard take(Self.tag.count).map(Array.init) == Self.tag, let position = integer(), let id = take(16) else { return nil }
+        let u = Array(id)
+        let uuid = UUID(uuid: (u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]))
+        guard let stream = text(), let version = integer(), let type = text(), let data = text(), let metadata = text(),
+              let time = integer(), offset == bytes.count
+        else { return nil }
+        self.init(
+            position: position, eventID: uuid, stream: stream, version: version, type: type, data: data, metadata: metadata,
+            recordedAtMicroseconds: time)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Merkle
 import PostgresClient
+import Transparency
 
 /// Recomputes the tree from the log itself and checks the stored tree and every checkpoint against
 /// it, trusting nothing the database says but the events. Optionally proves that today's log extends
@@ -40,9 +41,13 @@ public struct LogVerifier {
     /// it, `rowCheck` is made on every event in the same pass (its finding comes first). Events
     /// recorded in the last `recent` seconds may not be in the stored tree or a checkpoint yet (the
     /// notary follows the log); any older one must be, or the tree or the checkpoints were removed.
+    ///
+    /// `others` are more checkpoints kept elsewhere (a witness's latest cosigned one), each proved
+    /// extended by today's log in the same pass, under its label; `witnesses` check every stored
+    /// cosignature by one of them against its stored checkpoint.
     public func verify(
         key: PublicKey?, external: Checkpoint? = nil, externalLeaf: (position: Int64, hash: Hash)? = nil, rowCheck: RowCheck? = nil,
-        recent: Double = 300
+        recent: Double = 300, others: [(label: String, checkpoint: Checkpoint)] = [], witnesses: [VerifierKey] = []
     ) throws -> [Finding] {
         var findings: [Finding] = []
         let store = TreeStore(connection: connection)
@@ -53,11 +58,13 @@ public struct LogVerifier {
         let head: Int64 = try connection.execute("SELECT coalesce(max(position), 0) AS head FROM consult.events").first!.get("head")
         var dueRoots = Set(checkpoints.map(\.size))
         if let external { dueRoots.insert(external.size) }
+        for other in others { dueRoots.insert(other.checkpoint.size) }
         var roots: [Int64: Hash] = [:]
-        // Nodes of the consistency proof from the external checkpoint to today's log, kept as they complete.
-        let consistency = external.map { external in
-            external.size <= head ? Set(MerkleProofs.consistencyNodes(from: external.size, to: head)) : []
-        } ?? []
+        // Nodes of the consistency proofs from the external checkpoints to today's log, kept as they complete.
+        var consistency = Set<NodeID>()
+        for checkpoint in ([external].compactMap { $0 } + others.map(\.checkpoint)) where checkpoint.size <= head {
+            consistency.formUnion(MerkleProofs.consistencyNodes(from: checkpoint.size, to: head))
+        }
         var kept: [NodeID: Hash] = [:]
         var frontier = MerkleFrontier()
         var firstChanged: Int64?
@@ -152,6 +159,28 @@ public struct LogVerifier {
         if let external {
             findings.append(contentsOf: extends(external, key: key, size: size, roots: roots, kept: kept, leaves: leaves, externalLeaf: externalLeaf, frontier: frontier))
         }
+        for other in others {
+            findings.append(contentsOf: extends(
+                other.checkpoint, key: key, size: size, roots: roots, kept: kept, leaves: leaves, externalLeaf: nil, frontier: frontier,
+                label: other.label))
+        }
+        if !witnesses.isEmpty {
+            var checked = 0
+            var bad: [String] = []
+            for checkpoint in checkpoints {
+                guard let note = checkpoint.note else { continue }
+                for signature in try store.cosignatures(size: checkpoint.size) {
+                    guard let witness = witnesses.first(where: { $0.name == signature.name && $0.keyID == signature.keyID }) else { continue }
+                    checked += 1
+                    if !witness.verifier.verify(text: Array(note.text.utf8), signature: signature.signature) {
+                        bad.append("\(witness.name) at size \(checkpoint.size)")
+                    }
+                }
+            }
+            findings.append(Finding(
+                check: "every stored cosignature by the given witnesses verifies on its stored checkpoint", passed: bad.isEmpty,
+                detail: bad.isEmpty ? "\(checked) cosignatures" : "the stored checkpoint is not the one cosigned: \(bad.prefix(3).joined(separator: ", "))"))
+        }
         return findings
     }
 
@@ -169,15 +198,15 @@ public struct LogVerifier {
     /// Whether today's log (of `size` events) extends `external`, by consistency proof.
     private func extends(
         _ external: Checkpoint, key: PublicKey?, size: Int64, roots: [Int64: Hash], kept: [NodeID: Hash], leaves: [Int64: Hash],
-        externalLeaf: (position: Int64, hash: Hash)?, frontier: MerkleFrontier
+        externalLeaf: (position: Int64, hash: Hash)?, frontier: MerkleFrontier, label: String = "the given checkpoint"
     ) -> [Finding] {
         var findings: [Finding] = []
         if let key {
             findings.append(Finding(
-                check: "the given checkpoint is signed by key \(key.id)", passed: external.isSigned(by: key),
+                check: "\(label) is signed by key \(key.id)", passed: external.isSigned(by: key),
                 detail: "size \(external.size), root \(external.root.hex)"))
         }
-        let check = "today's log extends the given checkpoint (size \(external.size))"
+        let check = "today's log extends \(label) (size \(external.size))"
         guard external.size <= size else {
             return findings + [Finding(check: check, passed: false, detail: "the log has \(size) events; position \(size + 1) is missing")]
         }

@@ -25,8 +25,17 @@ public final class Notary: Sendable {
     let interval: Double
     let logger: Logger
     let timeout: Double
+    /// The log's origin: checkpoints are C2SP signed notes when it is set, else of the first form.
+    let origin: String?
+    /// Where new C2SP checkpoints go to be cosigned (nil: no witnesses).
+    let witnesses: WitnessSubmitter?
 
-    public init(conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5) {
+    public init(
+        conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5, origin: String? = nil,
+        witnesses: WitnessSubmitter? = nil
+    ) {
+        self.origin = origin
+        self.witnesses = witnesses
         self.conninfo = conninfo
         self.key = key
         self.interval = interval
@@ -60,7 +69,9 @@ public final class Notary: Sendable {
         try connection.listen("consult_log")
         let store = TreeStore(connection: connection)
         var frontier = try Self.restore(store)
-        var signed = try store.latestCheckpoint()?.size ?? 0
+        let latest = try store.latestCheckpoint()
+        var signed = latest?.size ?? 0
+        if let latest { witnesses?.submit(latest) }  // cosignatures missed before a restart
         var lastSigned = Date.distantPast
         var lastTime: Int64?
         if frontier.size > 0 { lastTime = try store.event(at: frontier.size)?.recordedAtMicroseconds }
@@ -84,8 +95,9 @@ public final class Notary: Sendable {
             if let key, frontier.size > signed, let lastTime {
                 let due = lastSigned.addingTimeInterval(interval)
                 if due.timeIntervalSinceNow <= 0 {
-                    let checkpoint = try Checkpoint.sign(size: frontier.size, root: frontier.root, logTimeMicroseconds: lastTime, with: key)
+                    let checkpoint = try Checkpoint.sign(size: frontier.size, root: frontier.root, logTimeMicroseconds: lastTime, with: key, origin: origin)
                     try store.insert(checkpoint)
+                    witnesses?.submit(checkpoint)
                     signed = checkpoint.size
                     lastSigned = Date()
                     logger.debug("checkpoint signed", metadata: ["size": "\(checkpoint.size)", "root": "\(checkpoint.root.hex)"])

@@ -9,6 +9,10 @@ public struct Receipt: Equatable, Sendable {
     public let leafHash: Hash
     public let checkpoint: Checkpoint
     public let inclusionProof: [Hash]
+    /// The same receipt as a c2sp.org/tlog-proof@v1 file, when its checkpoint is a C2SP one.
+    public var tlogProof: String?
+    /// How many of the configured witnesses cosigned the checkpoint (C2SP checkpoints only).
+    public var cosignatures: Int?
 
     public init(event: LeafEvent, leafHash: Hash, checkpoint: Checkpoint, inclusionProof: [Hash]) {
         self.event = event
@@ -29,7 +33,8 @@ public struct Receipt: Equatable, Sendable {
             ("leaf_hash", .string(leafHash.hex)),
             ("checkpoint", checkpoint.json),
             ("inclusion_proof", .array(inclusionProof.map { .string($0.hex) })),
-        ])
+        ] + (tlogProof.map { [("tlog_proof", JSONValue.string($0))] } ?? [])
+          + (cosignatures.map { [("cosignatures", JSONValue.number(String($0)))] } ?? []))
     }
 
     public init(json: JSONValue) throws {

@@ -49,15 +49,15 @@ public struct TreeStore {
              TextArray(nodes.map { $0.1.hex })])
     }
 
-    private static let checkpointColumns = "tree_size, encode(root, 'hex') AS root, (extract(epoch FROM log_time) * 1000000)::bigint AS time_us, key_id, encode(signature, 'hex') AS signature"
+    static let checkpointColumns = "tree_size, encode(root, 'hex') AS root, (extract(epoch FROM log_time) * 1000000)::bigint AS time_us, key_id, encode(signature, 'hex') AS signature, origin"
 
-    private static func checkpoint(_ row: Row) throws -> Checkpoint {
+    static func checkpoint(_ row: Row) throws -> Checkpoint {
         guard let root = Hash(hex: try row.get("root")), let signature = Hash.bytes(hex: try row.get("signature")) else {
             throw TrustError("a stored checkpoint is malformed")
         }
         return Checkpoint(
             size: try row.get("tree_size"), root: root, logTimeMicroseconds: try row.get("time_us"), keyID: try row.get("key_id"),
-            signature: signature)
+            signature: signature, origin: try row.optional("origin", as: String.self))
     }
 
     /// The latest checkpoint, if any.
@@ -81,10 +81,10 @@ public struct TreeStore {
     public func insert(_ checkpoint: Checkpoint) throws {
         try connection.execute(
             """
-            INSERT INTO consult.checkpoints (tree_size, root, log_time, key_id, signature)
-            VALUES ($1, decode($2, 'hex'), to_timestamp($3::numeric / 1000000), $4, decode($5, 'hex'))
+            INSERT INTO consult.checkpoints (tree_size, root, log_time, key_id, signature, origin)
+            VALUES ($1, decode($2, 'hex'), to_timestamp($3::numeric / 1000000), $4, decode($5, 'hex'), $6)
             """,
-            [checkpoint.size, checkpoint.root.hex, checkpoint.logTimeMicroseconds, checkpoint.keyID, checkpoint.signature.hex])
+            [checkpoint.size, checkpoint.root.hex, checkpoint.logTimeMicroseconds, checkpoint.keyID, checkpoint.signature.hex, checkpoint.origin])
     }
 
     /// The event at `position` as the tree hashes it.
@@ -96,19 +96,20 @@ public struct TreeStore {
         return found
     }
 
-    /// A receipt for the event at `position`: the latest checkpoint and the inclusion proof in it.
-    /// nil when no checkpoint covers it yet.
-    public func receipt(position: Int64) throws -> Receipt? {
-        guard let checkpoint = try latestCheckpoint(), checkpoint.size >= position, let event = try event(at: position) else {
+    /// A receipt for the event at `position`: the checkpoint `publishable(covering:policy:)` picks
+    /// (the latest with the witnesses' quorum, else the latest), the inclusion proof in it, and for a
+    /// C2SP checkpoint the same as a tlog-proof with its cosignatures. nil when no checkpoint covers it yet.
+    public func receipt(position: Int64, policy: WitnessPolicy = .none) throws -> Receipt? {
+        guard let checkpoint = try publishable(covering: position, policy: policy), let event = try event(at: position) else {
             return nil
         }
-        let wanted = MerkleProofs.inclusionNodes(leaf: position - 1, size: checkpoint.size)
-        let stored = try nodes(wanted)
-        let proof = try MerkleProofs.inclusionProof(leaf: position - 1, size: checkpoint.size) { id in
-            guard let hash = stored[id] else { throw TrustError("the stored tree lacks node \(id.level)/\(id.index)") }
-            return hash
+        var receipt = Receipt(
+            event: event, leafHash: event.leafHash, checkpoint: checkpoint, inclusionProof: try inclusionProof(position: position, in: checkpoint))
+        if let (note, count) = try cosignedNote(checkpoint, policy: policy) {
+            receipt.tlogProof = receipt.tlogProofFile(note: note).serialized
+            receipt.cosignatures = count
         }
-        return Receipt(event: event, leafHash: event.leafHash, checkpoint: checkpoint, inclusionProof: proof)
+        return receipt
     }
 }
 

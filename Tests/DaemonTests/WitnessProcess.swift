@@ -1,0 +1,63 @@
+import Foundation
+import TestSupport
+
+/// A `consultctl witness serve` process on a free loopback port; ready once it logs `listening=`.
+final class WitnessProcess: @unchecked Sendable {
+    let pid: pid_t
+    let port: UInt16
+    private let output: PipeReader
+    private var exited = false
+    var log: String { output.text }
+
+    init(arguments: [String]) throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TestEnvironmentError(description: "pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        let path = try TestDatabase.executable("consultctl")
+        let argv = ([path, "witness", "serve", "--listen", "127.0.0.1:0"] + arguments).map { strdup($0) } + [nil]
+        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            throw TestEnvironmentError(description: "cannot start consultctl: \(String(cString: strerror(spawned)))")
+        }
+        pid = child
+        output = PipeReader(fd: fds[0]) { $0.contains("listening=") }
+        guard output.waitUntilReadyOrEnded(timeout: 60), let range = output.text.range(of: "listening=") else {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+            exited = true
+            port = 0
+            throw TestEnvironmentError(description: "the witness did not start:\n\(output.text)")
+        }
+        let address = output.text[range.upperBound...].prefix { $0 != " " && $0 != "\n" }
+        guard let port = address.split(separator: ":").last.flatMap({ UInt16($0) }) else {
+            throw TestEnvironmentError(description: "no port in: \(address)")
+        }
+        self.port = port
+    }
+
+    /// Waits until the process has logged `text`.
+    func waitForLog(_ text: String, timeout: Double = 30) -> Bool { output.waitFor(text, timeout: timeout) }
+
+    /// Kills it and reaps it.
+    func kill9() {
+        guard !exited else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exited = true
+    }
+
+    deinit { kill9() }
+}
