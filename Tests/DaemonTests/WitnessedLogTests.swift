@@ -216,6 +216,9 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertEqual(reportJSON["checkpoint"].map { Self.cosignatures($0) }, 2, "\(reportJSON["checkpoint"] ?? .null)")
         let reportNote = try SignedNote(parsing: reportJSON["checkpoint"]?["note"]?.stringValue ?? "")
         XCTAssertEqual(try reportNote.verifiedKeys(witnessKeys.map(\.verifier)).count, 2)
+        // The report people read says so too.
+        XCTAssertEqual(try ctl(["report", "--consultation", "c1", "--format", "html", "--lang", "fr", "--out", reports], fixture).status, 0)
+        XCTAssertTrue(try String(contentsOfFile: reports + "/c1.html", encoding: .utf8).contains("Cosigné par <bdi>2</bdi> témoins"))
 
         // The receipts an organisation keeps with `submit --receipts`.
         let receipts = path("receipts")

@@ -321,6 +321,7 @@ extension ReportContent {
         if let checkpoint {
             lines.append(w.html(.checkpoint, i(String(checkpoint.size)), i(checkpoint.root.hex), i(checkpoint.keyID),
                                 i(Data(checkpoint.signature).base64EncodedString())))
+            if let cosigned { lines.append(w.html(.cosigned, i(String(cosigned.cosignatures)))) }
         } else {
             lines.append(w.html(.noCheckpoint))
         }

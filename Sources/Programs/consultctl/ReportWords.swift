@@ -84,7 +84,7 @@ struct Words {
         case dimensionAge = "dimension.age", dimensionGender = "dimension.gender", dimensionSex = "dimension.sex"
         case dimensionCountry = "dimension.country_of_origin", dimensionNationality = "dimension.nationality"
         case dimensionLanguage = "dimension.language", dimensionDisability = "dimension.disability"
-        case under, voiceItem, ratioItem, overTimeAlt, markPass, markFail, markInsufficient
+        case under, voiceItem, ratioItem, overTimeAlt, markPass, markFail, markInsufficient, cosigned
     }
 
     // One row per key: English, French, Arabic.
@@ -183,6 +183,9 @@ struct Words {
             (.checkpoint, "Signed checkpoint: the first {1} events, root {2}, key {3}, signature {4}.",
              "Point de contrôle signé : les {1} premiers événements, racine {2}, clé {3}, signature {4}.",
              "نقطة تحقق موقّعة: أول {1} حدث، الجذر {2}، المفتاح {3}، التوقيع {4}."),
+            (.cosigned, "Cosigned by {1} witnesses: each checked that this checkpoint extends every one it cosigned before.",
+             "Cosigné par {1} témoins : chacun a vérifié que ce point de contrôle prolonge tous ceux qu’il avait cosignés.",
+             "وقّعه معًا {1} من الشهود: تحقّق كلٌّ منهم من أن نقطة التحقق هذه تمدّد كل نقطة سبق أن وقّعها."),
             (.noCheckpoint, "No signed checkpoint covers this position yet.", "Aucun point de contrôle signé ne couvre encore cette position.",
              "لا توجد بعد نقطة تحقق موقّعة تغطي هذا الموضع."),
             (.policy, "Audit policy: {1}.", "Politique d’audit : {1}.", "سياسة التدقيق: {1}."),
