@@ -56,6 +56,10 @@ public struct ConnectionStateMachine: Sendable {
     public let limits: ConnectionLimits
     private var framer: LineFramer
     private var frames: [LineFramer.Frame] = []
+    /// When each of `frames` arrived (its newline read): a request's deadline counts from it, so a
+    /// request held back behind earlier ones (reads wait for writes, writes for reads) is not given
+    /// a fresh timeout when it is finally taken.
+    private var arrivals: [Double] = []
     private var frameHead = 0
     /// Bytes of framed lines not yet taken.
     private var queuedInputBytes = 0
@@ -71,6 +75,15 @@ public struct ConnectionStateMachine: Sendable {
     /// Sequence → bytes held, for every request handed to the shell and not yet answered.
     private var costs: [Int: Int] = [:]
     public private(set) var inFlightBytes = 0
+    /// Sequence → deadline (and whether a write) of every read and write handed to the shell and not
+    /// yet answered, when `limits.requestTimeout` is set.
+    private var deadlines: [Int: (at: Double, write: Bool)] = [:]
+    /// The same sequences in the order taken, which is also deadline order (arrivals never go back
+    /// in time); answered ones are skipped lazily.
+    private var deadlineOrder: [Int] = []
+    private var deadlineHead = 0
+    /// Sequences answered BUSY at their deadline whose real answer has not come yet (it is dropped).
+    private var expired: Set<Int> = []
 
     private var nextSequence = 0
     private var nextToWrite = 0
@@ -120,9 +133,24 @@ public struct ConnectionStateMachine: Sendable {
             if let lineStartedAt, !readingPaused { deadlines.append(lineStartedAt + limits.lineTimeout) }
             if isQuiet { deadlines.append(lastActivity + limits.idleTimeout) }
         }
+        if phase != .closed, let first = firstRequestDeadline { deadlines.append(first) }
         if phase != .closed && outputPending > 0 { deadlines.append(lastOutputProgress + limits.idleTimeout) }
         return deadlines.min()
     }
+
+    /// The earliest deadline of a request in flight.
+    private var firstRequestDeadline: Double? {
+        var index = deadlineHead
+        while index < deadlineOrder.count {
+            if let deadline = deadlines[deadlineOrder[index]] { return deadline.at }
+            index += 1
+        }
+        return nil
+    }
+
+    /// When a read or write handed to the shell must be answered by (nil: no deadline, or answered):
+    /// the shell passes it on, so that the committer and the read pool drop work nobody waits for.
+    public func deadline(of sequence: Int) -> Double? { deadlines[sequence]?.at }
 
     /// Nothing owed to the client and nothing of its in hand: the idle clock may run.
     private var isQuiet: Bool { nextToWrite == nextSequence && frameHead == frames.count && !awaitingAuth }
@@ -145,6 +173,7 @@ public struct ConnectionStateMachine: Sendable {
             lineStartedAt = nil
             for frame in new { queuedInputBytes += Self.size(frame) }
             frames.append(contentsOf: new)
+            arrivals.append(contentsOf: repeatElement(now, count: new.count))
         }
         if framer.isInsideLine && lineStartedAt == nil { lineStartedAt = now }
         return settle(now: now)
@@ -184,6 +213,8 @@ public struct ConnectionStateMachine: Sendable {
     /// The answer to a `.read` action.
     public mutating func answered(sequence: Int, reply: Reply, now: Double) -> [Action] {
         guard phase != .closed else { return [] }
+        // Answered BUSY at its deadline already: this late answer is nobody's.
+        if expired.remove(sequence) != nil { return [] }
         lastActivity = now
         readsInFlight -= 1
         release(sequence)
@@ -195,6 +226,8 @@ public struct ConnectionStateMachine: Sendable {
     /// Answers to `.write` actions (several at once: the committer answers a batch together).
     public mutating func writesAnswered(_ replies: [(sequence: Int, reply: Reply)], now: Double) -> [Action] {
         guard phase != .closed else { return [] }
+        let replies = replies.filter { expired.remove($0.sequence) == nil }
+        if replies.isEmpty { return [] }
         lastActivity = now
         pendingWrites -= replies.count
         var actions: [Action] = []
@@ -220,7 +253,13 @@ public struct ConnectionStateMachine: Sendable {
             // The client stopped reading: nothing more can reach it.
             return abort()
         }
+        var expiredNow: [Action] = []
+        if let first = firstRequestDeadline, now >= first {
+            expiredNow = expireRequests(now: now)
+            if phase != .open { return expiredNow + settle(now: now) }
+        }
         guard phase == .open else { return [] }
+        if !expiredNow.isEmpty { return expiredNow + settle(now: now) }
         if organisation == nil && now >= connectedAt + limits.authTimeout {
             return timeOut(.timeout, "not authenticated within \(Self.seconds(limits.authTimeout)) s; closing", now: now)
         }
@@ -233,6 +272,48 @@ public struct ConnectionStateMachine: Sendable {
             return timeOut(.timeout, "idle for \(Self.seconds(limits.idleTimeout)) s; closing", now: now)
         }
         return []
+    }
+
+    /// Answers BUSY every read and write whose deadline has come; their late answers are dropped.
+    /// The request's outcome is unknown to the client (a write may still commit): a retry with the
+    /// same key finds out, which is what the idempotency key is for.
+    private mutating func expireRequests(now: Double) -> [Action] {
+        var actions: [Action] = []
+        while deadlineHead < deadlineOrder.count {
+            let sequence = deadlineOrder[deadlineHead]
+            guard let deadline = deadlines[sequence] else {
+                deadlineHead += 1
+                continue
+            }
+            if deadline.at > now { break }
+            deadlineHead += 1
+            deadlines[sequence] = nil
+            expired.insert(sequence)
+            if deadline.write { pendingWrites -= 1 } else { readsInFlight -= 1 }
+            release(sequence)
+            answer(sequence, Self.busy(write: deadline.write, timeout: limits.requestTimeout ?? 0), into: &actions)
+        }
+        compactDeadlines()
+        return actions
+    }
+
+    /// The reply to a request whose deadline came before its answer.
+    static func busy(write: Bool, timeout: Double) -> Reply {
+        if write {
+            return .error(.busy, "no answer from the database within \(seconds(timeout)) s; the outcome is unknown: retry with the same key")
+        }
+        return .error(.busy, "no answer from the database within \(seconds(timeout)) s; retry later")
+    }
+
+    private mutating func compactDeadlines() {
+        while deadlineHead < deadlineOrder.count && deadlines[deadlineOrder[deadlineHead]] == nil { deadlineHead += 1 }
+        if deadlineHead == deadlineOrder.count {
+            deadlineOrder.removeAll(keepingCapacity: deadlineOrder.count <= 1_024)
+            deadlineHead = 0
+        } else if deadlineHead > 1_024 && deadlineHead * 2 > deadlineOrder.count {
+            deadlineOrder.removeFirst(deadlineHead)
+            deadlineHead = 0
+        }
     }
 
     /// The server makes room for others: a connection still waiting for AUTH is told so and closed.
@@ -254,7 +335,8 @@ public struct ConnectionStateMachine: Sendable {
     /// Takes what can be taken, adjusts reading, and closes when done.
     private mutating func settle(now: Double) -> [Action] {
         var actions: [Action] = []
-        takeRequests(into: &actions)
+        takeRequests(into: &actions, now: now)
+        compactDeadlines()
         if phase == .closing || (inputEnded && frameHead == frames.count), nextToWrite == nextSequence, outputPending == 0,
             phase != .closed
         {
@@ -277,7 +359,7 @@ public struct ConnectionStateMachine: Sendable {
             && outputBytes < limits.maxOutputBytes
     }
 
-    private mutating func takeRequests(into actions: inout [Action]) {
+    private mutating func takeRequests(into actions: inout [Action], now: Double) {
         while frameHead < frames.count && canTakeRequest {
             let frame = frames[frameHead]
             switch frame {
@@ -298,18 +380,20 @@ public struct ConnectionStateMachine: Sendable {
                     // and must not see its later ones (a write waits for the reads before it).
                     if request.readsState && (pendingWrites > 0 || readsInFlight >= limits.maxReadsInFlight) { return }
                     if request.writesState && readsInFlight > 0 { return }
+                    let arrival = arrivals[frameHead]
                     take(frame)
-                    handle(request, cost: bytes.count, into: &actions)
+                    handle(request, cost: bytes.count, arrival: arrival, now: now, into: &actions)
                 }
             }
         }
         if frameHead == frames.count && frameHead > 0 {
             frames.removeAll(keepingCapacity: frames.count <= 1_024)
+            arrivals.removeAll(keepingCapacity: arrivals.count <= 1_024)
             frameHead = 0
         }
     }
 
-    private mutating func handle(_ request: Request, cost lineBytes: Int, into actions: inout [Action]) {
+    private mutating func handle(_ request: Request, cost lineBytes: Int, arrival: Double, now: Double, into actions: inout [Action]) {
         let sequence = next()
         switch request {
         case .auth, .ping, .quit:
@@ -320,6 +404,15 @@ public struct ConnectionStateMachine: Sendable {
         // `Request.parse(_:authenticated:)` refuses these before AUTH; this keeps that true here too.
         guard let organisation else {
             return answer(sequence, .error(.noAuth, "AUTH <organisation-id> <token> first"), into: &actions)
+        }
+        let deadline = limits.requestTimeout.map { arrival + $0 }
+        if let deadline, now >= deadline {
+            // Held back past its deadline behind earlier requests (which were answered BUSY at theirs).
+            return answer(sequence, Self.busy(write: request.writesState, timeout: limits.requestTimeout ?? 0), into: &actions)
+        }
+        if let deadline {
+            deadlines[sequence] = (deadline, request.writesState)
+            deadlineOrder.append(sequence)
         }
         switch request {
         case .auth, .ping, .quit:
@@ -395,6 +488,7 @@ public struct ConnectionStateMachine: Sendable {
 
     private mutating func release(_ sequence: Int) {
         if let cost = costs.removeValue(forKey: sequence) { inFlightBytes -= cost }
+        deadlines[sequence] = nil
     }
 
     /// Records a reply and sends every reply that is next in order, in one piece.
@@ -426,6 +520,7 @@ public struct ConnectionStateMachine: Sendable {
         guard phase == .open else { return }
         phase = .closing
         frames.removeAll()
+        arrivals.removeAll()
         frameHead = 0
         queuedInputBytes = 0
         lineStartedAt = nil
