@@ -25,13 +25,21 @@ public final class Notary: Sendable {
     let interval: Double
     let logger: Logger
     let timeout: Double
+    /// Whether every event read so far survives the loss of this database (its synchronous standby
+    /// flushed it; `SynchronousStandby.waitUntilConfirmed`); nothing is signed until it does. nil:
+    /// whatever is committed is signed.
+    let confirmed: (@Sendable (Connection) throws -> Bool)?
 
-    public init(conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5) {
+    public init(
+        conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5,
+        confirmed: (@Sendable (Connection) throws -> Bool)? = nil
+    ) {
         self.conninfo = conninfo
         self.key = key
         self.interval = interval
         self.logger = logger
         self.timeout = timeout
+        self.confirmed = confirmed
     }
 
     /// Works until `shouldStop` says so (checked at least every second).
@@ -84,6 +92,12 @@ public final class Notary: Sendable {
             if let key, frontier.size > signed, let lastTime {
                 let due = lastSigned.addingTimeInterval(interval)
                 if due.timeIntervalSinceNow <= 0 {
+                    // A failover must never fork what was signed: sign only what the standby holds.
+                    if let confirmed, try !confirmed(connection) {
+                        logger.warning("checkpoint not signed: the synchronous standby has not confirmed the log's head yet")
+                        _ = try connection.waitForNotifications(timeout: 1)
+                        continue
+                    }
                     let checkpoint = try Checkpoint.sign(size: frontier.size, root: frontier.root, logTimeMicroseconds: lastTime, with: key)
                     try store.insert(checkpoint)
                     signed = checkpoint.size

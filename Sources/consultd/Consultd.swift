@@ -111,6 +111,9 @@ struct Consultd: ParsableCommand {
     @Flag(help: "Do not keep the Merkle tree or sign checkpoints here (another consultd on the same database does).")
     var noNotary = false
 
+    @Flag(help: "Refuse to start unless the database commits through a synchronous standby (synchronous_standby_names set, one streaming as sync or quorum, its flush position readable: grant pg_monitor); and sign nothing it has not confirmed even if the standby is later dropped from synchronous_standby_names.")
+    var requireSynchronousStandby = false
+
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
 
@@ -250,6 +253,19 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "cannot read the schema version: \(error)")
         }
         do { try vault.check(connection) } catch { Self.exit(withOneLine: "\(error)") }
+        // Durability beyond one machine (SPEC): without a synchronous standby a failover can lose
+        // acknowledged events, and what was signed over them.
+        do {
+            let replication = try SynchronousStandby.status(connection)
+            if let problem = replication.problem {
+                if requireSynchronousStandby { Self.exit(withOneLine: "--require-synchronous-standby: \(problem)") }
+                logger.warning("no synchronous standby: \(problem)")
+            } else {
+                logger.info("synchronous standby confirmed", metadata: ["synchronous_standby_names": "\(replication.names)"])
+            }
+        } catch {
+            Self.exit(withOneLine: "cannot read the database's replication state: \(error)")
+        }
         connection.close()
         if stopping.current { return }
 
@@ -264,7 +280,12 @@ struct Consultd: ParsableCommand {
         if key == nil {
             logger.warning("no signing key: this server signs no checkpoints and gives no receipts (make one with `consultctl keys generate` and pass --signing-key; docs/TRUST.md)")
         }
-        let notary = Notary(conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout)
+        // Nothing signed that a failover could take away: only what the synchronous standby flushed.
+        let required = requireSynchronousStandby
+        let timeout = databaseTimeout
+        let notary = Notary(
+            conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout,
+            confirmed: { try SynchronousStandby.waitUntilConfirmed($0, required: required, timeout: timeout) })
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
         let probe = HealthProbe(conninfo: config.conninfo, timeout: databaseTimeout)
         probe.start()
