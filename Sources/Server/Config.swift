@@ -34,6 +34,10 @@ public struct ServerConfig: Sendable {
     /// True when this daemon's notary signs checkpoints with the operator's key; without one, RECEIPT
     /// says that no receipt can be given instead of asking the client to retry.
     public var signsCheckpoints = false
+    /// Acknowledge nothing that a synchronous standby has not confirmed, even when
+    /// `synchronous_standby_names` is empty (then every write is BUSY). Without it, an empty
+    /// setting means the database promises durability on itself only (consultd warned at start).
+    public var requireSynchronousStandby = false
 
     public init() {}
 }

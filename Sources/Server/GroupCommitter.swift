@@ -195,9 +195,25 @@ final class GroupCommitter: @unchecked Sendable {
                     }
                 }
             }
+            // OK only for what survives the loss of this database: a COMMIT whose wait for the
+            // synchronous standby was cut off (its session closed at the call timeout, then its
+            // backend terminated) is visible here without being on the standby; so is a retry's
+            // event stored by such a COMMIT. Under synchronous replication each commit waited
+            // already: one look answers.
+            if outcomes.contains(where: { if case .stored? = $0 { return true } else { return false } }) {
+                let wait = max(0, min(config.databaseTimeout, (batch.map(\.deadline).min() ?? .infinity) - Self.now()))
+                let required = config.requireSynchronousStandby
+                let confirmed = try session.with { try SynchronousStandby.waitUntilConfirmed($0.connection, required: required, timeout: wait) }
+                if !confirmed {
+                    logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
+                    for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
+                }
+            }
         } catch is DatabaseSession.Unavailable {
-            // Nothing of this batch is known to be committed; if a COMMIT was lost in flight it may
-            // have been, and a retry of the same key then returns the stored position.
+            // Nothing of this batch is known to be committed (or confirmed by the standby); if a
+            // COMMIT was lost in flight it may have been, and a retry of the same key then returns
+            // the stored position (once confirmed).
+            for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
         } catch {
             logger.error("batch failed", metadata: Self.describe(error).merging(["size": "\(batch.count)"]) { $1 })
             for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = .failed }

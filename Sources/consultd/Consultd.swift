@@ -193,6 +193,7 @@ struct Consultd: ParsableCommand {
         do { key = try keyPath.map(SigningKey.load) } catch { Self.exit(withOneLine: "\(error)") }
         guard checkpointInterval > 0 else { Self.exit(withOneLine: "--checkpoint-interval must be positive") }
         config.signsCheckpoints = key != nil && !noNotary
+        config.requireSynchronousStandby = requireSynchronousStandby
         let metrics = DaemonMetrics(version: ConsultdVersion.number, commit: ConsultdVersion.commit)
         let server = Server(config: config, vault: vault, logger: logger, metrics: metrics)
         let systemd = SystemdNotifier()
