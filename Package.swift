@@ -39,7 +39,7 @@ import PackageDescription
 //   consult-bench -> Server, Projections, Metrics, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
-//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Metrics, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version
+//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Metrics, Projections, PostgresClient, JSON, Trust, Merkle, Vault, TLS, Version, Migrations
 //   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient
 //   EventLogTests -> EventLog, PostgresClient, TestSupport
 //   LineProtocolTests -> LineProtocol, JSON
@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["TestSupport", "Domain", "EventLog", "LineProtocol", "Metrics", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                "TLS", "Version", "Observability", .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", "Version", "Observability", "Migrations", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),

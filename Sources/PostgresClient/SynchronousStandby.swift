@@ -8,7 +8,9 @@ import Foundation
 /// signed (a checkpoint, hence a receipt) must therefore cover only what a synchronous standby has
 /// flushed. WAL is one sequence: a standby that flushed up to LSN L holds every transaction that
 /// committed before L, so "everything visible now is confirmed" is "the standbys flushed
-/// `pg_current_wal_insert_lsn()` as read now".
+/// `pg_current_wal_flush_lsn()` as read now": with synchronous_commit on, a commit is flushed here
+/// before it becomes visible, and the walsender sends exactly up to this flush position, so the
+/// standby can reach it (the insert position can lie past a page header no record fills yet).
 ///
 /// Which standbys count: every one `pg_stat_replication` lists as `sync` or `quorum` must have flushed
 /// it (the least of their `flush_lsn`), so whichever of them the failover engine promotes extends
@@ -63,7 +65,7 @@ public enum SynchronousStandby {
     /// normally answers.
     public static func waitUntilConfirmed(_ connection: Connection, required: Bool, timeout: Double) throws -> Bool {
         let row = try connection.execute(
-            "SELECT current_setting('synchronous_standby_names') AS names, pg_current_wal_insert_lsn()::text AS lsn").first!
+            "SELECT current_setting('synchronous_standby_names') AS names, pg_current_wal_flush_lsn()::text AS lsn").first!
         let names: String = try row.get("names")
         if names.isEmpty { return !required }
         let target: String = try row.get("lsn")
