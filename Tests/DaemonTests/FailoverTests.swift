@@ -1,3 +1,5 @@
+import Domain
+import EventLog
 import Foundation
 import Migrations
 import PostgresClient
@@ -145,6 +147,17 @@ final class FailoverTests: XCTestCase {
             }
             XCTAssertEqual(missing.count, 0, "round \(round): \(missing.prefix(5))")
             XCTAssertGreaterThanOrEqual(fixture.daemon.log.components(separatedBy: "rebuilding the registry").count - 1, round, "the daemon noticed the new primary")
+
+            // A consultation opened on the new primary is served at once: the registry was rebuilt from
+            // it, not left at the old primary's position (which may lie past the new primary's head).
+            try fixture.store.append(
+                NewEvent(.consultationOpened(
+                    Consultation(
+                        id: "c-r\(round)", title: "After failover \(round)", convener: "UNHCR-JO", opensAt: Date().addingTimeInterval(-60),
+                        closesAt: Date().addingTimeInterval(86_400), stages: ["design"], languages: ["ar"],
+                        baseline: ["gender": ["female": 0.5, "male": 0.5], "age": ["18-24": 0.5, "25-59": 0.5]]))))
+            let opened = try fixture.client(as: "org-b").request("SUBMIT c-r\(round) after \(Fixture.body)")
+            XCTAssertTrue(opened.hasPrefix("OK SUBMIT after"), "round \(round): \(opened)")
 
             // A checkpoint signed after the failover covers the log; it extends every one signed before
             // (verify checks them all), the receipts kept before still verify and still fit the log.
