@@ -64,7 +64,8 @@ public final class Notary: Sendable {
     }
 
     private func work(leader: Connection, shouldStop: () -> Bool) throws {
-        let connection = try Connection(conninfo, options: .bounded(max(timeout, 60)))
+        // Not re-opened silently: a new session may be on a promoted standby behind this frontier.
+        let connection = try Connection(conninfo, options: .bounded(max(timeout, 60), reconnects: false))
         try connection.listen("consult_log")
         let store = TreeStore(connection: connection)
         var frontier = try Self.restore(store)
