@@ -37,7 +37,7 @@ import PackageDescription
 //   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
-//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords
+//   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
 //   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
 //   LineProtocolTests -> LineProtocol, JSON
@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["EventRecords", "TestSupport", "Domain", "EventLog", "LineProtocol", "Participation", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
-                "TLS", "Version", "Observability", "Transparency", .product(name: "Crypto", package: "swift-crypto"),
+                "TLS", "Version", "Observability", "Transparency", "Migrations", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),

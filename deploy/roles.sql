@@ -15,6 +15,11 @@ CREATE ROLE consult_app NOLOGIN;
 CREATE ROLE consult_analyst NOLOGIN;
 
 CREATE ROLE consultd LOGIN IN ROLE consult_app;        -- the daemon and consultctl
+-- consultd signs checkpoints only over what the synchronous standby has flushed, which it reads in
+-- pg_stat_replication.flush_lsn: a column shown only to superusers and members of pg_read_all_stats
+-- (which pg_monitor includes). Without it consultd warns at start and signs nothing while a
+-- synchronous standby is configured. Read-only statistics, nothing else.
+GRANT pg_monitor TO consultd;
 CREATE ROLE analyst LOGIN IN ROLE consult_analyst;     -- one per person is better: CREATE ROLE alice LOGIN IN ROLE consult_analyst;
 
 CREATE DATABASE consult OWNER consult_owner;

@@ -295,6 +295,51 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(harness.reads.count, 2)
     }
 
+    /// Deadlines count from each request's arrival, not from when it reached the database: a write
+    /// queued behind a stuck one, and a read held back behind it, are answered BUSY at their own
+    /// deadlines, in order; late answers are dropped; later requests are served again.
+    func testRequestDeadlinesCountFromArrival() {
+        var limits = ConnectionLimits()
+        limits.requestTimeout = 5
+        var harness = authenticated(limits)
+        harness.send("SUBMIT c1 k1 \(Self.body)\n")
+        harness.now = 3
+        harness.send("SUBMIT c1 k2 \(Self.body)\nSTATUS c1 k1\nPING\n")
+        XCTAssertEqual(harness.writes.count, 2)
+        XCTAssertTrue(harness.reads.isEmpty, "the STATUS waits for the writes")
+        XCTAssertEqual(harness.machine.nextDeadline, 5)
+        harness.advance(to: 5)
+        XCTAssertEqual(harness.replies(), ["ERR BUSY no answer from the database within 5 s; the outcome is unknown: retry with the same key"])
+        XCTAssertEqual(harness.machine.nextDeadline, 8, "the next request's own deadline, not a fresh one")
+        // k1's batch commits after all: its answer is dropped (the client was told BUSY), k2's is not.
+        harness.answerWrites(1) { _ in .ok("SUBMIT k1 9") }
+        XCTAssertEqual(harness.replies(), [])
+        harness.advance(to: 8)
+        // k2 expires; the STATUS, held back since 3, is past its deadline too: BUSY without a read.
+        XCTAssertEqual(harness.replies(), [
+            "ERR BUSY no answer from the database within 5 s; the outcome is unknown: retry with the same key",
+            "ERR BUSY no answer from the database within 5 s; retry later", "OK PONG",
+        ])
+        XCTAssertTrue(harness.reads.isEmpty)
+        harness.answerWrites()
+        XCTAssertEqual(harness.replies(), [], "late answers are dropped")
+        harness.send("STATUS c1 k1\n")
+        XCTAssertEqual(harness.reads.count, 1)
+        harness.answerRead(.ok("STATUS {}"))
+        XCTAssertEqual(harness.replies(), ["OK STATUS {}"])
+        XCTAssertNil(harness.machine.nextDeadline.flatMap { $0 < 100 ? $0 : nil })
+    }
+
+    /// Without a request timeout nothing expires.
+    func testNoRequestTimeoutNoDeadline() {
+        var harness = authenticated()
+        harness.send("SUBMIT c1 k1 \(Self.body)\n")
+        harness.advance(to: 200)
+        XCTAssertEqual(harness.replies(), [])
+        harness.answerWrites()
+        XCTAssertEqual(harness.replies(), ["OK SUBMIT k 1"])
+    }
+
     /// QUIT closes only after everything taken before it is answered.
     func testQuitWaitsForWhatWasTaken() {
         var harness = authenticated()

@@ -29,10 +29,11 @@ struct Fixture {
 
     static let body = #"{"stage": "design", "language": "ar", "text": "Schools need Arabic teachers.", "represents": {"gender": ["female"], "age": ["18-24"]}, "people_consulted": 120, "topics": ["education"]}"#
 
-    init(daemonArguments: [String] = [], environment: [String: String] = [:], transport: Transport = .plain) throws {
+    /// `database`: a migrated, empty database to use (default: a fresh one on the test cluster).
+    init(database: String? = nil, daemonArguments: [String] = [], environment: [String: String] = [:], transport: Transport = .plain) throws {
         self.transport = transport
         clientTLS = try Self.clientConfiguration(for: transport)
-        conninfo = try TestDatabase.fresh()
+        conninfo = try database ?? TestDatabase.fresh()
         store = EventStore(connection: try Connection(conninfo))
         var tokens: [String: String] = [:]
         for (id, type) in [("org-a", "community_based"), ("org-b", "international_ngo")] {

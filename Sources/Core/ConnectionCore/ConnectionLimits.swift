@@ -21,6 +21,11 @@ public struct ConnectionLimits: Sendable, Equatable {
     public var lineTimeout: Double = 30
     /// Seconds without input, with nothing owed to the client, before `ERR TIMEOUT`.
     public var idleTimeout: Double = 300
+    /// Seconds from a request's arrival (its line read) to its reply, for requests answered from the
+    /// database (SUBMIT, WITHDRAW, STATUS, CONSULTATIONS, RECEIPT): past it, one still waiting (for
+    /// the database, or behind a batch or a read that is stuck) is answered `BUSY`, and its late answer
+    /// is dropped. nil: no deadline. The server sets it to its database timeout.
+    public var requestTimeout: Double? = nil
     /// Failed AUTH attempts before the connection is closed (SPEC: 5).
     public var maxAuthFailures = 5
 

@@ -9,8 +9,10 @@ import LineProtocol
 /// it: one that starts closing drops what it had not taken.
 struct Input: Sendable {
     var framer: LineFramer
-    /// Complete lines (or too-long markers), oldest first.
-    private(set) var frames: Deque<LineFramer.Frame> = []
+    /// Complete lines (or too-long markers), oldest first, each with when it arrived (its newline
+    /// read): a request's deadline counts from then, so one held back behind earlier requests is not
+    /// given a fresh timeout when it is finally taken.
+    private(set) var frames: Deque<(frame: LineFramer.Frame, arrival: Double)> = []
     /// Bytes of framed lines not yet taken.
     private(set) var queuedBytes = 0
     /// The client closed its sending side.
@@ -33,15 +35,15 @@ struct Input: Sendable {
         if !new.isEmpty {
             lineStartedAt = nil
             for frame in new { queuedBytes += Self.size(frame) }
-            frames.append(contentsOf: new)
+            frames.append(contentsOf: new.map { ($0, now) })
         }
         if framer.isInsideLine && lineStartedAt == nil { lineStartedAt = now }
     }
 
     /// Removes the oldest frame (the one `frames.first` showed).
     mutating func take() {
-        guard let frame = frames.popFirst() else { return }
-        queuedBytes -= Self.size(frame)
+        guard let taken = frames.popFirst() else { return }
+        queuedBytes -= Self.size(taken.frame)
     }
 
     /// A frame's share of the read-ahead: its bytes and the newline.
@@ -117,5 +119,54 @@ struct ByteBudget: Sendable {
 
     mutating func release(_ sequence: Int) {
         if let cost = costs.removeValue(forKey: sequence) { inFlight -= cost }
+    }
+}
+
+/// When each read and write handed to the shell must be answered by (its line's arrival plus the
+/// request timeout): past it, the machine answers BUSY itself and drops the late answer.
+struct RequestDeadlines: Sendable {
+    private var deadlines: [Int: (at: Double, write: Bool)] = [:]
+    /// The same sequences in the order taken, which is deadline order (arrivals never go back in
+    /// time); answered ones are skipped, and dropped from the front by `compact`.
+    private var order: Deque<Int> = []
+    /// Answered BUSY at their deadline; their real answer has not come yet (it is dropped when it does).
+    private var expired: Set<Int> = []
+
+    /// The earliest deadline of a request still in flight.
+    var first: Double? { order.lazy.compactMap { deadlines[$0]?.at }.first }
+
+    func deadline(of sequence: Int) -> Double? { deadlines[sequence]?.at }
+
+    mutating func set(_ sequence: Int, at deadline: Double, write: Bool) {
+        deadlines[sequence] = (deadline, write)
+        order.append(sequence)
+    }
+
+    /// The request was answered (or released): it has no deadline any more.
+    mutating func clear(_ sequence: Int) { deadlines[sequence] = nil }
+
+    /// True when `sequence` was already answered BUSY at its deadline, so its real answer is nobody's.
+    mutating func takeExpired(_ sequence: Int) -> Bool { expired.remove(sequence) != nil }
+
+    /// The requests whose deadline has come by `now`, in order; each is then expired.
+    mutating func due(now: Double) -> [(sequence: Int, write: Bool)] {
+        var due: [(sequence: Int, write: Bool)] = []
+        while let sequence = order.first {
+            guard let deadline = deadlines[sequence] else {
+                order.removeFirst()
+                continue
+            }
+            if deadline.at > now { break }
+            order.removeFirst()
+            deadlines[sequence] = nil
+            expired.insert(sequence)
+            due.append((sequence, deadline.write))
+        }
+        return due
+    }
+
+    /// Drops answered requests from the front of the order.
+    mutating func compact() {
+        while let sequence = order.first, deadlines[sequence] == nil { order.removeFirst() }
     }
 }

@@ -62,6 +62,7 @@ public struct ConnectionStateMachine: Sendable {
     private var auth = Authentication()
     private var replies = ReplyOrder()
     private var budget = ByteBudget()
+    private var deadlines = RequestDeadlines()
     /// Writes handed to the committer, and reads to the read pool, not yet answered: a read waits for
     /// the connection's earlier writes, a write for its earlier reads.
     private var pendingWrites = 0
@@ -120,9 +121,14 @@ public struct ConnectionStateMachine: Sendable {
             if let started = input.lineStartedAt, !input.paused { deadlines.append(started + limits.lineTimeout) }
             if isQuiet { deadlines.append(lastActivity + limits.idleTimeout) }
         }
+        if !isClosed, let first = self.deadlines.first { deadlines.append(first) }
         if !isClosed && replies.outputPending > 0 { deadlines.append(lastOutputProgress + limits.idleTimeout) }
         return deadlines.min()
     }
+
+    /// When a read or write handed to the shell must be answered by (nil: no deadline, or answered):
+    /// the shell passes it on, so that the committer and the read pool drop work nobody waits for.
+    public func deadline(of sequence: Int) -> Double? { deadlines.deadline(of: sequence) }
 
     /// Nothing owed to the client and nothing of its in hand: the idle clock may run.
     private var isQuiet: Bool { replies.unanswered == 0 && (input?.frames.isEmpty ?? true) && !auth.checking }
@@ -159,7 +165,7 @@ public struct ConnectionStateMachine: Sendable {
         guard !isClosed else { return [] }
         lastActivity = now
         auth.checking = false
-        budget.release(sequence)
+        release(sequence)
         var actions: [Action] = []
         if valid {
             if auth.organisation == nil { actions.append(.authenticated(organisation: claimed)) }
@@ -180,9 +186,11 @@ public struct ConnectionStateMachine: Sendable {
     /// The answer to a `.read` action.
     public mutating func answered(sequence: Int, reply: Reply, now: Double) -> [Action] {
         guard !isClosed else { return [] }
+        // Answered BUSY at its deadline already: this late answer is nobody's.
+        if deadlines.takeExpired(sequence) { return [] }
         lastActivity = now
         readsInFlight -= 1
-        budget.release(sequence)
+        release(sequence)
         var actions: [Action] = []
         answer(sequence, reply, into: &actions)
         return actions + settle(now: now)
@@ -191,11 +199,13 @@ public struct ConnectionStateMachine: Sendable {
     /// Answers to `.write` actions (several at once: the committer answers a batch together).
     public mutating func writesAnswered(_ answers: [(sequence: Int, reply: Reply)], now: Double) -> [Action] {
         guard !isClosed else { return [] }
+        let answers = answers.filter { !deadlines.takeExpired($0.sequence) }
+        if answers.isEmpty { return [] }
         lastActivity = now
         pendingWrites -= answers.count
         var actions: [Action] = []
         for (sequence, reply) in answers {
-            budget.release(sequence)
+            release(sequence)
             answer(sequence, reply, into: &actions)
         }
         return actions + settle(now: now)
@@ -216,7 +226,13 @@ public struct ConnectionStateMachine: Sendable {
             // The client stopped reading: nothing more can reach it.
             return abort()
         }
+        var expiredNow: [Action] = []
+        if let first = deadlines.first, now >= first {
+            expiredNow = expireRequests(now: now)
+            if !isOpen { return expiredNow + settle(now: now) }
+        }
         guard let input else { return [] }
+        if !expiredNow.isEmpty { return expiredNow + settle(now: now) }
         if auth.organisation == nil && now >= connectedAt + limits.authTimeout {
             return timeOut(.timeout, "not authenticated within \(Self.seconds(limits.authTimeout)) s; closing", now: now)
         }
@@ -229,6 +245,27 @@ public struct ConnectionStateMachine: Sendable {
             return timeOut(.timeout, "idle for \(Self.seconds(limits.idleTimeout)) s; closing", now: now)
         }
         return []
+    }
+
+    /// Answers BUSY every read and write whose deadline has come; their late answers are dropped.
+    /// The request's outcome is unknown to the client (a write may still commit): a retry with the
+    /// same key finds out, which is what the idempotency key is for.
+    private mutating func expireRequests(now: Double) -> [Action] {
+        var actions: [Action] = []
+        for (sequence, write) in deadlines.due(now: now) {
+            if write { pendingWrites -= 1 } else { readsInFlight -= 1 }
+            budget.release(sequence)
+            answer(sequence, Self.busy(write: write, timeout: limits.requestTimeout ?? 0), into: &actions)
+        }
+        return actions
+    }
+
+    /// The reply to a request whose deadline came before its answer.
+    static func busy(write: Bool, timeout: Double) -> Reply {
+        if write {
+            return .error(.busy, "no answer from the database within \(seconds(timeout)) s; the outcome is unknown: retry with the same key")
+        }
+        return .error(.busy, "no answer from the database within \(seconds(timeout)) s; retry later")
     }
 
     /// The server makes room for others: a connection still waiting for AUTH is told so and closed.
@@ -250,7 +287,8 @@ public struct ConnectionStateMachine: Sendable {
     /// Takes what can be taken, adjusts reading, and closes when done.
     private mutating func settle(now: Double) -> [Action] {
         var actions: [Action] = []
-        takeRequests(into: &actions)
+        takeRequests(into: &actions, now: now)
+        deadlines.compact()
         let doneReading: Bool
         switch state {
         case .open(let input): doneReading = input.ended && input.frames.isEmpty
@@ -279,8 +317,8 @@ public struct ConnectionStateMachine: Sendable {
             && outputBytes < limits.maxOutputBytes
     }
 
-    private mutating func takeRequests(into actions: inout [Action]) {
-        while canTakeRequest, let frame = input?.frames.first {
+    private mutating func takeRequests(into actions: inout [Action], now: Double) {
+        while canTakeRequest, let (frame, arrival) = input?.frames.first {
             switch frame {
             case .tooLong:
                 modifyInput { $0.take() }
@@ -300,13 +338,13 @@ public struct ConnectionStateMachine: Sendable {
                     if request.readsState && (pendingWrites > 0 || readsInFlight >= limits.maxReadsInFlight) { return }
                     if request.writesState && readsInFlight > 0 { return }
                     modifyInput { $0.take() }
-                    handle(request, cost: bytes.count, into: &actions)
+                    handle(request, cost: bytes.count, arrival: arrival, now: now, into: &actions)
                 }
             }
         }
     }
 
-    private mutating func handle(_ request: Request, cost lineBytes: Int, into actions: inout [Action]) {
+    private mutating func handle(_ request: Request, cost lineBytes: Int, arrival: Double, now: Double, into actions: inout [Action]) {
         let sequence = replies.take()
         switch request {
         case .auth, .ping, .quit:
@@ -317,6 +355,13 @@ public struct ConnectionStateMachine: Sendable {
         // `Request.parse(_:authenticated:)` refuses these before AUTH; this keeps that true here too.
         guard let organisation = auth.organisation else {
             return answer(sequence, .error(.noAuth, "AUTH <organisation-id> <token> first"), into: &actions)
+        }
+        if let timeout = limits.requestTimeout {
+            // Held back past its deadline behind earlier requests (which were answered BUSY at theirs).
+            guard now < arrival + timeout else {
+                return answer(sequence, Self.busy(write: request.writesState, timeout: timeout), into: &actions)
+            }
+            deadlines.set(sequence, at: arrival + timeout, write: request.writesState)
         }
         switch request {
         case .auth, .ping, .quit:
@@ -374,6 +419,12 @@ public struct ConnectionStateMachine: Sendable {
         state = .modifying
         body(&input)
         state = .open(input)
+    }
+
+    /// The request is answered: the bytes it held, and its deadline, are let go.
+    private mutating func release(_ sequence: Int) {
+        budget.release(sequence)
+        deadlines.clear(sequence)
     }
 
     /// Records a reply and sends every reply that is next in order, in one piece.

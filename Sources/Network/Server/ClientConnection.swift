@@ -69,7 +69,11 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         self.remote = remote
         self.id = id
         self.host = host
-        self.machine = ConnectionStateMachine(limits: host.config.connection, now: Self.now())
+        var limits = host.config.connection
+        // Deadlines per request, not per database call: a request queued behind a stuck batch is
+        // answered at its own deadline, not after that batch's timeout and then its own.
+        if limits.requestTimeout == nil { limits.requestTimeout = host.config.databaseTimeout }
+        self.machine = ConnectionStateMachine(limits: limits, now: Self.now())
         self.queue = DispatchQueue(label: "consultd.connection.\(id)")
     }
 
@@ -248,14 +252,16 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                     queue.async { [self] in authenticated(sequence, organisation, valid) }
                 }
             case .read(let sequence, .consultations):
-                host.readers.consultations { [self] reply in queue.async { [self] in answered(sequence, reply) } }
-            case .read(let sequence, .status(let organisation, let consultation, let key)):
-                host.readers.status(organisation: organisation, consultation: consultation, key: key) { [self] reply in
+                host.readers.consultations(deadline: machine.deadline(of: sequence)) { [self] reply in
                     queue.async { [self] in answered(sequence, reply) }
                 }
+            case .read(let sequence, .status(let organisation, let consultation, let key)):
+                host.readers.status(organisation: organisation, consultation: consultation, key: key, deadline: machine.deadline(of: sequence)) {
+                    [self] reply in queue.async { [self] in answered(sequence, reply) }
+                }
             case .read(let sequence, .receipt(let organisation, let consultation, let key)):
-                host.readers.receipt(organisation: organisation, consultation: consultation, key: key) { [self] reply in
-                    queue.async { [self] in answered(sequence, reply) }
+                host.readers.receipt(organisation: organisation, consultation: consultation, key: key, deadline: machine.deadline(of: sequence)) {
+                    [self] reply in queue.async { [self] in answered(sequence, reply) }
                 }
             case .write(let sequence, let write, let cost):
                 if let reply = enqueue(write, sequence: sequence, cost: cost) { refused.append((sequence, reply)) }
@@ -306,13 +312,13 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             case .success(let (pending, shape)):
                 request = WriteRequest(
                     kind: .submit(shape), consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost,
-                    owner: self, sequence: sequence)
+                    owner: self, sequence: sequence, deadline: machine.deadline(of: sequence) ?? .infinity)
             }
         case .withdraw(let organisation, let consultation, let key, let reason):
             let pending = Commands.withdraw(SubmissionKey(organisation: organisation, consultation: consultation, key: key), reason: reason)
             request = WriteRequest(
                 kind: .withdraw, consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost, owner: self,
-                sequence: sequence)
+                sequence: sequence, deadline: machine.deadline(of: sequence) ?? .infinity)
         }
         let wording = Wording(write)
         guard let refusal = host.committer.enqueue(request) else {

@@ -38,6 +38,10 @@ public struct ServerConfig: Sendable {
     /// The witnesses whose cosignatures count and the quorum: RECEIPT gives the latest checkpoint
     /// covering the event that has the quorum (else the latest), and says how many it has.
     public var witnessPolicy = WitnessPolicy.none
+    /// Acknowledge nothing that a synchronous standby has not confirmed, even when
+    /// `synchronous_standby_names` is empty (then every write is BUSY). Without it, an empty
+    /// setting means the database promises durability on itself only (consultd warned at start).
+    public var requireSynchronousStandby = false
 
     public init() {}
 }

@@ -12,11 +12,14 @@ final class DatabaseSession: @unchecked Sendable {
     let conninfo: String
     let options: SessionOptions
     let logger: Logger
+    /// Told of every connection opened, to notice a new primary (nil: not watched).
+    let watch: FailoverWatch?
     private var store: EventStore?
     private var retryAfter = Date.distantPast
     private var backoff = 0.1
 
-    init(conninfo: String, timeout: Double, logger: Logger) {
+    init(conninfo: String, timeout: Double, logger: Logger, watch: FailoverWatch? = nil) {
+        self.watch = watch
         self.conninfo = conninfo
         self.options = .bounded(timeout)
         self.logger = logger
@@ -29,7 +32,7 @@ final class DatabaseSession: @unchecked Sendable {
         if store == nil {
             guard Date() >= retryAfter else { throw Unavailable() }
             do {
-                store = EventStore(connection: try Connection(conninfo, options: options))
+                store = EventStore(connection: try watch?.connect(conninfo, options: options) ?? Connection(conninfo, options: options))
                 backoff = 0.1
                 logger.info("database connection open")
             } catch let error as PostgresError {

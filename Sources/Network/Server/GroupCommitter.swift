@@ -44,6 +44,11 @@ struct WriteRequest: Sendable {
     /// Told the outcome once it is known (committed or not), with the request's `sequence`.
     let owner: WriteOwner
     let sequence: Int
+    /// When the client must have its answer (monotonic seconds, `ClientConnection.now()`): a request
+    /// still queued then is dropped, unstored, and answered BUSY (its connection has answered it
+    /// already). A request in a batch under way at its deadline is committed or not: its outcome is
+    /// unknown to the client, which retries with the same key to learn it.
+    var deadline: Double = .infinity
 }
 
 /// Whoever sent writes: told their outcomes together, once per batch (one wake-up, one socket write).
@@ -73,13 +78,13 @@ final class GroupCommitter: @unchecked Sendable {
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger, metrics: DaemonMetrics?) {
+    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger, metrics: DaemonMetrics?, watch: FailoverWatch? = nil) {
         self.config = config
         self.metrics = metrics
         self.registry = registry
         self.vault = vault
         self.logger = logger
-        self.session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
+        self.session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger, watch: watch)
     }
 
     func start() {
@@ -119,7 +124,9 @@ final class GroupCommitter: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + timeout)
     }
 
-    private func nextBatch() -> [WriteRequest]? {
+    /// The next batch (nil: stopping), and the requests dropped because their deadline passed while
+    /// they waited (for the committer's previous batch, stuck in a frozen database).
+    private func nextBatch() -> (batch: [WriteRequest], expired: [WriteRequest])? {
         condition.lock()
         defer { condition.unlock() }
         while queue.count == queueHead {
@@ -129,15 +136,24 @@ final class GroupCommitter: @unchecked Sendable {
         if config.batchWait > 0, queue.count - queueHead < config.batchSize {
             _ = condition.wait(until: Date().addingTimeInterval(config.batchWait))
         }
+        let now = Self.now()
+        var batch: [WriteRequest] = []
+        var expired: [WriteRequest] = []
         var end = queueHead
         var bytes = 0
-        while end < queue.count && end - queueHead < config.batchSize && (end == queueHead || bytes + queue[end].cost <= config.maxBatchBytes) {
-            bytes += queue[end].cost
+        var taken = 0
+        while end < queue.count && batch.count < config.batchSize && (batch.isEmpty || bytes + queue[end].cost <= config.maxBatchBytes) {
+            taken += queue[end].cost
+            if queue[end].deadline <= now {
+                expired.append(queue[end])
+            } else {
+                bytes += queue[end].cost
+                batch.append(queue[end])
+            }
             end += 1
         }
-        let batch = Array(queue[queueHead..<end])
         queueHead = end
-        queuedBytes -= bytes
+        queuedBytes -= taken
         // Taken requests hold their events (and their connections) until dropped from the array.
         if queueHead == queue.count {
             queue.removeAll(keepingCapacity: queue.count <= 4_096)
@@ -146,12 +162,16 @@ final class GroupCommitter: @unchecked Sendable {
             queue.removeFirst(queueHead)
             queueHead = 0
         }
-        return batch
+        return (batch, expired)
     }
 
+    /// Monotonic seconds, the clock of `WriteRequest.deadline`.
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
     private func run() {
-        while let batch = nextBatch() {
-            commit(batch)
+        while let (batch, expired) = nextBatch() {
+            if !expired.isEmpty { answer(expired, [WriteOutcome?](repeating: .busy, count: expired.count)) }
+            if !batch.isEmpty { commit(batch) }
         }
         session.close()
         finished.signal()
@@ -176,13 +196,34 @@ final class GroupCommitter: @unchecked Sendable {
                     }
                 }
             }
+            // OK only for what survives the loss of this database: a COMMIT whose wait for the
+            // synchronous standby was cut off (its session closed at the call timeout, then its
+            // backend terminated) is visible here without being on the standby; so is a retry's
+            // event stored by such a COMMIT. Under synchronous replication each commit waited
+            // already: one look answers.
+            if outcomes.contains(where: { if case .stored? = $0 { return true } else { return false } }) {
+                let wait = max(0, min(config.databaseTimeout, (batch.map(\.deadline).min() ?? .infinity) - Self.now()))
+                let required = config.requireSynchronousStandby
+                let confirmed = try session.with { try SynchronousStandby.waitUntilConfirmed($0.connection, required: required, timeout: wait) }
+                if !confirmed {
+                    logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
+                    for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
+                }
+            }
         } catch is DatabaseSession.Unavailable {
-            // Nothing of this batch is known to be committed; if a COMMIT was lost in flight it may
-            // have been, and a retry of the same key then returns the stored position.
+            // Nothing of this batch is known to be committed (or confirmed by the standby); if a
+            // COMMIT was lost in flight it may have been, and a retry of the same key then returns
+            // the stored position (once confirmed).
+            for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
         } catch {
             logger.error("batch failed", metadata: Self.describe(error).merging(["size": "\(batch.count)"]) { $1 })
             for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = .failed }
         }
+        answer(batch, outcomes)
+    }
+
+    /// Tells each owner its writes' outcomes, once per owner (nil: BUSY, nothing known to be stored).
+    private func answer(_ batch: [WriteRequest], _ outcomes: [WriteOutcome?]) {
         var byOwner: [ObjectIdentifier: [(sequence: Int, outcome: WriteOutcome)]] = [:]
         var owners: [WriteOwner] = []
         for (request, outcome) in zip(batch, outcomes) {

@@ -22,13 +22,22 @@ final class ReadPool: @unchecked Sendable {
     private let config: ServerConfig
     private let logger: Logger
     private let condition = NSCondition()
-    private var jobs: [@Sendable (DatabaseSession) -> Void] = []
+    /// A job, when its client must have the answer (monotonic seconds), and how to say it is too late.
+    private struct Job {
+        let deadline: Double
+        let run: @Sendable (DatabaseSession) -> Void
+        let expire: @Sendable () -> Void
+    }
+    private var jobs: [Job] = []
     private var jobHead = 0
     private var stopping = false
     private var running = 0
     private let allStopped = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger) {
+    private let watch: FailoverWatch?
+
+    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger, watch: FailoverWatch? = nil) {
+        self.watch = watch
         self.config = config
         self.registry = registry
         self.vault = vault
@@ -38,9 +47,9 @@ final class ReadPool: @unchecked Sendable {
     func start() {
         running = config.readers
         for index in 0..<config.readers {
-            let session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
+            let session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger, watch: watch)
             let thread = Thread { [self] in
-                while let job = next() { job(session) }
+                while let job = next() { job.run(session) }
                 session.close()
                 condition.lock()
                 running -= 1
@@ -62,28 +71,41 @@ final class ReadPool: @unchecked Sendable {
         _ = allStopped.wait(timeout: .now() + timeout)
     }
 
-    private func submit(_ job: @escaping @Sendable (DatabaseSession) -> Void) {
+    /// Queues a job; one still queued at `deadline` is not run and `expire` is called instead (its
+    /// connection has answered BUSY at that deadline already).
+    private func submit(
+        deadline: Double? = nil, expire: @escaping @Sendable () -> Void = {}, _ job: @escaping @Sendable (DatabaseSession) -> Void
+    ) {
         condition.lock()
-        jobs.append(job)
+        jobs.append(Job(deadline: deadline ?? .infinity, run: job, expire: expire))
         condition.signal()
         condition.unlock()
     }
 
-    private func next() -> (@Sendable (DatabaseSession) -> Void)? {
-        condition.lock()
-        defer { condition.unlock() }
-        while jobHead == jobs.count {
-            if stopping { return nil }
-            condition.wait()
+    private func next() -> Job? {
+        while true {
+            condition.lock()
+            while jobHead == jobs.count {
+                if stopping {
+                    condition.unlock()
+                    return nil
+                }
+                condition.wait()
+            }
+            let job = jobs[jobHead]
+            jobHead += 1
+            if jobHead == jobs.count || (jobHead > 1_024 && jobHead * 2 > jobs.count) {
+                jobs.removeFirst(jobHead)
+                jobHead = 0
+            }
+            condition.unlock()
+            // Waiting behind reads stuck in a frozen database, it outlived its deadline: skip it.
+            guard job.deadline <= GroupCommitter.now() else { return job }
+            job.expire()
         }
-        let job = jobs[jobHead]
-        jobHead += 1
-        if jobHead == jobs.count || (jobHead > 1_024 && jobHead * 2 > jobs.count) {
-            jobs.removeFirst(jobHead)
-            jobHead = 0
-        }
-        return job
     }
+
+    private static let tooLate = Reply.error(.busy, "database unavailable or too slow; retry later")
 
     /// The registry caught up with the log, so that a credential issued or a consultation opened a
     /// moment ago is known; as it stands when the database is away.
@@ -107,29 +129,29 @@ final class ReadPool: @unchecked Sendable {
         submit { [self] session in done(fresh(session).hasLiveCredential(organisation)) }
     }
 
-    func consultations(_ done: @escaping @Sendable (Reply) -> Void) {
-        submit { [self] session in
+    func consultations(deadline: Double? = nil, _ done: @escaping @Sendable (Reply) -> Void) {
+        submit(deadline: deadline, expire: { done(Self.tooLate) }) { [self] session in
             let open = fresh(session).openConsultations(at: Date())
             done(.ok("CONSULTATIONS " + JSONValue.array(open.map(\.listing)).serialized))
         }
     }
 
-    func status(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
-        read(done) { [vault] in try Self.status($0, vault: vault, organisation: organisation, consultation: consultation, key: key) }
+    func status(organisation: String, consultation: String, key: String, deadline: Double? = nil, _ done: @escaping @Sendable (Reply) -> Void) {
+        read(deadline: deadline, done) { [vault] in try Self.status($0, vault: vault, organisation: organisation, consultation: consultation, key: key) }
     }
 
-    func receipt(organisation: String, consultation: String, key: String, _ done: @escaping @Sendable (Reply) -> Void) {
+    func receipt(organisation: String, consultation: String, key: String, deadline: Double? = nil, _ done: @escaping @Sendable (Reply) -> Void) {
         guard config.signsCheckpoints else {
             return done(.error(.notFound, "this server signs no checkpoints (it runs without a signing key), so it gives no receipts; tell its operator"))
         }
-        read(done) { [config] in
+        read(deadline: deadline, done) { [config] in
             try Self.receipt($0, organisation: organisation, consultation: consultation, key: key, policy: config.witnessPolicy)
         }
     }
 
     /// A read job answered from the database; `BUSY` when it is unreachable or too slow.
-    private func read(_ done: @escaping @Sendable (Reply) -> Void, _ body: @escaping @Sendable (EventStore) throws -> Reply) {
-        submit { session in
+    private func read(deadline: Double?, _ done: @escaping @Sendable (Reply) -> Void, _ body: @escaping @Sendable (EventStore) throws -> Reply) {
+        submit(deadline: deadline, expire: { done(Self.tooLate) }) { session in
             do {
                 done(try session.with(body))
             } catch {

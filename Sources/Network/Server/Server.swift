@@ -34,6 +34,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     let committer: GroupCommitter
     let readers: ReadPool
     private let registryFollower: RegistryFollower
+    private let failoverWatch: FailoverWatch
     private let acceptQueue = DispatchQueue(label: "consultd.accept")
 
     /// What a listening socket does with the connections it accepts.
@@ -73,9 +74,14 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         self.logger = logger
         self.metrics = metrics
         let registry = SharedRegistry()
-        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger, metrics: metrics)
-        readers = ReadPool(config: config, registry: registry, vault: vault, logger: logger)
-        registryFollower = RegistryFollower(registry: registry, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
+        // Every session of the server reports each connection it opens: a new primary (after a
+        // failover) has the registry rebuilt from it before any request is served from it.
+        let watch = FailoverWatch(registry: registry, logger: logger)
+        failoverWatch = watch
+        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger, metrics: metrics, watch: watch)
+        readers = ReadPool(config: config, registry: registry, vault: vault, logger: logger, watch: watch)
+        registryFollower = RegistryFollower(
+            registry: registry, watch: watch, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)
     }
 
     /// Reads the TLS certificate, key and client CA (when TLS is configured); throws, naming the
@@ -188,6 +194,10 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         readers.stop(timeout: remaining())
         registryFollower.stop(timeout: remaining())
     }
+
+    /// How many times the daemon found another database server than before (a failover) and rebuilt
+    /// its registry from it.
+    public var failoversNoticed: Int { failoverWatch.changes }
 
     /// Connections open now.
     public var connectionCount: Int { table.current.connections.count }

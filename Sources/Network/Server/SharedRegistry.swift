@@ -18,6 +18,12 @@ final class SharedRegistry: @unchecked Sendable {
 
     var snapshot: Registry { state.current }
 
+    /// Forgets everything (another primary took over: what the old one held may be ahead of it);
+    /// the next `catchUp` reads the registry whole from the new one.
+    func reset() {
+        state.withLock { $0 = Registry() }
+    }
+
     /// Reads the registry's events since its position over `store` (one query) and applies them.
     @discardableResult
     func catchUp(_ store: EventStore) throws -> Registry {
@@ -37,6 +43,7 @@ final class SharedRegistry: @unchecked Sendable {
 /// `@unchecked Sendable`: `stopping` is behind `Locked`; the session is used by its own thread only.
 final class RegistryFollower: @unchecked Sendable {
     private let registry: SharedRegistry
+    private let watch: FailoverWatch
     private let conninfo: String
     private let timeout: Double
     private let logger: Logger
@@ -44,8 +51,9 @@ final class RegistryFollower: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let recheck = 5.0
 
-    init(registry: SharedRegistry, conninfo: String, timeout: Double, logger: Logger) {
+    init(registry: SharedRegistry, watch: FailoverWatch, conninfo: String, timeout: Double, logger: Logger) {
         self.registry = registry
+        self.watch = watch
         self.conninfo = conninfo
         self.timeout = timeout
         self.logger = logger
@@ -71,7 +79,7 @@ final class RegistryFollower: @unchecked Sendable {
         while !stopping.current {
             do {
                 if connection == nil {
-                    let opened = try Connection(conninfo, options: .bounded(timeout))
+                    let opened = try watch.connect(conninfo, options: .bounded(timeout))
                     // Listening begins before the catch-up, so a change after it notifies us.
                     try opened.listen(SharedRegistry.channel)
                     connection = opened

@@ -52,7 +52,9 @@ struct Bench: ParsableCommand {
     var latencyOnly = false
     @Flag(help: "With --latency-only: after each rate, send the same submissions again at that rate (every one a retry: the duplicate path).")
     var resend = false
-    @Option(help: "With --latency-only: more arguments for consultd, space-separated (e.g. --no-notary).")
+    @Option(help: "Measure only end-to-end throughput (16 connections, --submissions) and ack latency at each of --latency-rates on a fresh daemon, and print one line labelled with this name (scripts/bench --synchronous-standby compares a single primary with a synchronous pair this way).")
+    var ackOnly: String?
+    @Option(help: "With --latency-only or --ack-only: more arguments for consultd, space-separated (e.g. --no-notary).")
     var daemonArguments = ""
     @Option(help: "Where to write the JSON results.") var out = "bench/results"
     @Option(help: "The commit measured (for the file name).") var commit = "unknown"
@@ -102,6 +104,27 @@ struct Bench: ParsableCommand {
                 table, commit: commit, folder: out, name: "witness",
                 sizes: "--witness-only --submissions \(submissions) --witness-rounds \(witnessRounds)" + (witnessState.map { " --witness-state \($0)" } ?? ""),
                 what: "one consultd at a time (restarted for each round), --checkpoint-interval 1, with and without two witnesses on loopback")
+            return
+        }
+        if let label = ackOnly {
+            try store.append(NewEvent(.consultationOpened(Self.consultation("c1"))))
+            let tokens = try Self.registerOrganisations(store)
+            let daemon = try DaemonProcess(conninfo: conninfo, extra: daemonArguments.split(separator: " ").map(String.init))
+            let standby = try connection.execute(
+                "SELECT current_setting('synchronous_standby_names') AS n, (SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync') AS s"
+            ).first!
+            let names: String = try standby.get("n")
+            let streaming: Int64 = try standby.get("s")
+            FileHandle.standardError.write(Data("bench: \(label): synchronous_standby_names '\(names)', \(streaming) sync standby\n".utf8))
+            let throughput = try Self.endToEnd(port: daemon.port, tokens: tokens, connections: 16, submissions: submissions, prefix: "t")
+            var line = "\(label): \(Int(throughput.rounded())) submissions/s (16 connections, \(submissions) submissions)"
+            for (run, rate) in latencyRates.split(separator: ",").compactMap({ Double($0.trimmingCharacters(in: .whitespaces)) }).enumerated() {
+                let latency = try Self.paced(
+                    port: daemon.port, tokens: tokens, connections: 16, rate: rate, seconds: latencySeconds, prefix: "a\(run)-\(Int(rate))")
+                line += String(format: "; ack at %d/s: p50 %.2f ms, p99 %.2f ms", Int(rate), latency.p50, latency.p99)
+            }
+            print(line)
+            daemon.stop()
             return
         }
 

@@ -120,6 +120,9 @@ struct Consultd: ParsableCommand {
     @Flag(help: "Do not keep the Merkle tree or sign checkpoints here (another consultd on the same database does).")
     var noNotary = false
 
+    @Flag(help: "Refuse to start unless the database commits through a synchronous standby (synchronous_standby_names set, one streaming as sync or quorum, its flush position readable: grant pg_monitor); and sign nothing it has not confirmed even if the standby is later dropped from synchronous_standby_names.")
+    var requireSynchronousStandby = false
+
     @Option(help: "Attempts to reach the database at start before giving up.")
     var connectAttempts: Int = 10
 
@@ -206,6 +209,7 @@ struct Consultd: ParsableCommand {
             Self.exit(withOneLine: "--witness-quorum \(quorum): between 0 and the number of --witness (\(witnesses.count))")
         }
         config.witnessPolicy = WitnessPolicy(witnesses: witnesses.map(\.key), quorum: quorum)
+        config.requireSynchronousStandby = requireSynchronousStandby
         let metrics = DaemonMetrics(version: ConsultdVersion.number, commit: ConsultdVersion.commit)
         let server = Server(config: config, vault: vault, logger: logger, metrics: metrics)
         let systemd = SystemdNotifier()
@@ -272,6 +276,19 @@ struct Consultd: ParsableCommand {
         if !witnesses.isEmpty && (origin == nil || key == nil) {
             Self.exit(withOneLine: "--witness needs --log-origin and a signing key: witnesses cosign C2SP checkpoints only")
         }
+        // Durability beyond one machine (SPEC): without a synchronous standby a failover can lose
+        // acknowledged events, and what was signed over them.
+        do {
+            let replication = try SynchronousStandby.status(connection)
+            if let problem = replication.problem {
+                if requireSynchronousStandby { Self.exit(withOneLine: "--require-synchronous-standby: \(problem)") }
+                logger.warning("no synchronous standby: \(problem)")
+            } else {
+                logger.info("synchronous standby confirmed", metadata: ["synchronous_standby_names": "\(replication.names)"])
+            }
+        } catch {
+            Self.exit(withOneLine: "cannot read the database's replication state: \(error)")
+        }
         connection.close()
         if stopping.current { return }
 
@@ -291,9 +308,12 @@ struct Consultd: ParsableCommand {
         }
         let submitter = witnesses.isEmpty || noNotary ? nil : WitnessSubmitter(conninfo: config.conninfo, witnesses: witnesses, logger: logger)
         submitter?.start()
+        // Nothing signed that a failover could take away: only what the synchronous standby flushed.
+        let required = requireSynchronousStandby
+        let timeout = databaseTimeout
         let notary = Notary(
             conninfo: config.conninfo, key: key, interval: checkpointInterval, logger: logger, timeout: databaseTimeout, origin: origin,
-            witnesses: submitter)
+            witnesses: submitter, confirmed: { try SynchronousStandby.waitUntilConfirmed($0, required: required, timeout: timeout) })
         let notaryStopped = noNotary ? nil : Self.worker("consultd.notary") { notary.run(shouldStop: { stopping.current }) }
         let lag = ProjectionLag(conninfo: config.conninfo, timeout: databaseTimeout)
         let probe = HealthProbe(timeout: databaseTimeout, measure: {

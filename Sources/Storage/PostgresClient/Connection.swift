@@ -77,6 +77,10 @@ public final class Connection {
     private var pinned = 0
     /// Set when the server sent a FATAL message while we were idle (it is about to close).
     fileprivate var serverSaidGoodbye = false
+    /// Called on the new session each time a lost one is replaced, before the caller's statement:
+    /// behind a multi-host URL the new session may be on another server (a promoted standby), and
+    /// whatever the caller derived from the old one may be ahead of it (`SynchronousStandby.identity`).
+    public var onReconnect: ((Connection) throws -> Void)?
 
     /// Connects using a `postgresql://` URL or a `key=value` conninfo string; the empty string
     /// means the standard `PG*` environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
@@ -425,7 +429,16 @@ public final class Connection {
         close()
         try open()
         for channel in channels { try execute("LISTEN \(channel)") }
-        return handle!
+        if let onReconnect {
+            do {
+                try onReconnect(self)
+            } catch {
+                close()
+                throw error
+            }
+        }
+        guard let handle else { throw PostgresError(.connectionLost, message: "session lost while it was being re-opened") }
+        return handle
     }
 
     /// A cheap check of an idle connection, without a round trip: the socket is readable only if the

@@ -79,7 +79,10 @@ public final class Projector: Sendable {
     }
 
     private func project(leader: Connection, shouldStop: () -> Bool) throws {
-        let store = EventStore(connection: try Connection(conninfo, options: .bounded(max(timeout, 60))))
+        // Never re-opened silently: behind a multi-host URL a new session may be on a promoted standby
+        // that lacks the tail this fold holds; losing it ends this leadership, and the next resumes
+        // from the snapshot stored on whichever server it finds.
+        let store = EventStore(connection: try Connection(conninfo, options: .bounded(max(timeout, 60), reconnects: false)))
         try store.connection.listen(EventStore.channel)
         var fold = try Self.resume(store.connection) ?? LogFold()
         var written: Int64? = fold.position > 0 ? fold.position : nil  // nil: a full rewrite is due

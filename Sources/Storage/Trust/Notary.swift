@@ -29,10 +29,14 @@ public final class Notary: Sendable {
     let origin: String?
     /// Where new C2SP checkpoints go to be cosigned (nil: no witnesses).
     let witnesses: WitnessSubmitter?
+    /// Whether every event read so far survives the loss of this database (its synchronous standby
+    /// flushed it; `SynchronousStandby.waitUntilConfirmed`); nothing is signed until it does. nil:
+    /// whatever is committed is signed.
+    let confirmed: (@Sendable (Connection) throws -> Bool)?
 
     public init(
         conninfo: String, key: SigningKey?, interval: Double, logger: Logger, timeout: Double = 5, origin: String? = nil,
-        witnesses: WitnessSubmitter? = nil
+        witnesses: WitnessSubmitter? = nil, confirmed: (@Sendable (Connection) throws -> Bool)? = nil
     ) {
         self.origin = origin
         self.witnesses = witnesses
@@ -41,6 +45,7 @@ public final class Notary: Sendable {
         self.interval = interval
         self.logger = logger
         self.timeout = timeout
+        self.confirmed = confirmed
     }
 
     /// Works until `shouldStop` says so (checked at least every second).
@@ -65,7 +70,8 @@ public final class Notary: Sendable {
     }
 
     private func work(leader: Connection, shouldStop: () -> Bool) throws {
-        let connection = try Connection(conninfo, options: .bounded(max(timeout, 60)))
+        // Not re-opened silently: a new session may be on a promoted standby behind this frontier.
+        let connection = try Connection(conninfo, options: .bounded(max(timeout, 60), reconnects: false))
         try connection.listen("consult_log")
         let store = TreeStore(connection: connection)
         var frontier = try Self.restore(store)
@@ -95,6 +101,12 @@ public final class Notary: Sendable {
             if let key, frontier.size > signed, let lastTime {
                 let due = lastSigned.addingTimeInterval(interval)
                 if due.timeIntervalSinceNow <= 0 {
+                    // A failover must never fork what was signed: sign only what the standby holds.
+                    if let confirmed, try !confirmed(connection) {
+                        logger.warning("checkpoint not signed: the synchronous standby has not confirmed the log's head yet")
+                        _ = try connection.waitForNotifications(timeout: 1)
+                        continue
+                    }
                     let checkpoint = try Checkpoint.sign(size: frontier.size, root: frontier.root, logTimeMicroseconds: lastTime, with: key, origin: origin)
                     try store.insert(checkpoint)
                     witnesses?.submit(checkpoint)
