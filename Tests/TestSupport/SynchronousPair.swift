@@ -28,6 +28,8 @@ public final class SynchronousPair: @unchecked Sendable {
     let asOwner: [String]
     /// The node that is primary now.
     public private(set) var primary: Node
+    /// The primary last lost (`failPrimary`), to rejoin.
+    var lost: Node?
     public var standby: Node { nodes.first { $0 !== primary }! }
 
     public init() throws {

@@ -204,7 +204,14 @@ final class GroupCommitter: @unchecked Sendable {
             if outcomes.contains(where: { if case .stored? = $0 { return true } else { return false } }) {
                 let wait = max(0, min(config.databaseTimeout, (batch.map(\.deadline).min() ?? .infinity) - Self.now()))
                 let required = config.requireSynchronousStandby
-                let confirmed = try session.with { try SynchronousStandby.waitUntilConfirmed($0.connection, required: required, timeout: wait) }
+                var confirmed = false
+                do {
+                    confirmed = try session.with { try SynchronousStandby.waitUntilConfirmed($0.connection, required: required, timeout: wait) }
+                } catch is DatabaseSession.Unavailable {
+                } catch {
+                    // Not known to be confirmed, whatever the reason (a missing privilege, say): BUSY.
+                    logger.error("cannot read the synchronous standby's position", metadata: Self.describe(error))
+                }
                 if !confirmed {
                     logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
                     for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
