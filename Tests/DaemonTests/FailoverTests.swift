@@ -89,6 +89,13 @@ final class FailoverTests: XCTestCase {
                 let report = try TestDatabase.run(
                     consultctl, ["report", "--database", standby, "--consultation", "c1", "--format", "json", "--out", folder.path])
                 XCTAssertEqual(report.status, 0, "report on the standby: \(report.stderr)")
+                // The analytics views, as a dashboard reads them, on the standby.
+                let views = try Connection(standby)
+                defer { views.close() }
+                let consultations: Int64 = try views.execute("SELECT count(*) AS n FROM analytics.consultations").first!.get("n")
+                XCTAssertGreaterThan(consultations, 0, "analytics.consultations on the standby")
+                let rows: Int64 = try views.execute("SELECT count(*) AS n FROM analytics.metrics WHERE consultation = 'c1'").first!.get("n")
+                XCTAssertGreaterThan(rows, 0, "analytics.metrics on the standby")
             }
 
             let failedAt = Date()
