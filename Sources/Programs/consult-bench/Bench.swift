@@ -922,7 +922,12 @@ final class DaemonProcess {
     init(conninfo: String, extra: [String] = [], ports: [UInt16]? = nil, timeout: Double = 15, poll: Double = 0.05) throws {
         let path = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("consultd").path
-        let arguments = [path, "--database", conninfo, "--port", String(ports?.first ?? 0), "--log-level", "warning", "--master-key-file", Self.masterKeyFile] + extra
+        // The throughput runs pipeline thousands of requests per connection at once, so the last wait
+        // behind the others for longer than a request's deadline (--database-timeout from its
+        // arrival, 5 s by default): they would be answered BUSY, which measures the backlog, not
+        // the write path. A later --database-timeout in `extra` overrides this one.
+        let arguments = [path, "--database", conninfo, "--port", String(ports?.first ?? 0), "--log-level", "warning", "--master-key-file", Self.masterKeyFile,
+                         "--database-timeout", "60"] + extra
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
