@@ -282,9 +282,16 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try WitnessStore(path: folder + "/a.json"))
         try "{\"format\": \"other-v9\", \"logs\": {}}".write(toFile: folder + "/b.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try WitnessStore(path: folder + "/b.json"))
-        // Nor is a missing file an empty state: only when a new one is asked for.
+        // A missing file is an empty state only where none was ever kept (a first start): once its lock
+        // file shows a state was kept, a missing state stops the witness.
+        var first: WitnessStore? = try WitnessStore(path: folder + "/missing.json")
+        XCTAssertEqual(first?.created, true)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/missing.json"), "written at once")
+        first = nil
+        XCTAssertEqual(try WitnessStore(path: folder + "/missing.json").created, false, "reopened, not made again")
+        try FileManager.default.removeItem(atPath: folder + "/missing.json")
         XCTAssertThrowsError(try WitnessStore(path: folder + "/missing.json")) {
-            XCTAssertTrue("\($0)".contains("--new-state"), "\($0)")
+            XCTAssertTrue("\($0)".contains("--new-state") && "\($0)".contains("fork"), "\($0)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/missing.json"))
         // Nor does asking for a new one ever replace a file, even a damaged one.

@@ -273,21 +273,24 @@ final class WitnessProcessTests: XCTestCase {
         XCTAssertThrowsError(try HTTP.request(port: witness.port, path: "/add-checkpoint", body: try log.body(old: 6)))
     }
 
-    func testAMissingStateFileStopsTheWitnessUnlessNewStateIsGivenAndNewStateNeverOverwrites() throws {
+    func testALostStateFileStopsTheWitnessAndNewStateNeverOverwrites() throws {
         let log = try TestLog(origin: "log.test/new-state")
         let state = folder + "/state.json"
-        // A mistyped --state or an unmounted volume: no witness that would cosign anything from old 0.
+        // The first start, as the issue names the command (no --new-state): the new, empty state is on
+        // disk at once and said so loudly.
+        var witness = try start(logs: [log], newState: false)
+        XCTAssertTrue(witness.log.split(separator: "\n").contains { $0.contains("NEW STATE") && $0.contains(" warning ") }, witness.log)
+        let written = try Data(contentsOf: URL(fileURLWithPath: state))
+        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: written), WitnessState())
+        witness.kill9()
+        // The state lost (deleted, or the volume holding it restored without it) while its lock file
+        // stays: no witness that would cosign anything from old 0.
+        try FileManager.default.moveItem(atPath: state, toPath: state + ".away")
         let missing = refusal(["--log", log.vkey, "--state", state])
         XCTAssertTrue(missing?.output.contains("--new-state") ?? false, missing?.output ?? "")
         XCTAssertTrue(missing?.output.contains("fork") ?? false, missing?.output ?? "")
         XCTAssertFalse(FileManager.default.fileExists(atPath: state))
-        // --new-state: the new, empty state is on disk at once and said so loudly.
-        var witness = try start(logs: [log])
-        XCTAssertTrue(witness.log.contains("NEW STATE"), witness.log)
-        XCTAssertTrue(witness.log.split(separator: "\n").contains { $0.contains("NEW STATE") && $0.contains(" info ") }, witness.log)
-        let written = try Data(contentsOf: URL(fileURLWithPath: state))
-        XCTAssertEqual(try JSONDecoder().decode(WitnessState.self, from: written), WitnessState())
-        witness.kill9()
+        try FileManager.default.moveItem(atPath: state + ".away", toPath: state)
         // --new-state on a state that exists: refused, the file untouched.
         let existing = refusal(["--log", log.vkey, "--state", state, "--new-state"])
         XCTAssertTrue(existing?.output.contains("exists") ?? false, existing?.output ?? "")

@@ -27,16 +27,20 @@ public final class WitnessStore: @unchecked Sendable {
     private var state: WitnessState
     private let lockFD: Int32
     /// Syncs the state file's folder after the rename (a seam for tests, which make it fail).
+    /// True when this open made a new, empty state (a witness's first start).
+    public private(set) var created = false
     var syncFolder: (String) throws -> Void = WitnessStore.fsyncFolder
 
-    /// Opens the state at `path`. Without `createNew` the file must exist: a missing file is never
-    /// taken for an empty state, because a witness that forgets its state cosigns any tree from
-    /// `old 0`, a fork included (a mistyped path or an unmounted volume must stop it instead). With
-    /// `createNew` the file must not exist, and an empty state is written to it durably at once. A
-    /// file that is unreadable, foreign, or inconsistent is an error, never silently replaced.
+    /// Opens the state at `path`. A witness that forgets its state cosigns any tree from `old 0`, a
+    /// fork included, so a missing file is an empty state only on a witness's first start: when
+    /// nothing was ever kept there (no `path.lock`, which every start leaves beside the state), or
+    /// when `createNew` asks for it. A state file gone from beside its lock file stops the witness.
+    /// With `createNew` the file must not exist. A new state is written durably at once (`created`).
+    /// A file that is unreadable, foreign, or inconsistent is an error, never silently replaced.
     public init(path: String, createNew: Bool = false) throws {
         self.path = path
         let lockPath = path + ".lock"
+        let keptBefore = FileManager.default.fileExists(atPath: lockPath)
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(description: "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -45,7 +49,7 @@ public final class WitnessStore: @unchecked Sendable {
         }
         lockFD = fd
         let exists = FileManager.default.fileExists(atPath: path)
-        if createNew {
+        if createNew || (!exists && !keptBefore) {
             guard !exists else {
                 close(fd)
                 throw Failure(description: "\(path) exists and --new-state never overwrites a witness state: start without --new-state to use it")
@@ -57,11 +61,12 @@ public final class WitnessStore: @unchecked Sendable {
                 close(fd)
                 throw error
             }
+            created = true
             return
         }
         guard exists else {
             close(fd)
-            throw Failure(description: "\(path) does not exist: check --state, or give --new-state once to start a new witness (a witness that forgets its state can be made to cosign a fork)")
+            throw Failure(description: "\(path) is gone, but \(lockPath) shows a state was kept there: restore it (a witness that forgets its state can be made to cosign a fork), or give --new-state to start this witness over")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             close(fd)

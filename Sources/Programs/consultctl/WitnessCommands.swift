@@ -93,14 +93,15 @@ struct WitnessCommand: ParsableCommand {
             discussion: """
                 Each --log is a log's verifier key (a vkey string, or a file holding one); its name is the log's
                 origin. The state file keeps the latest cosigned checkpoint per log; it is written durably before
-                each answer and must not be shared. It must exist: give --new-state on the witness's first start
-                only (a witness that forgets its state can be made to cosign a fork). docs/TRUST.md, "Witnesses".
+                each answer and must not be shared. The first start makes it (said loudly, as NEW STATE); after
+                that a missing state file stops the witness (its lock file beside it shows one was kept), since a
+                witness that forgets its state can be made to cosign a fork. docs/TRUST.md, "Witnesses".
                 """)
         @Option(help: "Address and port to listen on (HOST:PORT; port 0 picks a free one).") var listen: String
         @Option(help: "The witness's signer key file (from `keys generate-witness`).") var key: String
         @Option(help: "A log's verifier key (or a file holding one); repeat for each log.") var log: [String] = []
-        @Option(help: "The state file (it must exist, unless --new-state).") var state: String
-        @Flag(help: "Start a new, empty state file (refused if --state exists). Only for a witness's first start.") var newState = false
+        @Option(help: "The state file (made on the witness's first start; after that it must exist).") var state: String
+        @Flag(help: "Start a new, empty state file even where one was kept before (refused if --state exists).") var newState = false
         @Option(help: "URL path prefix of the routes (default: none, i.e. /add-checkpoint).") var prefix: String = ""
         @Option(help: "TLS certificate (PEM) for facing the internet; with --tls-key.") var tlsCert: String?
         @Option(help: "TLS private key (PEM).") var tlsKey: String?
@@ -134,8 +135,8 @@ struct WitnessCommand: ParsableCommand {
                 return handler
             }
             let logger = Logger(label: "witness")
-            if newState {
-                logger.info("witness NEW STATE created at \(state): this witness has cosigned nothing yet and trusts no earlier checkpoint of any log; restart it without --new-state")
+            if store.created {
+                logger.warning("witness NEW STATE created at \(state): this witness has cosigned nothing yet and trusts no earlier checkpoint of any log; if it has cosigned before, stop it and restore its state")
             }
             let service = WitnessService(cosigner: cosigner, logKeys: logKeys, store: store, prefix: prefix)
             var limits = WitnessHTTPServer.Limits()
