@@ -264,7 +264,7 @@ final class WitnessedLogTests: XCTestCase {
         XCTAssertTrue(try forked.request("SUBMIT c1 k4 \(Fixture.body)").hasPrefix("OK SUBMIT k4"))
         // Both witnesses refuse: the same size with another root, or a proof that does not verify.
         for w in [w1, w2] {
-            XCTAssertTrue(w.process.waitForLog("status=422"), w.process.log)
+            XCTAssertTrue(w.process.waitForLog("status=422", timeout: 30), w.process.log)
         }
         XCTAssertTrue(fixture.daemon.waitForLog("witness did not cosign"), fixture.daemon.log)
         XCTAssertEqual(try fixture.store.connection.execute("SELECT count(*) AS n FROM consult.cosignatures").first!.get("n", as: Int64.self), 0)

@@ -1,15 +1,14 @@
 import Foundation
-import TestSupport
 
 /// A `consultctl witness serve` process on a free loopback port; ready once it logs `listening=`.
-final class WitnessProcess: @unchecked Sendable {
-    let pid: pid_t
-    let port: UInt16
+public final class WitnessProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let port: UInt16
     private let output: PipeReader
     private var exited = false
-    var log: String { output.text }
+    public var log: String { output.text }
 
-    init(arguments: [String]) throws {
+    public init(arguments: [String]) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw TestEnvironmentError(description: "pipe failed") }
         var actions = posix_spawn_file_actions_t()
@@ -35,10 +34,12 @@ final class WitnessProcess: @unchecked Sendable {
         guard output.waitUntilReadyOrEnded(timeout: 60), let range = output.text.range(of: "listening=") else {
             kill(child, SIGKILL)
             var status: Int32 = 0
-            waitpid(child, &status, 0)
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             exited = true
             port = 0
-            throw TestEnvironmentError(description: "the witness did not start:\n\(output.text)")
+            // Everything it wrote: it ended (or was just killed), so the pipe is at its end.
+            _ = output.waitFor("\u{0}never\u{0}", timeout: 20)
+            throw WitnessDidNotStart(exitStatus: status & 0x7f == 0 ? (status >> 8) & 0xff : nil, output: output.text)
         }
         let address = output.text[range.upperBound...].prefix { $0 != " " && $0 != "\n" }
         guard let port = address.split(separator: ":").last.flatMap({ UInt16($0) }) else {
@@ -48,10 +49,10 @@ final class WitnessProcess: @unchecked Sendable {
     }
 
     /// Waits until the process has logged `text`.
-    func waitForLog(_ text: String, timeout: Double = 30) -> Bool { output.waitFor(text, timeout: timeout) }
+    public func waitForLog(_ text: String, timeout: Double = 20) -> Bool { output.waitFor(text, timeout: timeout) }
 
-    /// Kills it and reaps it.
-    func kill9() {
+    /// Kills it (SIGKILL: no chance to tidy up) and reaps it.
+    public func kill9() {
         guard !exited else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -60,4 +61,12 @@ final class WitnessProcess: @unchecked Sendable {
     }
 
     deinit { kill9() }
+}
+
+/// A `witness serve` that ended (or was killed) before it listened: its exit status (nil when a
+/// signal ended it) and everything it wrote.
+public struct WitnessDidNotStart: Error, CustomStringConvertible {
+    public let exitStatus: Int32?
+    public let output: String
+    public var description: String { "the witness did not start (exit status \(exitStatus.map(String.init) ?? "-")):\n\(output)" }
 }
