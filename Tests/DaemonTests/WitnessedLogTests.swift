@@ -397,7 +397,7 @@ final class WitnessedLogTests: XCTestCase {
     func testAWitnessThatIsDownDelaysNothing() throws {
         // Nothing listens on one witness's port: connections are refused at once. The other accepts
         // connections (the kernel completes them) but never answers: each request ends at its 5 s bound.
-        let closed = try ListeningPort.closed()
+        let closed = try ThrowawayCluster.freePort()  // bound, then closed: nothing listens on it
         let silent = try ListeningPort.silent()
         defer { close(silent.fd) }
         let w = try SignerKey.generate(name: "down.test/witness", type: .cosignatureV1).verifierKey.text
@@ -442,22 +442,6 @@ enum ListeningPort {
             throw TestEnvironmentError(description: "cannot listen")
         }
         return (fd, UInt16(bigEndian: address.sin_port))
-    }
-
-    /// A loopback port nothing listens on (bound, then closed).
-    static func closed() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestEnvironmentError(description: "cannot bind a port") }
-        return UInt16(bigEndian: address.sin_port)
     }
 }
 
