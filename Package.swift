@@ -24,16 +24,18 @@ import PackageDescription
 //   EventLog -> PostgresClient, EventRecords, JSON
 //   Migrations -> PostgresClient
 //   Participation -> Domain, EventRecords, JSON      # pure
+//   WriteDecision -> Domain, EventRecords, LineProtocol, JSON   # pure: a write from its shape to its reply's outcome
 //   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
 //   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
 //   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
+//   LogWriter -> Vault, EventLog, EventRecords, Domain, PostgresClient, WriteDecision   # seal and append: the one way events are written
 //   LineClient -> TLS
 //   Projections -> Participation, Domain, EventLog, PostgresClient, JSON, Locking
-//   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords
+//   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords, WriteDecision, LogWriter
 //   consultd -> Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
-//   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords
+//   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords, LogWriter
 //   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
@@ -50,6 +52,7 @@ import PackageDescription
 //   TransparencyTests -> Transparency, Merkle
 //   WitnessTests -> Witness, Transparency, Merkle, TestSupport
 //   VaultTests -> Vault, Domain, JSON
+//   WriteDecisionTests -> WriteDecision, Domain, EventRecords, LineProtocol, JSON
 // architecture:end
 //
 // Prometheus's text format is written by hand in Observability (tested with promtool). It was so
@@ -93,6 +96,8 @@ let package = Package(
             path: "Sources/Core/Transparency"),
         .target(name: "LineProtocol", dependencies: ["JSON"], path: "Sources/Core/LineProtocol"),
         .target(
+            name: "WriteDecision", dependencies: ["Domain", "EventRecords", "JSON", "LineProtocol"], path: "Sources/Core/WriteDecision"),
+        .target(
             name: "ConnectionCore",
             dependencies: [
                 "JSON", "LineProtocol",
@@ -111,6 +116,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Storage/Vault"),
+        .target(
+            name: "LogWriter",
+            dependencies: [
+                "Domain", "EventLog", "EventRecords", "PostgresClient", "Vault", "WriteDecision",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Storage/LogWriter"),
         .target(
             name: "Trust",
             dependencies: [
@@ -142,9 +154,9 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "ConnectionCore", "Domain", "EventLog", "EventRecords", "JSON", "LineProtocol", "Locking", "Merkle",
-                "Observability",
-                "PostgresClient", "Sockets", "TLS", "Trust", "Vault",
+                "ConnectionCore", "Domain", "EventLog", "EventRecords", "JSON", "LineProtocol", "Locking", "LogWriter", "Merkle",
+                "Observability", "PostgresClient", "Sockets", "TLS", "Trust", "Vault", "WriteDecision",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Network/Server"),
@@ -163,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "consultctl",
             dependencies: [
-                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "Merkle", "Migrations",
+                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "LogWriter", "Merkle", "Migrations",
                 "Participation", "PostgresClient", "Projections", "Transparency", "Trust", "Vault", "Version",
                 "Witness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -191,6 +203,7 @@ let package = Package(
                 "TLS", "Version", "Observability", "Transparency", "Migrations", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
+        .testTarget(name: "WriteDecisionTests", dependencies: ["WriteDecision", "Domain", "EventRecords", "JSON", "LineProtocol"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "Merkle", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),

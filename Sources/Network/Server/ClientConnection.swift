@@ -6,14 +6,17 @@ import EventRecords
 import Foundation
 import JSON
 import LineProtocol
+import LogWriter
 import Logging
 import Observability
+import WriteDecision
 
 /// What a connection needs from the rest of the server.
 protocol ConnectionHost: AnyObject, Sendable {
     var config: ServerConfig { get }
     var metrics: DaemonMetrics? { get }
     var committer: GroupCommitter { get }
+    var writer: LogWriter { get }
     var readers: ReadPool { get }
     var logger: Logger { get }
     func connectionAuthenticated(_ id: Int)
@@ -294,33 +297,34 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         perform(machine.answered(sequence: sequence, reply: reply, now: Self.now()))
     }
 
-    /// Checks a submission's shape, builds its event and queues it; returns the reply when it is
-    /// refused at once (its parsed body is dropped here either way: the queue holds the event only).
+    /// Prepares a write (its shape checked, its event built and, when its organisation's data key is
+    /// open, sealed: on this connection's queue, not the committer's) and queues it; returns the reply
+    /// when it is refused at once (its parsed body is dropped here either way).
     private func enqueue(_ write: ConnectionStateMachine.Write, sequence: Int, cost: Int) -> Reply? {
         let metadata = JSONValue.object([
             ("protocol", .string("consultd-line/1")), ("remote", .string(remote)), ("connection", .number(String(id))),
             ("transport", .string(transport is TLSTransport ? "tls" : "tcp")),
         ])
-        let request: WriteRequest
+        let wording = WriteWording(write)
+        let prepared: PreparedWrite
         switch write {
         case .submit(let organisation, let consultation, let key, let body):
-            let id = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
-            switch Commands.submit(id, body: body) {
-            case .failure(let error):
+            let submission = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+            switch PreparedWrite.submission(submission, body: body, metadata: metadata) {
+            case .failure(let refusal):
                 host.metrics?.write(.submit, .refused)
-                return error.reply
-            case .success(let (pending, shape)):
-                request = WriteRequest(
-                    kind: .submit(shape), consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost,
-                    owner: self, sequence: sequence, deadline: machine.deadline(of: sequence) ?? .infinity)
+                return refusal.reply
+            case .success(let write):
+                prepared = write
             }
         case .withdraw(let organisation, let consultation, let key, let reason):
-            let pending = Commands.withdraw(SubmissionKey(organisation: organisation, consultation: consultation, key: key), reason: reason)
-            request = WriteRequest(
-                kind: .withdraw, consultation: consultation, event: NewEvent(pending, metadata: metadata), cost: cost, owner: self,
-                sequence: sequence, deadline: machine.deadline(of: sequence) ?? .infinity)
+            let submission = SubmissionKey(organisation: organisation, consultation: consultation, key: key)
+            prepared = PreparedWrite.withdrawal(submission, reason: reason, metadata: metadata)
         }
-        let wording = Wording(write)
+        let sealed = host.writer.sealIfKeyOpen(prepared.event)
+        let request = WriteRequest(
+            write: prepared, sealed: sealed, cost: cost + (sealed?.event.data.text.utf8.count ?? 0), owner: self, sequence: sequence,
+            deadline: machine.deadline(of: sequence) ?? .infinity)
         guard let refusal = host.committer.enqueue(request) else {
             pendingWrites[sequence] = wording
             return nil
@@ -333,53 +337,18 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         queue.async { [self] in
             // Counted whether or not the client is still there to read the reply: it was decided.
             let words = outcomes.map { sequence, outcome in
-                let wording = pendingWrites.removeValue(forKey: sequence) ?? Wording.unknown
+                let wording = pendingWrites.removeValue(forKey: sequence) ?? Self.unknownWrite
                 host.metrics?.write(wording.metricVerb, outcome.metric)
-                return (sequence, wording, outcome)
+                return (sequence, wording.reply(for: outcome))
             }
             guard !closed else { return }
-            perform(machine.writesAnswered(words.map { ($0.0, $0.1.reply(for: $0.2)) }, now: Self.now()))
+            perform(machine.writesAnswered(words, now: Self.now()))
         }
     }
 
     /// What each write in flight was (without its body), to word its reply.
-    private var pendingWrites: [Int: Wording] = [:]
-
-    /// The verb, key and consultation a write's reply names.
-    struct Wording {
-        let verb: String
-        let key: String
-        let consultation: String
-
-        static let unknown = Wording(verb: "SUBMIT", key: "?", consultation: "?")
-
-        var metricVerb: DaemonMetrics.Verb { verb == "WITHDRAW" ? .withdraw : .submit }
-
-        /// The wire's words for an outcome (SPEC: error codes).
-        func reply(for outcome: WriteOutcome) -> Reply {
-            switch outcome {
-            case .stored(let position):
-                return .ok("\(verb) \(key) \(position)")
-            case .conflict(let position):
-                if verb == "SUBMIT" {
-                    return .error(.conflict, "key \(key) already holds a different submission (position \(position))")
-                }
-                return .error(.conflict, "submission \(key) was already withdrawn with another reason (position \(position))")
-            case .noSubmission:
-                return .error(.notFound, "no submission \(key) of yours in consultation \(consultation)")
-            case .refusedByRules(let error):
-                return error.reply
-            case .refused(let message):
-                return .error(.invalid, "body: refused by the database (\(message))")
-            case .busy:
-                return .error(.busy, "database unavailable or overloaded; nothing was stored, retry later")
-            case .shuttingDown:
-                return .error(.busy, "server shutting down; nothing was stored, retry later")
-            case .failed:
-                return .error(.internal, "the server could not store this; nothing was stored, retry later")
-            }
-        }
-    }
+    private var pendingWrites: [Int: WriteWording] = [:]
+    private static let unknownWrite = WriteWording(verb: .submit, key: "?", consultation: "?")
 
     // MARK: Writing
 
@@ -461,23 +430,19 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     }
 }
 
-extension ClientConnection.Wording {
+extension WriteWording {
     init(_ write: ConnectionStateMachine.Write) {
         switch write {
-        case .submit(_, let consultation, let key, _): self.init(verb: "SUBMIT", key: key, consultation: consultation)
-        case .withdraw(_, let consultation, let key, _): self.init(verb: "WITHDRAW", key: key, consultation: consultation)
+        case .submit(_, let consultation, let key, _): self.init(verb: .submit, key: key, consultation: consultation)
+        case .withdraw(_, let consultation, let key, _): self.init(verb: .withdraw, key: key, consultation: consultation)
         }
     }
-}
 
-extension DomainError {
-    /// The protocol's words for a domain refusal (SPEC: error codes).
-    var reply: Reply {
-        switch kind {
-        case .invalid: return .error(.invalid, description)
-        case .notFound: return .error(.notFound, message)
-        case .closed: return .error(.closed, message)
-        case .conflict: return .error(.conflict, message)
+    /// The `verb` label of `consultd_writes_total`.
+    var metricVerb: DaemonMetrics.Verb {
+        switch verb {
+        case .submit: return .submit
+        case .withdraw: return .withdraw
         }
     }
 }

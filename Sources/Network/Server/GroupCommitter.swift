@@ -1,44 +1,21 @@
-import Domain
+import DequeModule
 import EventLog
-import EventRecords
 import Foundation
+import LogWriter
 import Logging
 import Observability
 import PostgresClient
 import Vault
-
-/// What became of one write. The committer knows outcomes; the connection words the replies.
-enum WriteOutcome: Equatable, Sendable {
-    /// Stored at `position`, now or by an earlier request with the same key and content.
-    case stored(position: Int64)
-    /// The key already holds different content, stored at `position`.
-    case conflict(position: Int64)
-    /// A withdrawal of a submission that does not exist.
-    case noSubmission
-    /// Refused by the domain's rules at commit time: no such consultation, not open now (and nothing
-    /// was stored under this key before), or the body does not fit the consultation.
-    case refusedByRules(DomainError)
-    /// The database refused the content itself (SQLSTATE class 22).
-    case refused(message: String)
-    /// The database is unreachable or did not answer in time, or the queue is full: nothing stored.
-    case busy
-    case shuttingDown
-    case failed
-}
+import WriteDecision
 
 /// One SUBMIT or WITHDRAW on its way to the log.
 struct WriteRequest: Sendable {
-    enum Kind: Sendable {
-        /// A submission, with what the checks against its consultation need (its body passed `shape`).
-        case submit(SubmissionRules.Shape)
-        case withdraw
-    }
-
-    let kind: Kind
-    let consultation: String
-    /// The event to append if the request passes the checks against the consultation. Built (and
-    /// serialised) on the connection's queue, so the committer, which everyone waits on, does not.
-    let event: NewEvent
+    /// The write, its shape checked, with its event (built and serialised on the connection's queue,
+    /// so that the committer, which everyone waits on, does not).
+    let write: PreparedWrite
+    /// The event sealed on the connection's queue, when its organisation's data key was open
+    /// already; nil: the committer seals it.
+    let sealed: SealedEvent?
     /// Bytes this request holds while queued (counted against the daemon's queue budget).
     let cost: Int
     /// Told the outcome once it is known (committed or not), with the request's `sequence`.
@@ -67,22 +44,21 @@ protocol WriteOwner: AnyObject, Sendable {
 final class GroupCommitter: @unchecked Sendable {
     private let config: ServerConfig
     private let registry: SharedRegistry
-    private let vault: Vault
+    private let writer: LogWriter
     private let session: DatabaseSession
     private let logger: Logger
     private let metrics: DaemonMetrics?
     private let condition = NSCondition()
-    private var queue: [WriteRequest] = []
-    private var queueHead = 0
+    private var queue = Deque<WriteRequest>()
     private var queuedBytes = 0
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(config: ServerConfig, registry: SharedRegistry, vault: Vault, logger: Logger, metrics: DaemonMetrics?, watch: FailoverWatch? = nil) {
+    init(config: ServerConfig, registry: SharedRegistry, writer: LogWriter, logger: Logger, metrics: DaemonMetrics?, watch: FailoverWatch? = nil) {
         self.config = config
         self.metrics = metrics
         self.registry = registry
-        self.vault = vault
+        self.writer = writer
         self.logger = logger
         self.session = DatabaseSession(conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger, watch: watch)
     }
@@ -98,8 +74,7 @@ final class GroupCommitter: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if stopping { return .shuttingDown }
-        let waiting = queue.count - queueHead
-        guard waiting < config.maxQueuedSubmissions, waiting == 0 || queuedBytes + request.cost <= config.maxQueuedBytes else {
+        guard queue.count < config.maxQueuedSubmissions, queue.isEmpty || queuedBytes + request.cost <= config.maxQueuedBytes else {
             return .busy
         }
         queue.append(request)
@@ -129,38 +104,26 @@ final class GroupCommitter: @unchecked Sendable {
     private func nextBatch() -> (batch: [WriteRequest], expired: [WriteRequest])? {
         condition.lock()
         defer { condition.unlock() }
-        while queue.count == queueHead {
+        while queue.isEmpty {
             if stopping { return nil }
             condition.wait()
         }
-        if config.batchWait > 0, queue.count - queueHead < config.batchSize {
+        if config.batchWait > 0, queue.count < config.batchSize {
             _ = condition.wait(until: Date().addingTimeInterval(config.batchWait))
         }
         let now = Self.now()
         var batch: [WriteRequest] = []
         var expired: [WriteRequest] = []
-        var end = queueHead
         var bytes = 0
-        var taken = 0
-        while end < queue.count && batch.count < config.batchSize && (batch.isEmpty || bytes + queue[end].cost <= config.maxBatchBytes) {
-            taken += queue[end].cost
-            if queue[end].deadline <= now {
-                expired.append(queue[end])
+        while let next = queue.first, batch.count < config.batchSize, batch.isEmpty || bytes + next.cost <= config.maxBatchBytes {
+            queue.removeFirst()
+            queuedBytes -= next.cost
+            if next.deadline <= now {
+                expired.append(next)
             } else {
-                bytes += queue[end].cost
-                batch.append(queue[end])
+                bytes += next.cost
+                batch.append(next)
             }
-            end += 1
-        }
-        queueHead = end
-        queuedBytes -= taken
-        // Taken requests hold their events (and their connections) until dropped from the array.
-        if queueHead == queue.count {
-            queue.removeAll(keepingCapacity: queue.count <= 4_096)
-            queueHead = 0
-        } else if queueHead > 4_096 && queueHead * 2 > queue.count {
-            queue.removeFirst(queueHead)
-            queueHead = 0
         }
         return (batch, expired)
     }
@@ -170,207 +133,91 @@ final class GroupCommitter: @unchecked Sendable {
 
     private func run() {
         while let (batch, expired) = nextBatch() {
-            if !expired.isEmpty { answer(expired, [WriteOutcome?](repeating: .busy, count: expired.count)) }
+            if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
             if !batch.isEmpty { commit(batch) }
         }
         session.close()
         finished.signal()
     }
 
+    /// Decides, appends and answers one batch: performs each action `BatchDecision` returns until
+    /// it says what to answer.
     private func commit(_ batch: [WriteRequest]) {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { metrics?.batch(size: batch.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
-        var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
-        do {
-            try session.with { store in
-                // Decided against the registry the follower keeps; the append refuses the batch if a
-                // consultation or organisation event came after it, and then it is decided again.
-                var current = registry.snapshot
-                var fresh = false
-                while true {
-                    do {
-                        return try decideAndAppend(batch, registry: current, fresh: fresh, outcomes: &outcomes, store: store)
-                    } catch is EventStore.RegistryMoved {
-                        current = try registry.catchUp(store)
-                        fresh = true
-                    }
-                }
+        var decision = BatchDecision(batch.map(\.write), registry: registry.snapshot, now: Date())
+        var action = decision.start()
+        while true {
+            if case .answer(let outcomes) = action { return answer(batch, outcomes) }
+            do {
+                action = try session.with { store in try perform(action, &decision, batch: batch, store: store) }
+            } catch is DatabaseSession.Unavailable {
+                action = decision.failed(.unavailable)
+            } catch {
+                logger.error("batch failed", metadata: LogWriter.describe(error).merging(["size": "\(batch.count)"]) { $1 })
+                action = decision.failed(.failed)
             }
-            // OK only for what survives the loss of this database: a COMMIT whose wait for the
-            // synchronous standby was cut off (its session closed at the call timeout, then its
-            // backend terminated) is visible here without being on the standby; so is a retry's
-            // event stored by such a COMMIT. Under synchronous replication each commit waited
-            // already: one look answers.
-            if outcomes.contains(where: { if case .stored? = $0 { return true } else { return false } }) {
-                let wait = max(0, min(config.databaseTimeout, (batch.map(\.deadline).min() ?? .infinity) - Self.now()))
-                let required = config.requireSynchronousStandby
-                var confirmed = false
-                do {
-                    confirmed = try session.with { try SynchronousStandby.waitUntilConfirmed($0.connection, required: required, timeout: wait) }
-                } catch is DatabaseSession.Unavailable {
-                } catch {
-                    // Not known to be confirmed, whatever the reason (a missing privilege, say): BUSY.
-                    logger.error("cannot read the synchronous standby's position", metadata: Self.describe(error))
-                }
-                if !confirmed {
-                    logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
-                    for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
-                }
-            }
-        } catch is DatabaseSession.Unavailable {
-            // Nothing of this batch is known to be committed (or confirmed by the standby); if a
-            // COMMIT was lost in flight it may have been, and a retry of the same key then returns
-            // the stored position (once confirmed).
-            for index in outcomes.indices { if case .stored? = outcomes[index] { outcomes[index] = .busy } }
-        } catch {
-            logger.error("batch failed", metadata: Self.describe(error).merging(["size": "\(batch.count)"]) { $1 })
-            for index in outcomes.indices where outcomes[index] == nil { outcomes[index] = .failed }
         }
-        answer(batch, outcomes)
     }
 
-    /// Tells each owner its writes' outcomes, once per owner (nil: BUSY, nothing known to be stored).
-    private func answer(_ batch: [WriteRequest], _ outcomes: [WriteOutcome?]) {
+    /// Performs one action against the database and returns the decision's next.
+    private func perform(_ action: BatchDecision.Action, _ decision: inout BatchDecision, batch: [WriteRequest], store: EventStore) throws
+        -> BatchDecision.Action
+    {
+        switch action {
+        case .append(let writes, let registryAsOf):
+            let sealed = try writer.seal(writes.map { (batch[$0].write.event, batch[$0].sealed) }, store.connection)
+            do {
+                return decision.appended(try writer.append(sealed, registryAsOf: registryAsOf, store: store))
+            } catch is EventStore.RegistryMoved {
+                return decision.registryMoved()
+            }
+        case .catchUpRegistry:
+            return decision.registryCaughtUp(try registry.catchUp(store))
+        case .compare(let comparisons):
+            // All at once: one look per request would put a round trip per resent submission on the
+            // thread every connection waits on.
+            return decision.compared(
+                try writer.matches(comparisons.map { batch[$0.write].write.event }, storedAt: comparisons.map(\.position), store: store))
+        case .findEarlier(let writes):
+            return decision.foundEarlier(try writer.earlier(writes.map { batch[$0].write.event }, store: store))
+        case .confirmStandby:
+            return decision.confirmed(try confirmedByStandby(batch, store: store))
+        case .answer:
+            preconditionFailure("an answer is not performed")
+        }
+    }
+
+    /// OK only for what survives the loss of this database: a COMMIT whose wait for the synchronous
+    /// standby was cut off (its session closed at the call timeout, then its backend terminated) is
+    /// visible here without being on the standby; so is a retry's event stored by such a COMMIT.
+    /// Under synchronous replication each commit waited already: one look answers.
+    private func confirmedByStandby(_ batch: [WriteRequest], store: EventStore) throws -> Bool {
+        let wait = max(0, min(config.databaseTimeout, (batch.map(\.deadline).min() ?? .infinity) - Self.now()))
+        do {
+            if try SynchronousStandby.waitUntilConfirmed(store.connection, required: config.requireSynchronousStandby, timeout: wait) {
+                return true
+            }
+        } catch let error as PostgresError where error.isConnectionProblem || error.isTimeout {
+            throw error  // the session's to handle: the batch is then answered BUSY
+        } catch {
+            // Not known to be confirmed, whatever the reason (a missing privilege, say): BUSY.
+            logger.error("cannot read the synchronous standby's position", metadata: LogWriter.describe(error))
+        }
+        logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
+        return false
+    }
+
+    /// Tells each owner its writes' outcomes, once per owner.
+    private func answer(_ batch: [WriteRequest], _ outcomes: [WriteOutcome]) {
         var byOwner: [ObjectIdentifier: [(sequence: Int, outcome: WriteOutcome)]] = [:]
         var owners: [WriteOwner] = []
         for (request, outcome) in zip(batch, outcomes) {
             let id = ObjectIdentifier(request.owner)
             if byOwner[id] == nil { owners.append(request.owner) }
-            byOwner[id, default: []].append((request.sequence, outcome ?? .busy))
+            byOwner[id, default: []].append((request.sequence, outcome))
         }
         for owner in owners { owner.writesFinished(byOwner[ObjectIdentifier(owner)]!) }
-    }
-
-    /// Admits each write against `current`, seals and appends the admitted ones, and fills in
-    /// `outcomes`. Throws `RegistryMoved` (nothing stored) when `current` is out of date, or when it
-    /// refused a write and was not `fresh` (read from the database for this batch): a consultation
-    /// opened a moment ago may not have reached the follower yet.
-    private func decideAndAppend(
-        _ batch: [WriteRequest], registry current: Registry, fresh: Bool, outcomes: inout [WriteOutcome?], store: EventStore
-    ) throws {
-        var events: [NewEvent] = []
-        var owners: [Int] = []
-        var closed: [(index: Int, refusal: DomainError)] = []
-        for (index, request) in batch.enumerated() {
-            switch admit(request, registry: current, now: Date()) {
-            case nil:
-                events.append(request.event)
-                owners.append(index)
-            case let refusal? where refusal.kind == .closed:
-                closed.append((index, refusal))
-            case let refusal?:
-                outcomes[index] = .refusedByRules(refusal)
-            }
-        }
-        if !fresh && events.count < batch.count { throw EventStore.RegistryMoved() }
-        // Sealed here, on one thread, so that an organisation's data key is made once.
-        let sealed = try vault.seal(events, store.connection)
-        let appended = try append(sealed, registryAsOf: current.position, store: store)
-        for (owner, outcome) in zip(owners, appended) { outcomes[owner] = self.outcome(of: outcome) }
-        // A taken key is a retry if the stored event is this one. Compared all at once: one look per
-        // request would put a round trip per resent submission on the thread every connection waits on.
-        let taken = owners.compactMap { owner -> (owner: Int, position: Int64)? in
-            guard case .conflict(let position)? = outcomes[owner] else { return nil }
-            return (owner, position)
-        }
-        let retries = try sameSealed(taken.map { batch[$0.owner].event }, at: taken.map(\.position), store: store)
-        for ((owner, position), same) in zip(taken, retries) where same { outcomes[owner] = .stored(position: position) }
-        // A retry of a write stored before the consultation closed still learns its position.
-        for (index, refusal) in closed {
-            outcomes[index] = try earlier(batch[index].event, store: store) ?? .refusedByRules(refusal)
-        }
-    }
-
-    /// An error for the log without its detail: PostgreSQL's detail can quote the failing row, and
-    /// submission text stays out of logs.
-    static func describe(_ error: Error) -> Logger.Metadata {
-        if let error = error as? VaultError { return ["error": "\(error)"] }  // never carries content or keys
-        guard let error = error as? PostgresError else { return ["error": "\(type(of: error))"] }
-        return ["sqlstate": "\(error.sqlState ?? "-")", "error": "\(error.message)"]
-    }
-
-    /// nil when the request may be appended; else why not (the domain decides).
-    private func admit(_ request: WriteRequest, registry: Registry, now: Date) -> DomainError? {
-        let consultation = registry.consultations[request.consultation]
-        switch request.kind {
-        case .submit(let shape): return Commands.admit(shape, to: consultation, id: request.consultation, now: now)
-        case .withdraw: return Commands.admitWithdrawal(to: consultation, id: request.consultation)
-        }
-    }
-
-    /// The outcome of an event already stored under the same idempotency key, if any.
-    private func earlier(_ event: NewEvent, store: EventStore) throws -> WriteOutcome? {
-        guard let key = event.idempotencyKey else { return nil }
-        let row = try store.connection.execute(
-            """
-            SELECT position, (stream = $2 AND type = $3 AND data = $4::jsonb) AS same
-              FROM consult.events WHERE idempotency_key = $1
-            """, [key, event.stream, event.type, event.data]
-        ).first
-        guard let row else { return nil }
-        let position: Int64 = try row.get("position")
-        if try row.get("same", as: Bool.self) { return .stored(position: position) }
-        return try sameSealed([event], at: [position], store: store)[0] ? .stored(position: position) : .conflict(position: position)
-    }
-
-    /// Whether each write whose key is taken is a retry of the event stored at its position: sealed
-    /// content differs at every sealing, so it is compared opened. Unsealed content was compared by
-    /// the append itself.
-    private func sameSealed(_ events: [NewEvent], at positions: [Int64], store: EventStore) throws -> [Bool] {
-        let sealed = events.indices.filter { PersonalContent.carried(by: events[$0].type) }
-        var same = [Bool](repeating: false, count: events.count)
-        let answers = try vault.storedEvents(at: sealed.map { positions[$0] }, match: sealed.map { events[$0] }, store.connection)
-        for (index, answer) in zip(sealed, answers) { same[index] = answer }
-        return same
-    }
-
-    /// One statement and one transaction for the batch. If the database refuses one event outright (not a
-    /// version or key conflict, which come back per event), each event is retried alone, so that
-    /// one bad submission does not fail the others. A timeout is not retried: the database is struggling.
-    private func append(
-        _ sealed: [SealedEvent], registryAsOf: Int64, store: EventStore
-    ) throws -> [Result<Result<Appended, AppendError>, PostgresError>] {
-        do {
-            return try store.append(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey), registryAsOf: registryAsOf)
-                .map { .success($0) }
-        } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
-            logger.warning("batch refused, retrying one by one", metadata: Self.describe(failure))
-            // Each commits alone: if the database goes away part way, those before it are stored and
-            // say so; the rest are answered BUSY (a retry of the same key finds out).
-            var outcomes: [Result<Result<Appended, AppendError>, PostgresError>] = []
-            for event in sealed {
-                do {
-                    outcomes.append(.success(.success(try store.append(event.event, contentKey: event.contentKey, registryAsOf: registryAsOf))))
-                } catch let refusal as AppendError {
-                    outcomes.append(.success(.failure(refusal)))
-                } catch let error as PostgresError {
-                    outcomes.append(.failure(error))
-                    if error.isConnectionProblem || error.isTimeout { break }
-                }
-            }
-            while outcomes.count < sealed.count {
-                outcomes.append(.failure(PostgresError(.connectionLost, message: "not tried: the database went away")))
-            }
-            return outcomes
-        }
-    }
-
-    /// The outcome of an append; a taken key is a conflict until compared with what is stored (`sameSealed`).
-    private func outcome(of appended: Result<Result<Appended, AppendError>, PostgresError>) -> WriteOutcome {
-        switch appended {
-        case .success(.success(let appended)):
-            return .stored(position: appended.position)
-        case .success(.failure(.idempotencyConflict(_, let position))):
-            return .conflict(position: position)
-        case .success(.failure(.versionConflict)):
-            return .noSubmission
-        case .failure(let error):
-            if error.isConnectionProblem || error.isTimeout { return .busy }
-            // Class 22 is "data exception": the content itself was refused.
-            if error.sqlState?.hasPrefix("22") == true { return .refused(message: error.message) }
-            logger.error("append failed", metadata: Self.describe(error))
-            return .failed
-        }
     }
 }
 

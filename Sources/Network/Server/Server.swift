@@ -2,6 +2,7 @@ import Dispatch
 import Domain
 import Foundation
 import Locking
+import LogWriter
 import Logging
 import Sockets
 import Observability
@@ -32,6 +33,8 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     /// Counters and histograms for `/metrics`; nil: nothing is counted.
     let metrics: DaemonMetrics?
     let committer: GroupCommitter
+    /// Seals and appends: the committer's, and each connection's to seal its writes on its own queue.
+    let writer: LogWriter
     let readers: ReadPool
     private let registryFollower: RegistryFollower
     private let failoverWatch: FailoverWatch
@@ -78,7 +81,8 @@ public final class Server: ConnectionHost, @unchecked Sendable {
         // failover) has the registry rebuilt from it before any request is served from it.
         let watch = FailoverWatch(registry: registry, logger: logger)
         failoverWatch = watch
-        committer = GroupCommitter(config: config, registry: registry, vault: vault, logger: logger, metrics: metrics, watch: watch)
+        writer = LogWriter(vault: vault, logger: logger)
+        committer = GroupCommitter(config: config, registry: registry, writer: writer, logger: logger, metrics: metrics, watch: watch)
         readers = ReadPool(config: config, registry: registry, vault: vault, logger: logger, watch: watch)
         registryFollower = RegistryFollower(
             registry: registry, watch: watch, conninfo: config.conninfo, timeout: config.databaseTimeout, logger: logger)

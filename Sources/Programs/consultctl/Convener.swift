@@ -4,6 +4,7 @@ import EventLog
 import EventRecords
 import Foundation
 import JSON
+import LogWriter
 import PostgresClient
 import Vault
 
@@ -42,19 +43,16 @@ struct Log {
         try store.read(stream: stream).last?.version ?? 0
     }
 
-    /// Appends what a command decided, in one transaction; any refusal is reported as one line and
-    /// nothing is written.
+    /// Appends what a command decided, all or nothing, through the same seal-and-append service as
+    /// consultd's; any refusal is reported as one line and nothing is written.
     func append(_ decided: Result<[PendingEvent], DomainError>) throws -> [Appended] {
         let actor = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
         let metadata = JSONValue.object([("tool", .string("consultctl")), ("actor", .string(actor))])
-        let events = try decided.get().map { NewEvent($0, metadata: metadata) }
-        var sealed = events.map { SealedEvent(event: $0, contentKey: nil) }
-        if events.contains(where: { PersonalContent.carried(by: $0.type) }) {
-            guard let vault else { throw CommandFailure("this writes personal content, sealed under the master key: give --master-key-file") }
-            sealed = try vault.seal(events, store.connection)
+        do {
+            return try LogWriter(vault: vault).appendAll(try decided.get().map { NewEvent($0, metadata: metadata) }, store: store)
+        } catch is LogWriter.NoMasterKey {
+            throw CommandFailure("this writes personal content, sealed under the master key: give --master-key-file")
         }
-        // One transaction: a refusal thrown by the second event rolls back the first.
-        return try store.connection.transaction { _ in try sealed.map { try store.append($0.event, contentKey: $0.contentKey) } }
     }
 
     func append(_ decided: Result<PendingEvent, DomainError>) throws -> Appended {

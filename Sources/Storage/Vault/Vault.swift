@@ -46,24 +46,40 @@ public final class Vault: Sendable {
         let owners = parsed.map { $0?["organisation"]?.stringValue }
         try loadDataKeys(for: Set(owners.compactMap { $0 }), connection)
         return try events.indices.map { index in
-            let event = events[index]
-            guard let data = parsed[index], let owner = owners[index], let path = PersonalContent.paths[event.type],
-                case .string(let text)? = data.value(at: path)
-            else { return SealedEvent(event: event, contentKey: nil) }
-            let dataKey = dataKeys.withLock { $0[owner] }!
-            let contentKey = SymmetricKey(size: .bits256)
-            let box = try Sealing.seal(Data(text.utf8), key: contentKey, context: Sealing.contentContext(event: event.eventID, path: path))
-            var sealed = event
-            sealed.data = JSONText(data.replacing(at: path) { _ in PersonalText.sealed(box.base64EncodedString()).json }.serialized)
-            let wrapped = try contentKey.withUnsafeBytes {
-                try Sealing.seal(Data($0), key: dataKey.key, context: Sealing.contentKeyContext(event: event.eventID))
-            }
-            return SealedEvent(
-                event: sealed,
-                contentKey: ContentKey(
-                    organisation: owner, consultation: data["consultation"]?.stringValue ?? "", submissionKey: data["key"]?.stringValue ?? "",
-                    organisationKey: dataKey.id, wrapped: wrapped))
+            guard let data = parsed[index], let owner = owners[index] else { return SealedEvent(event: events[index], contentKey: nil) }
+            // Never stored in plain text for want of a key: loadDataKeys opened or made one for every owner.
+            guard let dataKey = dataKeys.withLock({ $0[owner] }) else { throw VaultError("no data key open for an organisation") }
+            return try seal(events[index], data: data, owner: owner, under: dataKey)
         }
+    }
+
+    /// `event` sealed without the database, when its organisation's data key is open in this process
+    /// already; nil when it is not (then `seal(_:_:)`, with a connection, opens or makes it).
+    public func sealIfKeyOpen(_ event: NewEvent) throws -> SealedEvent? {
+        guard PersonalContent.carried(by: event.type) else { return SealedEvent(event: event, contentKey: nil) }
+        let data = try Self.data(of: event)
+        guard let owner = data["organisation"]?.stringValue else { return SealedEvent(event: event, contentKey: nil) }
+        guard let dataKey = dataKeys.withLock({ $0[owner] }) else { return nil }
+        return try seal(event, data: data, owner: owner, under: dataKey)
+    }
+
+    /// One event sealed: its text under a new content key, that key under the organisation's data key.
+    private func seal(_ event: NewEvent, data: JSONValue, owner: String, under dataKey: DataKey) throws -> SealedEvent {
+        guard let path = PersonalContent.paths[event.type], case .string(let text)? = data.value(at: path) else {
+            return SealedEvent(event: event, contentKey: nil)
+        }
+        let contentKey = SymmetricKey(size: .bits256)
+        let box = try Sealing.seal(Data(text.utf8), key: contentKey, context: Sealing.contentContext(event: event.eventID, path: path))
+        var sealed = event
+        sealed.data = JSONText(data.replacing(at: path) { _ in PersonalText.sealed(box.base64EncodedString()).json }.serialized)
+        let wrapped = try contentKey.withUnsafeBytes {
+            try Sealing.seal(Data($0), key: dataKey.key, context: Sealing.contentKeyContext(event: event.eventID))
+        }
+        return SealedEvent(
+            event: sealed,
+            contentKey: ContentKey(
+                organisation: owner, consultation: data["consultation"]?.stringValue ?? "", submissionKey: data["key"]?.stringValue ?? "",
+                organisationKey: dataKey.id, wrapped: wrapped))
     }
 
     private static func data(of event: NewEvent) throws -> JSONValue {
