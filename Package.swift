@@ -24,10 +24,11 @@ import PackageDescription
 //   EventLog -> PostgresClient, EventRecords, JSON
 //   Migrations -> PostgresClient
 //   Participation -> Domain, EventRecords, JSON      # pure
-//   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
+//   HTTPServer -> Sockets, TLS                 # a small HTTP/1.1 server: the pure request parser, bounds, plain and TLS
+//   Observability -> HTTPServer                # runs no SQL: the daemon hands it what to measure
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
 //   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
-//   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
+//   Witness -> Transparency, Merkle, HTTPServer, TLS   # tlog-witness: the pure decision, its state file, its routes
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LineClient -> TLS
 //   Projections -> Participation, Domain, EventLog, PostgresClient, JSON, Locking
@@ -44,6 +45,7 @@ import PackageDescription
 //   MerkleTests -> Merkle
 //   ParticipationTests -> Participation, Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
+//   HTTPServerTests -> HTTPServer
 //   ObservabilityTests -> Observability
 //   PostgresClientTests -> PostgresClient, TestSupport, JSON
 //   TLSConnectionTests -> TLS, TestSupport
@@ -131,11 +133,12 @@ let package = Package(
         .target(name: "TLS", dependencies: ["CLibSSL"], path: "Sources/Network/TLS"),
         .target(name: "Sockets", path: "Sources/Network/Sockets"),
         .target(name: "LineClient", dependencies: ["TLS"], path: "Sources/Network/LineClient"),
-        .target(name: "Observability", dependencies: ["Sockets"], path: "Sources/Network/Observability"),
+        .target(name: "HTTPServer", dependencies: ["Sockets", "TLS"], path: "Sources/Network/HTTPServer"),
+        .target(name: "Observability", dependencies: ["HTTPServer"], path: "Sources/Network/Observability"),
         .target(
             name: "Witness",
             dependencies: [
-                "Locking", "Merkle", "Sockets", "TLS", "Transparency",
+                "HTTPServer", "Locking", "Merkle", "TLS", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Network/Witness"),
@@ -194,6 +197,7 @@ let package = Package(
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "Merkle", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
