@@ -47,6 +47,7 @@ import PackageDescription
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
 //   HTTPServerTests -> HTTPServer
 //   ObservabilityTests -> Observability
+//   ServerTests -> Server
 //   PostgresClientTests -> PostgresClient, TestSupport, JSON
 //   TLSConnectionTests -> TLS, TestSupport
 //   TransparencyTests -> Transparency, Merkle
@@ -148,6 +149,7 @@ let package = Package(
                 "ConnectionCore", "Domain", "EventLog", "EventRecords", "JSON", "LineProtocol", "Locking", "Merkle",
                 "Observability",
                 "PostgresClient", "Sockets", "TLS", "Trust", "Vault",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Network/Server"),
@@ -199,6 +201,7 @@ let package = Package(
         .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
