@@ -25,10 +25,11 @@ import PackageDescription
 //   Migrations -> PostgresClient
 //   Participation -> Domain, EventRecords, JSON      # pure
 //   WriteDecision -> Domain, EventRecords, LineProtocol, JSON   # pure: a write from its shape to its reply's outcome
-//   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
+//   HTTPServer -> Sockets, TLS                 # a small HTTP/1.1 server: the pure request parser, bounds, plain and TLS
+//   Observability -> HTTPServer                # runs no SQL: the daemon hands it what to measure
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
 //   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
-//   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
+//   Witness -> Transparency, Merkle, HTTPServer, TLS   # tlog-witness: the pure decision, its state file, its routes
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LogWriter -> Vault, EventLog, EventRecords, Domain, PostgresClient, WriteDecision   # seal and append: the one way events are written
 //   LineClient -> TLS
@@ -46,7 +47,9 @@ import PackageDescription
 //   MerkleTests -> Merkle
 //   ParticipationTests -> Participation, Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
+//   HTTPServerTests -> HTTPServer
 //   ObservabilityTests -> Observability
+//   ServerTests -> Server
 //   PostgresClientTests -> PostgresClient, TestSupport, JSON
 //   TLSConnectionTests -> TLS, TestSupport
 //   TransparencyTests -> Transparency, Merkle
@@ -143,11 +146,12 @@ let package = Package(
         .target(name: "TLS", dependencies: ["CLibSSL"], path: "Sources/Network/TLS"),
         .target(name: "Sockets", path: "Sources/Network/Sockets"),
         .target(name: "LineClient", dependencies: ["TLS"], path: "Sources/Network/LineClient"),
-        .target(name: "Observability", dependencies: ["Sockets"], path: "Sources/Network/Observability"),
+        .target(name: "HTTPServer", dependencies: ["Sockets", "TLS"], path: "Sources/Network/HTTPServer"),
+        .target(name: "Observability", dependencies: ["HTTPServer"], path: "Sources/Network/Observability"),
         .target(
             name: "Witness",
             dependencies: [
-                "Locking", "Merkle", "Sockets", "TLS", "Transparency",
+                "HTTPServer", "Locking", "Merkle", "TLS", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Network/Witness"),
@@ -207,7 +211,9 @@ let package = Package(
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "Merkle", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WitnessTests", dependencies: ["Witness", "Transparency", "Merkle", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server"]),
         .testTarget(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),

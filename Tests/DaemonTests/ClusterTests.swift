@@ -32,7 +32,7 @@ final class ClusterTests: XCTestCase {
         let fixture = try Fixture(daemonArguments: ["--http-port", "0"])
         var daemons = [fixture.daemon]
         for _ in 0..<2 { daemons.append(try Daemon(conninfo: fixture.conninfo, arguments: ["--http-port", "0"])) }
-        let frontend = try ThrowawayCluster.freePort()
+        let frontend = try LoopbackPort.free()
         let config = try Self.haproxyConfig(frontend: frontend, daemons: daemons.map { ($0.port, $0.httpPort!) })
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("consultd-haproxy-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -77,7 +77,7 @@ final class FailoverTests: XCTestCase {
             let submitted = try receiptClient.request("SUBMIT c1 \(receiptKey) \(Fixture.body)")
             XCTAssertTrue(submitted.hasPrefix("OK SUBMIT"), submitted)
             guard submitted.hasPrefix("OK SUBMIT") else { return }
-            receipts.append(try receipt(receiptClient, receiptKey, folder))
+            receipts.append(try receiptClient.receiptFile(for: receiptKey, in: folder))
             if round == 2 {
                 // Analysts on the standby (the old primary of round 1) while the primary takes writes.
                 let standby = cluster.standbyURL(database)
@@ -188,21 +188,5 @@ final class FailoverTests: XCTestCase {
             let rejoined = try Connection(cluster.standbyURL("postgres"))
             XCTAssertTrue(try rejoined.execute("SELECT pg_is_in_recovery() AS r").first!.get("r", as: Bool.self), "the old primary is a standby")
         }
-    }
-
-    /// Asks RECEIPT until the submission is in a signed checkpoint and keeps the receipt in a file.
-    func receipt(_ client: LineClient, _ key: String, _ folder: URL) throws -> String {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            let reply = try client.request("RECEIPT c1 \(key)")
-            if reply.hasPrefix("OK RECEIPT ") {
-                let path = folder.appendingPathComponent("\(key).receipt.json").path
-                try String(reply.dropFirst("OK RECEIPT ".count)).write(toFile: path, atomically: true, encoding: .utf8)
-                return path
-            }
-            XCTAssertTrue(reply.hasPrefix("ERR BUSY"), reply)
-            Thread.sleep(forTimeInterval: 0.1)  // waits for the next checkpoint, as a client would
-        }
-        throw TestEnvironmentError(description: "no receipt for \(key) within 20 s")
     }
 }

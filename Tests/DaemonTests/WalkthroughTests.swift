@@ -22,31 +22,11 @@ final class WalkthroughTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: root.appendingPathComponent("reports")) }
 
         // The first terminal: its own process group, as a terminal gives it, so Ctrl-C reaches all of it.
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        let script = root.appendingPathComponent("scripts/run-local").path
-        let argv = [strdup(script), nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
         let cwd = FileManager.default.currentDirectoryPath
         FileManager.default.changeCurrentDirectoryPath(root.path)
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, script, &actions, &attributes, argv, envp)
+        let spawned = Result { try PipedChild.spawn(root.appendingPathComponent("scripts/run-local").path, [], ownProcessGroup: true) }
         FileManager.default.changeCurrentDirectoryPath(cwd)
-        close(fds[1])
-        XCTAssertEqual(spawned, 0)
+        let (pid, pipe) = try spawned.get()
         var stopped = false
         defer {
             if !stopped {
@@ -58,7 +38,7 @@ final class WalkthroughTests: XCTestCase {
 
         // Wait for consultd's "ready" on the first terminal (it reads what it writes, so nothing blocks).
         // "] ready" is the log line's message, not "already" in an error on the way.
-        let output = PipeReader(fd: fds[0]) { $0.contains("] ready") }
+        let output = PipeReader(fd: pipe) { $0.contains("] ready") }
         XCTAssertTrue(output.waitUntilReadyOrEnded(timeout: 180))
         XCTAssertTrue(output.text.contains("] ready"), output.text)
         XCTAssertTrue(output.text.contains("source run-local.env"), "it tells the newcomer what to do: \(output.text)")

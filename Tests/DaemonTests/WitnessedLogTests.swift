@@ -397,8 +397,8 @@ final class WitnessedLogTests: XCTestCase {
     func testAWitnessThatIsDownDelaysNothing() throws {
         // Nothing listens on one witness's port: connections are refused at once. The other accepts
         // connections (the kernel completes them) but never answers: each request ends at its 5 s bound.
-        let closed = try ThrowawayCluster.freePort()  // bound, then closed: nothing listens on it
-        let silent = try ListeningPort.silent()
+        let closed = try LoopbackPort.free()  // bound, then closed: nothing listens on it
+        let silent = try LoopbackPort.silent()
         defer { close(silent.fd) }
         let w = try SignerKey.generate(name: "down.test/witness", type: .cosignatureV1).verifierKey.text
         let mute = try SignerKey.generate(name: "mute.test/witness", type: .cosignatureV1).verifierKey.text
@@ -422,26 +422,6 @@ final class WitnessedLogTests: XCTestCase {
         let again = Date()
         XCTAssertTrue(try client.request("SUBMIT c1 late \(Fixture.body)").hasPrefix("OK SUBMIT"))
         XCTAssertLessThan(Date().timeIntervalSince(again), 1)
-    }
-}
-
-enum ListeningPort {
-    /// A loopback port that accepts connections into its backlog and never reads or answers.
-    static func silent() throws -> (fd: Int32, port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound, listen(fd, 16) == 0 else {
-            close(fd)
-            throw TestEnvironmentError(description: "cannot listen")
-        }
-        return (fd, UInt16(bigEndian: address.sin_port))
     }
 }
 

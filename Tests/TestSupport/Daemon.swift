@@ -22,29 +22,12 @@ public final class Daemon: @unchecked Sendable {
     /// Starts `consultd --port 0` against `conninfo` and waits until it logs that it is listening;
     /// `environment` is added to the test's own.
     public init(conninfo: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TestEnvironmentError(description: "pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        let path = try TestDatabase.executable("consultd")
         let key = arguments.contains("--master-key-file") ? [] : ["--master-key-file", TestDatabase.masterKeyFile]
-        let argv = ([path, "--database", conninfo, "--port", "0"] + key + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
-        close(fds[1])
-        guard spawned == 0 else {
-            close(fds[0])
-            throw TestEnvironmentError(description: "cannot start consultd: \(String(cString: strerror(spawned)))")
-        }
+        let (child, pipe) = try PipedChild.spawn(
+            try TestDatabase.executable("consultd"), ["--database", conninfo, "--port", "0"] + key + arguments, outputs: .standardError,
+            environment: environment)
         pid = child
-        output = PipeReader(fd: fds[0]) { $0.contains("listening=") || $0.contains(#""listening":""#) }
+        output = PipeReader(fd: pipe) { $0.contains("listening=") || $0.contains(#""listening":""#) }
 
         guard output.waitUntilReadyOrEnded(timeout: 60), let port = Self.port(in: log) else {
             kill(pid, SIGKILL)

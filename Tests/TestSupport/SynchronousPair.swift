@@ -22,10 +22,9 @@ public final class SynchronousPair: @unchecked Sendable {
     }
 
     public let nodes: [Node]
-    public let folder: URL
-    public let superuser: String
-    let bin: String
-    let asOwner: [String]
+    private let home: ClusterHome
+    public var folder: URL { home.folder }
+    public var superuser: String { home.superuser }
     /// The node that is primary now.
     public private(set) var primary: Node
     /// The primary last lost (`failPrimary`), to rejoin.
@@ -33,22 +32,9 @@ public final class SynchronousPair: @unchecked Sendable {
     public var standby: Node { nodes.first { $0 !== primary }! }
 
     public init() throws {
-        guard let bin = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
-            .sorted(by: { $0.compare($1, options: .numeric) == .orderedAscending }).last.map({ "/usr/lib/postgresql/\($0)/bin" })
-        else { throw TestEnvironmentError(description: "no PostgreSQL under /usr/lib/postgresql (scripts/install-deps)") }
-        self.bin = bin
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("consultd-pair-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        superuser = ProcessInfo.processInfo.environment["PGUSER"] ?? NSUserName()
-        if getuid() == 0 {
-            asOwner = ["/usr/sbin/runuser", "-u", "postgres", "--"]
-            let chown = try TestDatabase.run("/bin/chown", ["postgres:", folder.path])
-            guard chown.status == 0 else { throw TestEnvironmentError(description: "chown: \(chown.stderr)") }
-        } else {
-            asOwner = []
-        }
-        nodes = [Node(name: "node_a", port: try ThrowawayCluster.freePort(), folder: folder),
-                 Node(name: "node_b", port: try ThrowawayCluster.freePort(), folder: folder)]
+        home = try ClusterHome(prefix: "consultd-pair")
+        nodes = [Node(name: "node_a", port: try LoopbackPort.free(), folder: home.folder),
+                 Node(name: "node_b", port: try LoopbackPort.free(), folder: home.folder)]
         primary = nodes[0]
         let a = nodes[0]
         try run("initdb", ["-D", a.data, "-U", superuser, "--auth=trust", "-E", "UTF8", "--locale=C"])
@@ -123,7 +109,7 @@ public final class SynchronousPair: @unchecked Sendable {
         // rewind is not possible. (pg_rewind left the old primary replaying its own timeline past
         // the fork here, then refusing the new one: "new timeline forked off ... before current
         // recovery point".)
-        try run("/bin/rm", ["-rf", node.data], absolute: true)
+        try run("/bin/rm", ["-rf", node.data])
         try run("pg_basebackup", ["-D", node.data, "-h", "127.0.0.1", "-p", String(primary.port), "-U", superuser, "-X", "stream", "-c", "fast"])
         try follow(node, primary: primary)
         try makeSynchronous(standby: node, on: primary)
@@ -173,15 +159,13 @@ public final class SynchronousPair: @unchecked Sendable {
         // As the owner (the data folder is postgres's): `sh -c 'cat >> file'` with the text on stdin
         // would need a pipe; a heredoc-free way is printf through the shell.
         let escaped = text.replacingOccurrences(of: "'", with: "'\\''")
-        let command = asOwner + ["/bin/sh", "-c", "printf '%s' '\(escaped)' >> '\(path)'"]
-        let result = try TestDatabase.run(command[0], Array(command.dropFirst()))
+        let result = try home.run("/bin/sh", ["-c", "printf '%s' '\(escaped)' >> '\(path)'"])
         guard result.status == 0 else { throw TestEnvironmentError(description: "cannot write \(path): \(result.stderr)") }
     }
 
     @discardableResult
-    func run(_ program: String, _ arguments: [String], absolute: Bool = false) throws -> String {
-        let command = asOwner + [absolute ? program : "\(bin)/\(program)"] + arguments
-        let result = try TestDatabase.run(command[0], Array(command.dropFirst()))
+    func run(_ program: String, _ arguments: [String]) throws -> String {
+        let result = try home.run(program, arguments)
         guard result.status == 0 else {
             let logs = nodes.map { (try? String(contentsOf: folder.appendingPathComponent("\($0.name).log"), encoding: .utf8)) ?? "" }
             throw TestEnvironmentError(description: "\(program) failed: \(result.stderr) \(logs.joined(separator: "\n").suffix(3_000))")

@@ -9,28 +9,9 @@ public final class WitnessProcess: @unchecked Sendable {
     public var log: String { output.text }
 
     public init(arguments: [String]) throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TestEnvironmentError(description: "pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        let path = try TestDatabase.executable("consultctl")
-        let argv = ([path, "witness", "serve", "--listen", "127.0.0.1:0"] + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
-        close(fds[1])
-        guard spawned == 0 else {
-            close(fds[0])
-            throw TestEnvironmentError(description: "cannot start consultctl: \(String(cString: strerror(spawned)))")
-        }
+        let (child, pipe) = try PipedChild.spawn(try TestDatabase.executable("consultctl"), ["witness", "serve", "--listen", "127.0.0.1:0"] + arguments)
         pid = child
-        output = PipeReader(fd: fds[0]) { $0.contains("listening=") }
+        output = PipeReader(fd: pipe) { $0.contains("listening=") }
         guard output.waitUntilReadyOrEnded(timeout: 60), let range = output.text.range(of: "listening=") else {
             kill(child, SIGKILL)
             var status: Int32 = 0

@@ -61,8 +61,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     private var readingPaused = false
     private var liveSources = 0
     private var armedDeadline: Double?
-    private var output: [UInt8] = []
-    private var outputHead = 0
+    private var output = OutputQueue()
     private var closed = false
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
@@ -171,7 +170,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     /// do not make the socket readable, so they are read at once instead of waited for.
     private func updateInterest() {
         guard !closed, let readSource, let writeSource else { return }
-        let pending = outputHead < output.count
+        let pending = !output.isEmpty
         assert(wantsInput == machine.wantsInput, "the shell's reading state and the machine's disagree")
         let reading = readiness.established && wantsInput
         let (wantRead, wantWrite) = readiness.interest(reading: reading, pending: pending, inputEnded: inputEnded)
@@ -240,7 +239,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let bytes):
-                output.append(contentsOf: bytes)
+                output.append(bytes)
                 sent = true
             case .pauseReading:
                 readingPaused = true
@@ -356,12 +355,12 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         guard !closed else { return }
         if readiness.established {
             readiness.writeWaits = nil
-            writing: while outputHead < output.count {
-                let outcome = output.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outputHead...])) }
+            writing: while !output.isEmpty {
+                let outcome = output.withNextChunk { transport.write($0) }
                 switch outcome {
                 case .done(let sent):
                     if sent == 0 { break writing }
-                    outputHead += sent
+                    output.removeFirst(sent)
                 case .wantRead, .wantWrite:
                     readiness.writeWaits = outcome.wait
                     break writing
@@ -371,16 +370,9 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
                     return abort("write failed: \(reason)")
                 }
             }
-            if outputHead == output.count {
-                output.removeAll(keepingCapacity: output.count <= 65_536)
-                outputHead = 0
-            } else if outputHead >= 65_536 {
-                output.removeFirst(outputHead)
-                outputHead = 0
-            }
         }
         updateInterest()
-        perform(machine.flushed(pending: output.count - outputHead, now: Self.now()))
+        perform(machine.flushed(pending: output.count, now: Self.now()))
     }
 
     // MARK: Time and lifecycle
@@ -414,7 +406,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             if !writeArmed { writeSource.resume() }
         }
         timer?.cancel()
-        output = []
+        output.removeAll()
         pendingWrites = [:]
     }
 

@@ -1,3 +1,4 @@
+import DequeModule
 import Domain
 import EventLog
 import Foundation
@@ -28,8 +29,7 @@ final class ReadPool: @unchecked Sendable {
         let run: @Sendable (DatabaseSession) -> Void
         let expire: @Sendable () -> Void
     }
-    private var jobs: [Job] = []
-    private var jobHead = 0
+    private var jobs = Deque<Job>()
     private var stopping = false
     private var running = 0
     private let allStopped = DispatchSemaphore(value: 0)
@@ -85,19 +85,14 @@ final class ReadPool: @unchecked Sendable {
     private func next() -> Job? {
         while true {
             condition.lock()
-            while jobHead == jobs.count {
+            while jobs.isEmpty {
                 if stopping {
                     condition.unlock()
                     return nil
                 }
                 condition.wait()
             }
-            let job = jobs[jobHead]
-            jobHead += 1
-            if jobHead == jobs.count || (jobHead > 1_024 && jobHead * 2 > jobs.count) {
-                jobs.removeFirst(jobHead)
-                jobHead = 0
-            }
+            let job = jobs.removeFirst()
             condition.unlock()
             // Waiting behind reads stuck in a frozen database, it outlived its deadline: skip it.
             guard job.deadline <= GroupCommitter.now() else { return job }

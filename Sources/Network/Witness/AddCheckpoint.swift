@@ -1,25 +1,10 @@
 import Crypto
+import HTTPServer
 import Merkle
 import Transparency
 
 /// An HTTP answer, as the witness's server writes it.
-public struct WitnessResponse: Equatable, Sendable {
-    public var status: Int
-    public var contentType: String
-    public var body: [UInt8]
-
-    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-
-    public init(status: Int, text: String) {
-        self.init(status: status, body: Array(text.utf8))
-    }
-
-    public var text: String { String(decoding: body, as: UTF8.self) }
-}
+public typealias WitnessResponse = HTTPResponse
 
 /// What the witness keeps for one log: the latest checkpoint it cosigned.
 public struct LogRecord: Codable, Equatable, Sendable {
