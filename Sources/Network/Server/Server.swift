@@ -1,3 +1,4 @@
+import DequeModule
 import Dispatch
 import Domain
 import Foundation
@@ -61,7 +62,7 @@ public final class Server: ConnectionHost, @unchecked Sendable {
     /// Open connections, and those of them not yet authenticated (by accept order, oldest first).
     private struct Table {
         var connections: [Int: ClientConnection] = [:]
-        var unauthenticated: [Int] = []
+        var unauthenticated = Deque<Int>()
     }
     private let table = Locked(Table())
     private let closedCondition = NSCondition()
