@@ -270,6 +270,7 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             case .authenticated(let organisation):
                 host.logger.info("authenticated", metadata: ["connection": "\(id)", "organisation": "\(organisation)"])
                 host.connectionAuthenticated(id)
+                host.readers.openDataKey(for: organisation)
             case .close:
                 return shutdown()
             }

@@ -124,6 +124,17 @@ final class ReadPool: @unchecked Sendable {
         submit { [self] session in done(fresh(session).hasLiveCredential(organisation)) }
     }
 
+    /// Opens `organisation`'s data key in the background once it has authenticated, so that its
+    /// submissions are sealed on its connection's queue rather than by the committer, which every
+    /// connection waits on. Once per organisation and process; a failure leaves the sealing to the
+    /// committer.
+    func openDataKey(for organisation: String) {
+        guard !vault.hasOpenDataKey(for: organisation) else { return }
+        submit(deadline: GroupCommitter.now() + config.databaseTimeout) { [vault] session in
+            _ = try? session.with { try vault.openDataKey(for: organisation, $0.connection) }
+        }
+    }
+
     func consultations(deadline: Double? = nil, _ done: @escaping @Sendable (Reply) -> Void) {
         submit(deadline: deadline, expire: { done(Self.tooLate) }) { [self] session in
             let open = fresh(session).openConsultations(at: Date())

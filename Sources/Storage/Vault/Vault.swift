@@ -63,6 +63,17 @@ public final class Vault: Sendable {
         return try seal(event, data: data, owner: owner, under: dataKey)
     }
 
+    /// Opens (or makes) `organisation`'s data key now, so that its writes can be sealed where they
+    /// are read, before the committer takes them (`sealIfKeyOpen`). Does nothing if it is open.
+    public func openDataKey(for organisation: String, _ connection: Connection) throws {
+        try loadDataKeys(for: [organisation], connection)
+    }
+
+    /// Whether `organisation`'s data key is open in this process.
+    public func hasOpenDataKey(for organisation: String) -> Bool {
+        dataKeys.withLock { $0[organisation] != nil }
+    }
+
     /// One event sealed: its text under a new content key, that key under the organisation's data key.
     private func seal(_ event: NewEvent, data: JSONValue, owner: String, under dataKey: DataKey) throws -> SealedEvent {
         guard let path = PersonalContent.paths[event.type], case .string(let text)? = data.value(at: path) else {
