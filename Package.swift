@@ -26,7 +26,7 @@ import PackageDescription
 //   Participation -> Domain, EventRecords, JSON      # pure
 //   Observability -> Sockets                   # runs no SQL: the daemon hands it what to measure
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
-//   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
+//   Trust -> Merkle, JSON, PostgresClient, Transparency, EventRecords   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
 //   Witness -> Transparency, Merkle, Sockets, TLS   # tlog-witness: the pure decision, its state file, its HTTP server
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LineClient -> TLS
@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Trust",
             dependencies: [
-                "JSON", "Merkle", "PostgresClient", "Transparency",
+                "EventRecords", "JSON", "Merkle", "PostgresClient", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
