@@ -38,11 +38,11 @@ import PackageDescription
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
 //   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
-//   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
+//   DomainTests -> Domain, JSON, LineProtocol, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
 //   LineProtocolTests -> LineProtocol, JSON
 //   MerkleTests -> Merkle
-//   ParticipationTests -> Participation, Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
+//   ParticipationTests -> Participation, Domain, JSON, EventRecords
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
 //   ObservabilityTests -> Observability
 //   PostgresClientTests -> PostgresClient, TestSupport, JSON
@@ -199,8 +199,8 @@ let package = Package(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON", "Domain"]),
-        .testTarget(name: "ParticipationTests", dependencies: ["EventRecords", "Participation", "Domain", "EventLog", "JSON", "PostgresClient"]),
-        .testTarget(name: "DomainTests", dependencies: ["EventRecords", "Domain", "EventLog", "JSON", "PostgresClient"]),
+        .testTarget(name: "ParticipationTests", dependencies: ["EventRecords", "Participation", "Domain", "JSON"]),
+        .testTarget(name: "DomainTests", dependencies: ["EventRecords", "Domain", "JSON", "LineProtocol"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server", "Locking"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
