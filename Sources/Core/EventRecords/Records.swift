@@ -84,14 +84,14 @@ public struct RecordedEvent: Equatable, Sendable {
     /// `recorded_at` as the log's readers decode it (the fold compares these).
     public let recordedAt: Date
     /// `recorded_at` exactly, as PostgreSQL keeps it: microseconds since 1970-01-01T00:00:00Z. The
-    /// Merkle leaf hashes this, not `recordedAt`: a `Date` is a `Double`, which holds every
-    /// microsecond only until 2^52 of them (the year 2112), and a leaf must be exact for any time stored.
+    /// Merkle leaf hashes this, not `recordedAt`: a `Date` is a `Double`, which rounds back to the
+    /// microsecond only for times before about 2100, and a leaf must be exact for any time stored.
     public let recordedAtMicroseconds: Int64
     /// nil when the event has none, and in an event the Merkle tree reads back (Trust: the leaf
     /// does not cover it).
     public let idempotencyKey: String?
 
-    /// An event read as a `Date`; its microseconds are that time rounded (exact until 2112).
+    /// An event read as a `Date`; its microseconds are that time rounded (exact before about 2100).
     public init(
         position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
         recordedAt: Date, idempotencyKey: String?
