@@ -28,7 +28,7 @@ import PackageDescription
 //   HTTPServer -> Sockets, TLS                 # a small HTTP/1.1 server: the pure request parser, bounds, plain and TLS
 //   Observability -> HTTPServer                # runs no SQL: the daemon hands it what to measure
 //   Transparency -> Merkle                     # pure: C2SP signed notes, checkpoints, cosignatures, tlog-proof, tiles
-//   Trust -> Merkle, JSON, PostgresClient, Transparency   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
+//   Trust -> Merkle, JSON, PostgresClient, Transparency, EventRecords   # the tree, checkpoints (both forms), receipts, witness submission, tiles served
 //   Witness -> Transparency, Merkle, HTTPServer, TLS   # tlog-witness: the pure decision, its state file, its routes
 //   Vault -> EventLog, Domain, JSON, PostgresClient, Locking, EventRecords
 //   LogWriter -> Vault, EventLog, EventRecords, Domain, PostgresClient, WriteDecision   # seal and append: the one way events are written
@@ -41,11 +41,11 @@ import PackageDescription
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
 //   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
-//   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
+//   DomainTests -> Domain, JSON, LineProtocol, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
 //   LineProtocolTests -> LineProtocol, JSON
 //   MerkleTests -> Merkle
-//   ParticipationTests -> Participation, Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
+//   ParticipationTests -> Participation, Domain, JSON, EventRecords
 //   MigrationsTests -> Migrations, TestSupport, PostgresClient, Domain
 //   HTTPServerTests -> HTTPServer
 //   ObservabilityTests -> Observability
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "Trust",
             dependencies: [
-                "JSON", "Merkle", "PostgresClient", "Transparency",
+                "EventRecords", "JSON", "Merkle", "PostgresClient", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -218,8 +218,8 @@ let package = Package(
             name: "VaultTests", dependencies: ["Vault", "Domain", "EventLog", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TLSConnectionTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "LineProtocol", "JSON", "Domain"]),
-        .testTarget(name: "ParticipationTests", dependencies: ["EventRecords", "Participation", "Domain", "EventLog", "JSON", "PostgresClient"]),
-        .testTarget(name: "DomainTests", dependencies: ["EventRecords", "Domain", "EventLog", "JSON", "PostgresClient"]),
+        .testTarget(name: "ParticipationTests", dependencies: ["EventRecords", "Participation", "Domain", "JSON"]),
+        .testTarget(name: "DomainTests", dependencies: ["EventRecords", "Domain", "JSON", "LineProtocol"]),
         .target(name: "TestSupport", dependencies: ["PostgresClient", "Migrations", "LineClient", "Server", "Locking"], path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Domain
 import EventLog
+import EventRecords
 import Foundation
 import JSON
 import PostgresClient
@@ -109,8 +110,8 @@ final class TrustTests: XCTestCase {
         let client = try fixture.client()
         XCTAssertTrue(try client.request(#"SUBMIT c1 k1 {"stage": "design", "language": "ar", "text": "é \"quoted\" ✓ \u0001"}"#).hasPrefix("OK"))
         let path = try receipt(client, "k1")
-        var events: [LeafEvent] = []
-        try fixture.store.connection.stream("SELECT \(LeafEvent.columns) FROM consult.events ORDER BY position") { events.append(try LeafEvent(row: $0)) }
+        var events: [RecordedEvent] = []
+        try fixture.store.connection.stream("SELECT \(RecordedEvent.leafColumns) FROM consult.events ORDER BY position") { events.append(try RecordedEvent(leafRow: $0)) }
         var compared = 0
         try LeafRow.copy(fixture.store.connection, from: 1, through: .max) { row in
             let event = events[compared]
@@ -120,6 +121,9 @@ final class TrustTests: XCTestCase {
             compared += 1
         }
         XCTAssertEqual(compared, Int(try fixture.store.headPosition()))
+        // The same events as the log reads them (the time a `Date`, its microseconds rounded back) give the same leaves.
+        let logged = try EventStore(connection: fixture.store.connection).read(after: 0, limit: events.count)
+        XCTAssertEqual(logged.map(\.leafHash), events.map(\.leafHash))
         let script = TestDatabase.repositoryRoot.appendingPathComponent("docs/verify_receipt.py").path
         let checked = try TestDatabase.run("/usr/bin/env", ["python3", script, path, publicKey])
         XCTAssertEqual(checked.status, 0, checked.stderr)
@@ -171,15 +175,15 @@ final class TrustTests: XCTestCase {
     /// docs/TRUST.md's worked example, computed by the Swift code (no database needed).
     func testTheWorkedExampleOfTrustMD() throws {
         let events = [
-            LeafEvent(position: 1, eventID: UUID(uuidString: "1f0c7e3a-4b5d-4c6e-8f70-8192a3b4c5d6")!, stream: "consultation-c1", version: 1,
-                      type: "ConsultationOpened", data: #"{"id": "c1"}"#, metadata: "{}", recordedAtMicroseconds: 1_795_000_000_000_000),
-            LeafEvent(position: 2, eventID: UUID(uuidString: "2a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")!, stream: "submission-org-a/c1/k1",
-                      version: 1, type: "SubmissionReceived",
-                      data: #"{"key": "k1", "submission": {"text": "Buses cost too much.", "stage": "design", "language": "ar"}, "consultation": "c1", "organisation": "org-a"}"#,
-                      metadata: #"{"protocol": "consultd-line/1"}"#, recordedAtMicroseconds: 1_795_000_001_250_000),
-            LeafEvent(position: 3, eventID: UUID(uuidString: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f")!, stream: "feedback-org-a/c1/k1", version: 1,
-                      type: "FeedbackGiven", data: #"{"key": "k1", "text": "Thank you.", "consultation": "c1", "organisation": "org-a"}"#,
-                      metadata: "{}", recordedAtMicroseconds: 1_795_000_002_500_000),
+            RecordedEvent(position: 1, eventID: UUID(uuidString: "1f0c7e3a-4b5d-4c6e-8f70-8192a3b4c5d6")!, stream: "consultation-c1", version: 1,
+                          type: "ConsultationOpened", data: #"{"id": "c1"}"#, metadata: "{}", recordedAtMicroseconds: 1_795_000_000_000_000, idempotencyKey: nil),
+            RecordedEvent(position: 2, eventID: UUID(uuidString: "2a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")!, stream: "submission-org-a/c1/k1",
+                          version: 1, type: "SubmissionReceived",
+                          data: #"{"key": "k1", "submission": {"text": "Buses cost too much.", "stage": "design", "language": "ar"}, "consultation": "c1", "organisation": "org-a"}"#,
+                          metadata: #"{"protocol": "consultd-line/1"}"#, recordedAtMicroseconds: 1_795_000_001_250_000, idempotencyKey: nil),
+            RecordedEvent(position: 3, eventID: UUID(uuidString: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f")!, stream: "feedback-org-a/c1/k1", version: 1,
+                          type: "FeedbackGiven", data: #"{"key": "k1", "text": "Thank you.", "consultation": "c1", "organisation": "org-a"}"#,
+                          metadata: "{}", recordedAtMicroseconds: 1_795_000_002_500_000, idempotencyKey: nil),
         ]
         XCTAssertEqual(events[0].leafInput.count, 120)
         XCTAssertEqual(events.map(\.leafHash.hex), [

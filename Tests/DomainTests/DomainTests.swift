@@ -1,10 +1,8 @@
 import EventRecords
 import JSON
 import Domain
-import EventLog
 import Foundation
 import LineProtocol
-import PostgresClient
 import XCTest
 
 final class DomainTests: XCTestCase {

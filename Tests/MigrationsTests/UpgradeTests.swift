@@ -10,13 +10,26 @@ import XCTest
 /// the ones the release made, but for the changes meant.
 final class UpgradeTests: XCTestCase {
     /// Release 0.16's schema/ (`git show f7ee411:schema/…`): numbered files only, each function
-    /// created in the migration that first needed it and redefined in later ones.
-    static let release016 = TestDatabase.repositoryRoot.appendingPathComponent("Tests/MigrationsTests/Fixtures/release-0.16")
+    /// created in the migration that first needed it and redefined in later ones. Kept as an archive
+    /// (Fixtures/README.md): a frozen release, not SQL to maintain beside schema/.
+    static let release016 = TestDatabase.repositoryRoot.appendingPathComponent("Tests/MigrationsTests/Fixtures/release-0.16.tar.gz")
+
+    /// Release 0.16's migrations, read from its archive unpacked in a folder of its own.
+    static func releaseMigrations() throws -> [Migration] {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("consultd-release-0.16-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let unpacked = try TestDatabase.run("/usr/bin/env", ["tar", "-xzf", release016.path, "-C", folder.path])
+        guard unpacked.status == 0 else {
+            throw TestEnvironmentError(description: "tar could not unpack \(release016.path): \(unpacked.stderr)")
+        }
+        return try Migrator.numberedFiles(in: folder.appendingPathComponent("release-0.16"))
+    }
 
     /// Makes a database with release 0.16's migrations, as that release's migrator did.
     func releaseDatabase() throws -> Connection {
         let connection = try Connection(try TestDatabase.fresh(migrated: false))
-        let old = try Migrator.numberedFiles(in: Self.release016)
+        let old = try Self.releaseMigrations()
         XCTAssertEqual(old.map(\.version), Array(1...10))
         try Migrator(migrations: old).migrate(connection)
         return connection

@@ -1,11 +1,8 @@
 import EventRecords
 import JSON
 import Domain
-import EventLog
 import Foundation
-import LineProtocol
 import Participation
-import PostgresClient
 import XCTest
 
 /// Each metric on a small history worked out by hand (the arithmetic is in the comments).

@@ -81,12 +81,46 @@ public struct RecordedEvent: Equatable, Sendable {
     /// The jsonb text as the server prints it (keys sorted by length, then bytes).
     public let data: String
     public let metadata: String
+    /// `recorded_at` as the log's readers decode it (the fold compares these).
     public let recordedAt: Date
+    /// `recorded_at` exactly, as PostgreSQL keeps it: microseconds since 1970-01-01T00:00:00Z. The
+    /// Merkle leaf hashes this, not `recordedAt`: a `Date` is a `Double`, which rounds back to the
+    /// microsecond only for times before about 2100, and a leaf must be exact for any time stored.
+    public let recordedAtMicroseconds: Int64
+    /// nil when the event has none, and in an event the Merkle tree reads back (Trust: the leaf
+    /// does not cover it).
     public let idempotencyKey: String?
 
+    /// An event read as a `Date`; its microseconds are that time rounded (exact before about 2100).
     public init(
         position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
         recordedAt: Date, idempotencyKey: String?
+    ) {
+        self.init(
+            position: position, eventID: eventID, stream: stream, version: version, type: type, data: data, metadata: metadata,
+            recordedAt: recordedAt, recordedAtMicroseconds: Self.microseconds(recordedAt), idempotencyKey: idempotencyKey)
+    }
+
+    /// Rounded, and held within Int64 rather than trapping (PostgreSQL's last years, past 294,000 AD, overflow it).
+    private static func microseconds(_ date: Date) -> Int64 {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        return Int64(exactly: micros) ?? (micros < 0 ? .min : .max)
+    }
+
+    /// An event read with its exact time (the tree's reads, receipts); its `recordedAt` is the nearest `Date`.
+    public init(
+        position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
+        recordedAtMicroseconds: Int64, idempotencyKey: String?
+    ) {
+        self.init(
+            position: position, eventID: eventID, stream: stream, version: version, type: type, data: data, metadata: metadata,
+            recordedAt: Date(timeIntervalSince1970: Double(recordedAtMicroseconds) / 1_000_000),
+            recordedAtMicroseconds: recordedAtMicroseconds, idempotencyKey: idempotencyKey)
+    }
+
+    private init(
+        position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
+        recordedAt: Date, recordedAtMicroseconds: Int64, idempotencyKey: String?
     ) {
         self.position = position
         self.eventID = eventID
@@ -96,6 +130,7 @@ public struct RecordedEvent: Equatable, Sendable {
         self.data = data
         self.metadata = metadata
         self.recordedAt = recordedAt
+        self.recordedAtMicroseconds = recordedAtMicroseconds
         self.idempotencyKey = idempotencyKey
     }
 }

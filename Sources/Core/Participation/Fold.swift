@@ -74,13 +74,6 @@ public struct FoldEvent: Sendable {
     }
 }
 
-/// Identifies a submission: its organisation, consultation and key.
-public struct SubmissionID: Hashable, Sendable {
-    public let organisation: String
-    public let consultation: String
-    public let key: String
-}
-
 /// One submission as the metrics see it, with its organisation's profile as it stood when it was made.
 public struct SubmissionRecord: Equatable, Sendable {
     public let organisation: String
@@ -190,7 +183,7 @@ public struct LogFold: Sendable {
     public private(set) var registry = Registry()
     /// Every submission, compact (a large log holds millions): `index` finds one in `stored`;
     /// organisation, consultation and key are in the index's key, texts are numbered in `words`.
-    private var index: [SubmissionID: Int32] = [:]
+    private var index: [SubmissionKey: Int32] = [:]
     private var stored: ContiguousArray<StoredSubmission> = []
     private var words: [String] = []
     private var wordNumbers: [String: Int32] = [:]
@@ -254,7 +247,7 @@ public struct LogFold: Sendable {
         default: break
         }
         guard let consultation = event.consultation else { return nil }
-        let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
+        let id = SubmissionKey(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
         switch event.type {
         case EventType.submissionReceived:
             // One hash of the id, not two (a look-up, then an insert): this is most of a rebuild's work.
@@ -316,18 +309,18 @@ public struct LogFold: Sendable {
 
     /// The submissions that `events` refer to (withdrawals, feedback, an outcome's citations old
     /// and new) and that neither this fold holds nor `events` receive first.
-    public func submissionsNeeded(by events: [FoldEvent]) -> Set<SubmissionID> {
-        var received = Set<SubmissionID>()
-        var needed = Set<SubmissionID>()
+    public func submissionsNeeded(by events: [FoldEvent]) -> Set<SubmissionKey> {
+        var received = Set<SubmissionKey>()
+        var needed = Set<SubmissionKey>()
         for event in events {
             if case .outcomePublished(let outcome)? = event.event {
-                let citations = outcome.cites.map { SubmissionID(organisation: $0.organisation, consultation: outcome.consultation, key: $0.key) }
+                let citations = outcome.cites.map { SubmissionKey(organisation: $0.organisation, consultation: outcome.consultation, key: $0.key) }
                 let before = (outcomes[outcome.consultation] ?? []).compactMap { Self.citedID($0, in: outcome.consultation) }
                 for id in citations + before where index[id] == nil && !received.contains(id) { needed.insert(id) }
                 continue
             }
             guard let consultation = event.consultation else { continue }
-            let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
+            let id = SubmissionKey(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
             switch event.type {
             case EventType.submissionReceived: received.insert(id)
             case EventType.submissionWithdrawn, EventType.feedbackGiven:
@@ -343,7 +336,7 @@ public struct LogFold: Sendable {
     public mutating func remember(_ events: [FoldEvent]) {
         for event in events where event.position <= position {
             guard let consultation = event.consultation else { continue }
-            let id = SubmissionID(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
+            let id = SubmissionKey(organisation: event.organisation ?? "", consultation: consultation, key: event.key ?? "")
             switch event.type {
             case EventType.submissionReceived where index[id] == nil:
                 let profile = profileHistory[id.organisation]?.last { $0.position < event.position }?.profile ?? -1
@@ -401,18 +394,18 @@ public struct LogFold: Sendable {
     }
 
     /// "organisation/key" as an outcome's citation is kept, back to an id.
-    private static func citedID(_ citation: String, in consultation: String) -> SubmissionID? {
+    private static func citedID(_ citation: String, in consultation: String) -> SubmissionKey? {
         guard let slash = citation.firstIndex(of: "/") else { return nil }
-        return SubmissionID(
+        return SubmissionKey(
             organisation: String(citation[..<slash]), consultation: consultation, key: String(citation[citation.index(after: slash)...]))
     }
 
     /// Where submission `id` is in `stored`, if it was received.
-    private func slot(of id: SubmissionID) -> Int? {
+    private func slot(of id: SubmissionKey) -> Int? {
         index[id].map(Int.init)
     }
 
-    func record(_ id: SubmissionID, _ submission: StoredSubmission) -> SubmissionRecord {
+    func record(_ id: SubmissionKey, _ submission: StoredSubmission) -> SubmissionRecord {
         SubmissionRecord(
             organisation: id.organisation, consultation: id.consultation, key: id.key, position: submission.position,
             receivedAt: submission.receivedAt, profile: submission.profile < 0 ? nil : profiles[Int(submission.profile)],

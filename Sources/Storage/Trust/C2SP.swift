@@ -1,4 +1,5 @@
 import Crypto
+import EventRecords
 import Foundation
 import Merkle
 import PostgresClient
@@ -214,7 +215,7 @@ extension Receipt {
 /// What an offline check of a `.tlog-proof` receipt found.
 public struct TlogProofCheck {
     public var lines: [(check: String, passed: Bool)] = []
-    public var event: LeafEvent?
+    public var event: RecordedEvent?
     public var cosignatures = 0
     public var passed: Bool { !lines.isEmpty && lines.allSatisfy(\.passed) }
 
@@ -226,7 +227,7 @@ public struct TlogProofCheck {
             result.lines.append(("the file is a c2sp.org/tlog-proof@v1 (\(error))", false))
             return result
         }
-        guard let extra = proof.extra, let event = LeafEvent(leafInput: extra) else {
+        guard let extra = proof.extra, let event = RecordedEvent(leafInput: extra) else {
             result.lines.append(("the proof's extra holds the event's leaf input", false))
             return result
         }

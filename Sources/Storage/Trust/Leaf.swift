@@ -1,39 +1,17 @@
+import EventRecords
 import Foundation
 import Merkle
 import PostgresClient
 
-/// An event as the tree sees it: exactly the fields a reader of the log can read back, in the form
-/// docs/TRUST.md fixes, so that anyone can recompute its leaf hash.
-public struct LeafEvent: Equatable, Sendable {
-    public let position: Int64
-    public let eventID: UUID
-    public let stream: String
-    public let version: Int64
-    public let type: String
-    /// `data::text` and `metadata::text`: jsonb as PostgreSQL prints it.
-    public let data: String
-    public let metadata: String
-    /// `recorded_at` in microseconds since 1970-01-01T00:00:00Z (PostgreSQL keeps microseconds).
-    public let recordedAtMicroseconds: Int64
-
-    public init(
-        position: Int64, eventID: UUID, stream: String, version: Int64, type: String, data: String, metadata: String,
-        recordedAtMicroseconds: Int64
-    ) {
-        self.position = position
-        self.eventID = eventID
-        self.stream = stream
-        self.version = version
-        self.type = type
-        self.data = data
-        self.metadata = metadata
-        self.recordedAtMicroseconds = recordedAtMicroseconds
-    }
-
+/// The tree's view of an event: exactly the fields a reader of the log can read back, in the form
+/// docs/TRUST.md fixes, so that anyone can recompute its leaf hash. Its time is the exact
+/// `recordedAtMicroseconds` (never `recordedAt`, a `Double`); `idempotencyKey` is not covered, and
+/// is nil in an event the tree reads back (`init(leafRow:)`, `init?(leafInput:)`, a receipt).
+extension RecordedEvent {
     /// The leaf's input (docs/TRUST.md, "Leaves"): a tag, then each field in order, integers
     /// big-endian, texts as UTF-8 prefixed with their byte length, so no two events share an input.
     public var leafInput: [UInt8] {
-        var bytes = Self.tag
+        var bytes = Self.leafTag
         func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
         func text(_ value: String) {
             let utf8 = Array(value.utf8)
@@ -54,10 +32,11 @@ public struct LeafEvent: Equatable, Sendable {
     /// RFC 9162's leaf hash of `leafInput`.
     public var leafHash: Hash { MerkleHash.leaf(leafInput) }
 
-    static let tag: [UInt8] = Array("consultd-leaf-v1".utf8) + [0]
+    static let leafTag: [UInt8] = Array("consultd-leaf-v1".utf8) + [0]
 
-    /// The columns to select for a `LeafEvent`, in `init(row:)`'s order (an exact epoch in microseconds).
-    public static let columns = """
+    /// The columns to select for `init(leafRow:)`, in its order: the leaf's fields, the time as an
+    /// exact epoch in microseconds.
+    public static let leafColumns = """
         position, event_id::text, stream, version, type, data::text, metadata::text,
         (extract(epoch FROM recorded_at) * 1000000)::bigint
         """
@@ -101,7 +80,7 @@ public struct LeafRow {
         recordedAtMicroseconds = try row.int64(7) + Self.epochOffsetMicroseconds
     }
 
-    /// The leaf hash: the same bytes as `LeafEvent.leafInput`, hashed without building them.
+    /// The leaf hash: the same bytes as `RecordedEvent.leafInput`, hashed without building them.
     public var leafHash: Hash {
         var hasher = LeafHasher()
         func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { hasher.update($0) } }
@@ -109,7 +88,7 @@ public struct LeafRow {
             withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update($0) }
             hasher.update(bytes)
         }
-        LeafEvent.tag.withUnsafeBytes { hasher.update($0) }
+        RecordedEvent.leafTag.withUnsafeBytes { hasher.update($0) }
         integer(position)
         hasher.update(eventID)
         text(stream)
@@ -135,8 +114,9 @@ public struct LeafRow {
 }
 
 
-extension LeafEvent {
-    /// Parses a leaf input (docs/TRUST.md, "Leaves"); nil when it is not one.
+extension RecordedEvent {
+    /// Parses a leaf input (docs/TRUST.md, "Leaves"); nil when it is not one. Its `idempotencyKey`
+    /// is nil: the leaf does not cover it.
     public init?(leafInput bytes: [UInt8]) {
         var offset = 0
         func take(_ count: Int) -> ArraySlice<UInt8>? {
@@ -149,7 +129,7 @@ extension LeafEvent {
             guard let length = take(4).map({ $0.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }), let utf8 = take(Int(length)) else { return nil }
             return String(validating: Array(utf8), as: UTF8.self)
         }
-        guard take(Self.tag.count).map(Array.init) == Self.tag, let position = integer(), let id = take(16) else { return nil }
+        guard take(Self.leafTag.count).map(Array.init) == Self.leafTag, let position = integer(), let id = take(16) else { return nil }
         let u = Array(id)
         let uuid = UUID(uuid: (u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]))
         guard let stream = text(), let version = integer(), let type = text(), let data = text(), let metadata = text(),
@@ -157,6 +137,6 @@ extension LeafEvent {
         else { return nil }
         self.init(
             position: position, eventID: uuid, stream: stream, version: version, type: type, data: data, metadata: metadata,
-            recordedAtMicroseconds: time)
+            recordedAtMicroseconds: time, idempotencyKey: nil)
     }
 }

@@ -1,3 +1,4 @@
+import EventRecords
 import Foundation
 import JSON
 import Merkle
@@ -5,7 +6,7 @@ import Merkle
 /// Proof that an event is in the log: the event as stored, its leaf hash, a signed checkpoint that
 /// includes it, and the inclusion proof. Checked offline with the operator's public key alone.
 public struct Receipt: Equatable, Sendable {
-    public let event: LeafEvent
+    public let event: RecordedEvent
     public let leafHash: Hash
     public let checkpoint: Checkpoint
     public let inclusionProof: [Hash]
@@ -14,7 +15,7 @@ public struct Receipt: Equatable, Sendable {
     /// How many of the configured witnesses cosigned the checkpoint (C2SP checkpoints only).
     public var cosignatures: Int?
 
-    public init(event: LeafEvent, leafHash: Hash, checkpoint: Checkpoint, inclusionProof: [Hash]) {
+    public init(event: RecordedEvent, leafHash: Hash, checkpoint: Checkpoint, inclusionProof: [Hash]) {
         self.event = event
         self.leafHash = leafHash
         self.checkpoint = checkpoint
@@ -57,10 +58,10 @@ public struct Receipt: Equatable, Sendable {
         guard case .array(let proof)? = json["inclusion_proof"] else { throw TrustError("receipt.inclusion_proof: a list") }
         guard let checkpoint = json["checkpoint"] else { throw TrustError("receipt.checkpoint: missing") }
         self.init(
-            event: LeafEvent(
+            event: RecordedEvent(
                 position: try integer("position"), eventID: id, stream: try text("stream"), version: try integer("version"),
                 type: try text("type"), data: try text("data"), metadata: try text("metadata"),
-                recordedAtMicroseconds: try integer("recorded_at_us")),
+                recordedAtMicroseconds: try integer("recorded_at_us"), idempotencyKey: nil),
             leafHash: leaf, checkpoint: try Checkpoint(json: checkpoint),
             inclusionProof: try proof.map { element in
                 guard let text = element.stringValue, let hash = Hash(hex: text) else {

@@ -1,3 +1,4 @@
+import EventRecords
 import Foundation
 import Merkle
 import PostgresClient
@@ -88,10 +89,10 @@ public struct TreeStore {
     }
 
     /// The event at `position` as the tree hashes it.
-    public func event(at position: Int64) throws -> LeafEvent? {
-        var found: LeafEvent?
-        try connection.stream("SELECT \(LeafEvent.columns) FROM consult.events WHERE position = $1", [position]) {
-            found = try LeafEvent(row: $0)
+    public func event(at position: Int64) throws -> RecordedEvent? {
+        var found: RecordedEvent?
+        try connection.stream("SELECT \(RecordedEvent.leafColumns) FROM consult.events WHERE position = $1", [position]) {
+            found = try RecordedEvent(leafRow: $0)
         }
         return found
     }
@@ -113,13 +114,14 @@ public struct TreeStore {
     }
 }
 
-extension LeafEvent {
-    /// From a row selected with `LeafEvent.columns`.
-    public init(row: StreamedRow) throws {
+extension RecordedEvent {
+    /// From a row selected with `RecordedEvent.leafColumns` (the leaf's fields only: no idempotency key).
+    public init(leafRow row: StreamedRow) throws {
         guard let id = UUID(uuidString: try row.get(1, as: String.self)) else { throw TrustError("event_id is not a UUID") }
         self.init(
             position: try row.int64(0)!, eventID: id, stream: try row.get(2), version: try row.int64(3)!, type: try row.get(4),
-            data: try row.get(5), metadata: try row.get(6), recordedAtMicroseconds: try row.int64(7)!)
+            data: try row.get(5), metadata: try row.get(6), recordedAtMicroseconds: try row.int64(7)!,
+            idempotencyKey: nil)
     }
 }
 
