@@ -34,7 +34,7 @@ import PackageDescription
 //   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords
 //   consultd -> Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
 //   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords
-//   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
+//   consult-bench -> Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
 //   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
@@ -173,10 +173,9 @@ let package = Package(
         .executableTarget(
             name: "consult-bench",
             dependencies: [
-                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "Locking", "Migrations",
-                "Participation", "PostgresClient", "Projections", "Server", "Trust", "Vault",
+                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "Locking", "Migrations",
+                "Participation", "PostgresClient", "Projections", "Trust", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/Programs/consult-bench"),
