@@ -32,11 +32,13 @@ import PackageDescription
 //   LineClient -> TLS
 //   Projections -> Participation, Domain, EventLog, PostgresClient, JSON, Locking
 //   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords
-//   consultd -> Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
+//   DaemonConfiguration -> Server, Trust, PostgresClient   # consultd's options settled into one value (no I/O), and its start and stop order
+//   consultd -> DaemonConfiguration, Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
 //   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords
 //   consult-bench -> Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
+//   DaemonConfigurationTests -> DaemonConfiguration, Server, Trust, Transparency
 //   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
 //   DomainTests -> Domain, EventLog, JSON, LineProtocol, PostgresClient, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
@@ -151,10 +153,18 @@ let package = Package(
         // The programs and their version (Sources/Programs).
         .target(name: "CVersion", path: "Sources/Programs/CVersion"),
         .target(name: "Version", dependencies: ["CVersion"], path: "Sources/Programs/Version"),
+        .target(
+            name: "DaemonConfiguration",
+            dependencies: [
+                "PostgresClient", "Server", "Trust",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Programs/DaemonConfiguration"),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "JSON", "Locking", "Migrations", "Observability", "Participation", "PostgresClient", "Projections",
+                "DaemonConfiguration", "JSON", "Locking", "Migrations", "Observability", "Participation", "PostgresClient", "Projections",
                 "Server", "Trust", "Vault", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -188,6 +198,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["EventRecords", "TestSupport", "Domain", "EventLog", "LineProtocol", "Participation", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
                 "TLS", "Version", "Observability", "Transparency", "Migrations", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "DaemonConfigurationTests",
+            dependencies: [
+                "DaemonConfiguration", "Server", "Transparency", "Trust", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "MerkleTests", dependencies: ["Merkle"]),
