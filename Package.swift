@@ -35,11 +35,13 @@ import PackageDescription
 //   LineClient -> TLS
 //   Projections -> Participation, Domain, EventLog, PostgresClient, JSON, Locking
 //   Server -> ConnectionCore, LineProtocol, Domain, EventLog, PostgresClient, JSON, Trust, Vault, TLS, Observability, Sockets, Locking, EventRecords, WriteDecision, LogWriter
-//   consultd -> Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
+//   DaemonConfiguration -> Server, Trust, PostgresClient   # consultd's options settled into one value (no I/O), and its start and stop order
+//   consultd -> DaemonConfiguration, Server, Projections, Participation, Trust, Vault, Migrations, Observability, PostgresClient, JSON, Locking, Version
 //   consultctl -> Projections, Participation, Trust, Merkle, Transparency, Witness, TLS, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Version, EventRecords, LogWriter
-//   consult-bench -> Server, Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, LineProtocol, PostgresClient, JSON, Locking, EventRecords
+//   consult-bench -> Projections, Participation, Trust, Vault, Migrations, EventLog, Domain, LineClient, PostgresClient, JSON, Locking, EventRecords
 //   TestSupport -> Migrations, PostgresClient, LineClient, Locking
 //   ConnectionCoreTests -> ConnectionCore, LineProtocol, Domain
+//   DaemonConfigurationTests -> DaemonConfiguration, Server, Trust, Transparency
 //   DaemonTests -> TestSupport, Domain, EventLog, LineProtocol, Participation, Projections, PostgresClient, JSON, Trust, Merkle, Transparency, Vault, TLS, Version, EventRecords, Migrations
 //   DomainTests -> Domain, JSON, LineProtocol, EventRecords
 //   EventLogTests -> EventLog, PostgresClient, TestSupport, EventRecords, JSON
@@ -169,10 +171,18 @@ let package = Package(
         // The programs and their version (Sources/Programs).
         .target(name: "CVersion", path: "Sources/Programs/CVersion"),
         .target(name: "Version", dependencies: ["CVersion"], path: "Sources/Programs/Version"),
+        .target(
+            name: "DaemonConfiguration",
+            dependencies: [
+                "PostgresClient", "Server", "Trust",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Programs/DaemonConfiguration"),
         .executableTarget(
             name: "consultd",
             dependencies: [
-                "JSON", "Locking", "Migrations", "Observability", "Participation", "PostgresClient", "Projections",
+                "DaemonConfiguration", "JSON", "Locking", "Migrations", "Observability", "Participation", "PostgresClient", "Projections",
                 "Server", "Trust", "Vault", "Version",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -191,10 +201,9 @@ let package = Package(
         .executableTarget(
             name: "consult-bench",
             dependencies: [
-                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "LineProtocol", "Locking", "Migrations",
-                "Participation", "PostgresClient", "Projections", "Server", "Trust", "Vault",
+                "Domain", "EventLog", "EventRecords", "JSON", "LineClient", "Locking", "Migrations",
+                "Participation", "PostgresClient", "Projections", "Trust", "Vault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/Programs/consult-bench"),
@@ -207,6 +216,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["EventRecords", "TestSupport", "Domain", "EventLog", "LineProtocol", "Participation", "Projections", "PostgresClient", "JSON", "Trust", "Merkle", "Vault",
                 "TLS", "Version", "Observability", "Transparency", "Migrations", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "DaemonConfigurationTests",
+            dependencies: [
+                "DaemonConfiguration", "Server", "Transparency", "Trust", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "LineProtocolTests", dependencies: ["LineProtocol", "JSON"]),
         .testTarget(name: "WriteDecisionTests", dependencies: ["WriteDecision", "Domain", "EventRecords", "JSON", "LineProtocol"]),
