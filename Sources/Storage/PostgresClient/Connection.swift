@@ -643,8 +643,8 @@ public final class Connection {
     /// Text parameters; a NUL byte cannot travel in libpq's C strings, so it is refused, not truncated.
     private func parameterTexts(_ parameters: [PostgresEncodable?]) throws -> [String?] {
         try parameters.enumerated().map { index, parameter in
-            guard let text = parameter?.postgresText else { return nil }
-            if text.utf8.contains(0) {
+            guard var text = parameter?.postgresText else { return nil }
+            if text.withUTF8({ $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil }) {
                 throw PostgresError(
                     .misuse, sqlState: "22021", message: "parameter $\(index + 1) contains a NUL byte",
                     field: "$\(index + 1)")
