@@ -146,7 +146,7 @@ final class BatchDecisionTests: XCTestCase {
         XCTAssertEqual(decision.start(), .catchUpRegistry, "closed, as the followed registry says: asked afresh")
         XCTAssertEqual(decision.registryCaughtUp(Self.registry([closed])), .findEarlier([0, 1, 2]))
         XCTAssertEqual(
-            decision.foundEarlier([EarlierEvent(position: 3, same: true), EarlierEvent(position: 4, same: false), nil]), .confirmStandby)
+            decision.foundEarlier([.same(position: 3), .other(position: 4), nil]), .confirmStandby)
         guard case .answer(let outcomes) = decision.confirmed(true) else { return XCTFail("no answer") }
         XCTAssertEqual(outcomes[0], .stored(position: 3))
         XCTAssertEqual(outcomes[1], .conflict(position: 4))
@@ -241,7 +241,7 @@ final class BatchDecisionTests: XCTestCase {
                     action = decision.compared(comparisons.map { _ in Bool.random(using: &random) })
                 case .findEarlier(let asked):
                     action = decision.foundEarlier(asked.map { _ in
-                        [nil, EarlierEvent(position: 2, same: true), EarlierEvent(position: 2, same: false)].randomElement(using: &random)!
+                        [nil, EarlierEvent.same(position: 2), .other(position: 2)].randomElement(using: &random)!
                     })
                 case .confirmStandby:
                     confirmedAfterStore = Bool.random(using: &random)

@@ -147,11 +147,8 @@ public struct ContentKey: Equatable, Sendable {
     public let wrapped: Data
 
     public init(organisation: String, consultation: String, submissionKey: String, organisationKey: UUID, wrapped: Data) {
-        self.organisation = organisation
-        self.consultation = consultation
-        self.submissionKey = submissionKey
-        self.organisationKey = organisationKey
-        self.wrapped = wrapped
+        (self.organisation, self.consultation, self.submissionKey) = (organisation, consultation, submissionKey)
+        (self.organisationKey, self.wrapped) = (organisationKey, wrapped)
     }
 }
 
@@ -163,11 +160,7 @@ public struct Appended: Equatable, Sendable {
     /// and `position` is the original one.
     public let duplicate: Bool
 
-    public init(position: Int64, version: Int64, duplicate: Bool) {
-        self.position = position
-        self.version = version
-        self.duplicate = duplicate
-    }
+    public init(position: Int64, version: Int64, duplicate: Bool) { (self.position, self.version, self.duplicate) = (position, version, duplicate) }
 }
 
 /// An append the log refused; nothing was stored.

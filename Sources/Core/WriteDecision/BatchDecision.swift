@@ -1,33 +1,22 @@
 import Domain
 import Foundation
 
-/// What the log said of one event of a batch append.
+/// What the log said of one event of a batch append:
+/// - `stored`: in the log at `position`, appended now or found there with the same content (a retry);
+/// - `keyTaken`: the idempotency key is taken, at `position`, by an event the append could not match
+///   with this one (different content, or sealed content, which only opened can be compared);
+/// - `versionConflict`: the stream was not at the version expected (a withdrawal of nothing);
+/// - `contentRefused`: the database refused the content itself (SQLSTATE class 22), with its message;
+/// - `unavailable`: the database went away or did not answer in time before this event was stored;
+/// - `failed`: any other failure.
 public enum AppendAnswer: Equatable, Sendable {
-    /// In the log at `position`: appended now, or found there with the same content (a retry).
-    case stored(position: Int64)
-    /// The idempotency key is taken, at `position`, by an event the append could not match with
-    /// this one (different content, or sealed content, which only opened can be compared).
-    case keyTaken(position: Int64)
-    /// The stream was not at the version expected (a withdrawal of a submission that does not exist).
-    case versionConflict
-    /// The database refused the content itself (SQLSTATE class 22), with its message.
-    case contentRefused(String)
-    /// The database went away or did not answer in time before this event was stored.
-    case unavailable
-    /// Any other failure.
-    case failed
+    case stored(position: Int64), keyTaken(position: Int64), versionConflict, contentRefused(String), unavailable, failed
 }
 
-/// An event found under a write's idempotency key.
-public struct EarlierEvent: Equatable, Sendable {
-    public let position: Int64
-    /// Whether it is this write's event (compared opened, when sealed).
-    public let same: Bool
-
-    public init(position: Int64, same: Bool) {
-        self.position = position
-        self.same = same
-    }
+/// What a write's idempotency key holds, when it holds anything: this write's event, stored
+/// earlier (compared opened, when sealed), or another.
+public enum EarlierEvent: Equatable, Sendable {
+    case same(position: Int64), other(position: Int64)
 }
 
 /// The decision over one batch of writes, from admission to the outcome each is answered with:
@@ -68,10 +57,7 @@ public struct BatchDecision: Sendable {
         public let write: Int
         public let position: Int64
 
-        public init(write: Int, position: Int64) {
-            self.write = write
-            self.position = position
-        }
+        public init(write: Int, position: Int64) { (self.write, self.position) = (write, position) }
     }
 
     /// Why an action failed.
@@ -172,8 +158,8 @@ public struct BatchDecision: Sendable {
         for (write, earlier) in zip(closed, found) {
             switch earlier {
             case nil: outcomes[write.write] = .refusedByRules(write.refusal)
-            case let earlier? where earlier.same: outcomes[write.write] = .stored(position: earlier.position)
-            case let earlier?: outcomes[write.write] = .conflict(position: earlier.position)
+            case .same(let position)?: outcomes[write.write] = .stored(position: position)
+            case .other(let position)?: outcomes[write.write] = .conflict(position: position)
             }
         }
         return confirmIfStored()

@@ -36,11 +36,7 @@ public struct WriteWording: Equatable, Sendable {
     public let key: String
     public let consultation: String
 
-    public init(verb: Verb, key: String, consultation: String) {
-        self.verb = verb
-        self.key = key
-        self.consultation = consultation
-    }
+    public init(verb: Verb, key: String, consultation: String) { (self.verb, self.key, self.consultation) = (verb, key, consultation) }
 
     /// The wire's words for an outcome (SPEC: error codes).
     public func reply(for outcome: WriteOutcome) -> Reply {

@@ -121,23 +121,23 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
     // MARK: Readiness
 
     private func readable() {
-        guard !readiness.established else {
-            let then = readiness.whenReadable
-            if then.flush { flush() }
-            if then.read { readPass() }
-            return updateInterest()
-        }
-        advanceHandshake()
+        let then = readiness.whenReadable
+        ready(flushFirst: true, flush: then.flush, read: then.read)
     }
 
     private func writable() {
-        guard !readiness.established else {
-            let then = readiness.whenWritable
-            if then.read { readPass() }
-            if then.flush { flush() }
-            return updateInterest()
-        }
-        advanceHandshake()
+        let then = readiness.whenWritable
+        ready(flushFirst: false, flush: then.flush, read: then.read)
+    }
+
+    /// Reads and writes what the readiness allows (the handshake first, until it is done); the side
+    /// the socket became ready for goes second.
+    private func ready(flushFirst: Bool, flush shouldFlush: Bool, read shouldRead: Bool) {
+        guard readiness.established else { return advanceHandshake() }
+        if flushFirst && shouldFlush { flush() }
+        if shouldRead { readPass() }
+        if !flushFirst && shouldFlush { flush() }
+        updateInterest()
     }
 
     private func advanceHandshake() {

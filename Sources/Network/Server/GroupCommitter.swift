@@ -84,18 +84,14 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     /// Bytes of writes queued and not yet taken into a batch.
-    var queuedBytesNow: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queuedBytes
-    }
+    var queuedBytesNow: Int { condition.withLock { queuedBytes } }
 
     /// Stops taking writes, commits what is queued, and returns when done or after `timeout`.
     func stop(timeout: Double) {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
         _ = finished.wait(timeout: .now() + timeout)
     }
 

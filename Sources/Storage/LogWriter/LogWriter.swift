@@ -147,7 +147,7 @@ public final class LogWriter: Sendable {
             let position: Int64 = try row.get("position")
             var same: Bool = try row.get("same")
             if !same && PersonalContent.carried(by: event.type) { same = try matches([event], storedAt: [position], store: store)[0] }
-            found.append(EarlierEvent(position: position, same: same))
+            found.append(same ? .same(position: position) : .other(position: position))
         }
         return found
     }
