@@ -322,8 +322,11 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
             prepared = PreparedWrite.withdrawal(submission, reason: reason, metadata: metadata)
         }
         let sealed = host.writer.sealIfKeyOpen(prepared.event)
+        // The machine's cost counts the request and its event, each about the line's size; queued,
+        // the parsed request is gone and the event is held plain and sealed: whichever is more.
+        let held = [prepared.event, sealed?.event].reduce(0) { $0 + ($1.map { $0.data.text.utf8.count + $0.metadata.text.utf8.count } ?? 0) }
         let request = WriteRequest(
-            write: prepared, sealed: sealed, cost: cost + (sealed?.event.data.text.utf8.count ?? 0), owner: self, sequence: sequence,
+            write: prepared, sealed: sealed, cost: max(cost, held + 512), owner: self, sequence: sequence,
             deadline: machine.deadline(of: sequence) ?? .infinity)
         guard let refusal = host.committer.enqueue(request) else {
             pendingWrites[sequence] = wording
