@@ -95,16 +95,17 @@ final class GroupCommitter: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + timeout)
     }
 
-    /// The next batch (nil: stopping), and the requests dropped because their deadline passed while
-    /// they waited (for the committer's previous batch, stuck in a frozen database).
-    private func nextBatch() -> (batch: [WriteRequest], expired: [WriteRequest])? {
+    /// The next batch (nil: stopping; waits for one unless `waiting` is false, then nil when none is
+    /// queued), and the requests dropped because their deadline passed while they waited (for the
+    /// committer's previous batch, stuck in a frozen database).
+    private func nextBatch(waiting: Bool = true) -> (batch: [WriteRequest], expired: [WriteRequest])? {
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty {
-            if stopping { return nil }
+            if stopping || !waiting { return nil }
             condition.wait()
         }
-        if config.batchWait > 0, queue.count < config.batchSize {
+        if waiting, config.batchWait > 0, queue.count < config.batchSize {
             _ = condition.wait(until: Date().addingTimeInterval(config.batchWait))
         }
         let now = Self.now()
@@ -127,26 +128,73 @@ final class GroupCommitter: @unchecked Sendable {
     /// Monotonic seconds, the clock of `WriteRequest.deadline`.
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+    /// A batch taken from the queue, its decision started and, when that is an append whose events
+    /// are all sealed, its statement encoded: the next batch is planned while the database appends
+    /// the one before (`perform(.append)`), so that the committer's own work is not on the path
+    /// every write waits on. Batches still go to the database one at a time, in order.
+    private struct Planned {
+        let batch: [WriteRequest]
+        var decision: BatchDecision
+        let first: BatchDecision.Action
+        var encoded: LogWriter.EncodedBatch?
+    }
+
+    /// The batch planned while the last was appended (nil: none).
+    private var ahead: Planned?
+
     private func run() {
-        while let (batch, expired) = nextBatch() {
-            if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
-            if !batch.isEmpty { commit(batch) }
+        while true {
+            let planned: Planned
+            if let next = ahead {
+                ahead = nil
+                planned = next
+            } else {
+                guard let (batch, expired) = nextBatch() else { break }
+                if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
+                if batch.isEmpty { continue }
+                planned = plan(batch, encode: false)
+            }
+            commit(stillDue(planned))
         }
         session.close()
         finished.signal()
     }
 
+    private func plan(_ batch: [WriteRequest], encode: Bool) -> Planned {
+        var decision = BatchDecision(batch.map(\.write), registry: registry.snapshot, now: Date())
+        let first = decision.start()
+        var encoded: LogWriter.EncodedBatch?
+        if encode, case .append(let writes, let registryAsOf) = first, writes.allSatisfy({ batch[$0].sealed != nil }) {
+            encoded = writer.encode(writes.map { batch[$0].sealed! }, registryAsOf: registryAsOf)
+        }
+        return Planned(batch: batch, decision: decision, first: first, encoded: encoded)
+    }
+
+    /// A batch planned ahead waited for the one before, which may have been stuck: those of its
+    /// requests past their deadline are answered BUSY (their connections have said so already)
+    /// and the rest planned again.
+    private func stillDue(_ planned: Planned) -> Planned {
+        let now = Self.now()
+        guard planned.batch.contains(where: { $0.deadline <= now }) else { return planned }
+        let expired = planned.batch.filter { $0.deadline <= now }
+        answer(expired, Array(repeating: .busy, count: expired.count))
+        return plan(planned.batch.filter { $0.deadline > now }, encode: false)
+    }
+
     /// Decides, appends and answers one batch: performs each action `BatchDecision` returns until
     /// it says what to answer.
-    private func commit(_ batch: [WriteRequest]) {
+    private func commit(_ planned: Planned) {
+        let batch = planned.batch
+        guard !batch.isEmpty else { return }
         let started = DispatchTime.now().uptimeNanoseconds
         defer { metrics?.batch(size: batch.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
-        var decision = BatchDecision(batch.map(\.write), registry: registry.snapshot, now: Date())
-        var action = decision.start()
+        var decision = planned.decision
+        var action = planned.first
+        var encoded = planned.encoded
         while true {
             if case .answer(let outcomes) = action { return answer(batch, outcomes) }
             do {
-                action = try session.with { store in try perform(action, &decision, batch: batch, store: store) }
+                action = try session.with { store in try perform(action, &decision, batch: batch, encoded: &encoded, store: store) }
             } catch is DatabaseSession.Unavailable {
                 action = decision.failed(.unavailable)
             } catch {
@@ -156,15 +204,27 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// Performs one action against the database and returns the decision's next.
-    private func perform(_ action: BatchDecision.Action, _ decision: inout BatchDecision, batch: [WriteRequest], store: EventStore) throws
-        -> BatchDecision.Action
-    {
+    /// Performs one action against the database and returns the decision's next. `encoded` is the
+    /// first append's statement, if it was encoded ahead; any later append (after the registry
+    /// moved) is encoded afresh.
+    private func perform(
+        _ action: BatchDecision.Action, _ decision: inout BatchDecision, batch: [WriteRequest], encoded: inout LogWriter.EncodedBatch?,
+        store: EventStore
+    ) throws -> BatchDecision.Action {
         switch action {
         case .append(let writes, let registryAsOf):
-            let sealed = try writer.seal(writes.map { (batch[$0].write.event, batch[$0].sealed) }, store.connection)
+            var statement = try encoded ?? writer.encode(
+                writer.seal(writes.map { (batch[$0].write.event, batch[$0].sealed) }, store.connection), registryAsOf: registryAsOf)
+            encoded = nil
+            try writer.send(&statement, store: store)
+            // While the database appends this batch: plan the next (its requests leave the queue's
+            // byte count now; one batch, at most --max-batch-bytes, is held beyond it).
+            if statement.sent, ahead == nil, let (next, expired) = nextBatch(waiting: false) {
+                if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
+                if !next.isEmpty { ahead = plan(next, encode: true) }
+            }
             do {
-                return decision.appended(try writer.append(sealed, registryAsOf: registryAsOf, store: store))
+                return decision.appended(try writer.receive(statement, store: store))
             } catch is EventStore.RegistryMoved {
                 return decision.registryMoved()
             }

@@ -80,16 +80,36 @@ public final class EventStore {
         batch events: [NewEvent], contentKeys: [ContentKey?]? = nil, registryAsOf: Int64? = nil
     ) throws -> [Result<Appended, AppendError>] {
         guard !events.isEmpty else { return [] }
+        try send(batch: Self.parameters(batch: events, contentKeys: contentKeys, registryAsOf: registryAsOf))
+        return try receive(batch: events)
+    }
+
+    /// The parameters of `append(batch:)`, encoded now: the group committer encodes a batch while
+    /// the database appends the one before.
+    public static func parameters(batch events: [NewEvent], contentKeys: [ContentKey?]? = nil, registryAsOf: Int64? = nil)
+        -> [PostgresEncodable?]
+    {
         let keys = contentKeys ?? Array(repeating: nil, count: events.count)
         precondition(keys.count == events.count, "one content key (or nil) per event")
-        let result = try connection.execute(
-            Self.appendBatchSQL,
-            [TextArray(events.map { $0.eventID.uuidString }), TextArray(events.map(\.stream)), TextArray(events.map(\.type)),
-             TextArray(events.map(\.data.text)), TextArray(events.map(\.metadata.text)),
-             TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey)),
-             TextArray(keys.map { $0?.organisation }), TextArray(keys.map { $0?.consultation }), TextArray(keys.map { $0?.submissionKey }),
-             TextArray(keys.map { $0?.organisationKey.uuidString }), TextArray(keys.map { $0?.wrapped.base64EncodedString() }),
-             registryAsOf])
+        let arrays: [TextArray] = [
+            TextArray(events.map { $0.eventID.uuidString }), TextArray(events.map(\.stream)), TextArray(events.map(\.type)),
+            TextArray(events.map(\.data.text)), TextArray(events.map(\.metadata.text)),
+            TextArray(events.map { $0.expectedVersion.parameter.map(String.init) }), TextArray(events.map(\.idempotencyKey)),
+            TextArray(keys.map { $0?.organisation }), TextArray(keys.map { $0?.consultation }), TextArray(keys.map { $0?.submissionKey }),
+            TextArray(keys.map { $0?.organisationKey.uuidString }), TextArray(keys.map { $0?.wrapped.base64EncodedString() }),
+        ]
+        return arrays.map { Encoded($0) } + [registryAsOf]
+    }
+
+    /// `append(batch:)` in two steps: sends the statement (`parameters(batch:…)`, for a non-empty
+    /// batch) and returns at once...
+    public func send(batch parameters: [PostgresEncodable?]) throws {
+        try connection.send(Self.appendBatchSQL, parameters)
+    }
+
+    /// ... and waits for the outcome of each of `events`, the batch sent.
+    public func receive(batch events: [NewEvent]) throws -> [Result<Appended, AppendError>] {
+        let result = try connection.receive()
         guard result.rows.count == events.count else {
             throw PostgresError(.decoding, message: "consult.append_batch returned \(result.rows.count) rows for \(events.count) events")
         }

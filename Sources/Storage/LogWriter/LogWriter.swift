@@ -69,19 +69,46 @@ public final class LogWriter: Sendable {
         }
     }
 
-    /// Appends a batch decided as of registry position `registryAsOf`: one statement, one commit,
-    /// one answer per event. Throws `EventStore.RegistryMoved` (nothing stored) if a consultation or
-    /// organisation event lies past that position, and `PostgresError` when the database went away
-    /// or timed out before anything was stored. If the database refuses the statement for any other
-    /// reason (one event's content, say), each event is appended alone, so that one bad submission
-    /// does not fail the others.
-    public func append(_ sealed: [SealedEvent], registryAsOf: Int64, store: EventStore) throws -> [AppendAnswer] {
+    /// A batch append, its statement's parameters encoded: made by `encode`, then `send` and `receive`.
+    public struct EncodedBatch {
+        let sealed: [SealedEvent]
+        let registryAsOf: Int64
+        let parameters: [PostgresEncodable?]
+        /// Whether the statement went out (a refusal while sending leaves the batch to the fallback).
+        public internal(set) var sent = false
+    }
+
+    /// `sealed`, decided as of registry position `registryAsOf`, ready to send: what the committer
+    /// does for the next batch while the database appends the one before.
+    public func encode(_ sealed: [SealedEvent], registryAsOf: Int64) -> EncodedBatch {
+        EncodedBatch(
+            sealed: sealed, registryAsOf: registryAsOf,
+            parameters: EventStore.parameters(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey), registryAsOf: registryAsOf))
+    }
+
+    /// Sends a batch's one statement and returns at once (`receive` waits for its answers).
+    public func send(_ batch: inout EncodedBatch, store: EventStore) throws {
         do {
-            return try store.append(batch: sealed.map(\.event), contentKeys: sealed.map(\.contentKey), registryAsOf: registryAsOf)
-                .map(Self.answer)
+            try store.send(batch: batch.parameters)
+            batch.sent = true
         } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
             logger.warning("batch refused, appending one by one", metadata: Self.describe(failure))
-            return try appendOneByOne(sealed, registryAsOf: registryAsOf, store: store)
+        }
+    }
+
+    /// The answers to a batch sent: one statement, one commit, one answer per event. Throws
+    /// `EventStore.RegistryMoved` (nothing stored) if a consultation or organisation event lies past
+    /// the position it was decided as of, and `PostgresError` when the database went away or timed
+    /// out before anything was stored. If the database refused the statement for any other reason
+    /// (one event's content, say), each event is appended alone, so that one bad submission does not
+    /// fail the others.
+    public func receive(_ batch: EncodedBatch, store: EventStore) throws -> [AppendAnswer] {
+        guard batch.sent else { return try appendOneByOne(batch.sealed, registryAsOf: batch.registryAsOf, store: store) }
+        do {
+            return try store.receive(batch: batch.sealed.map(\.event)).map(Self.answer)
+        } catch let failure as PostgresError where !failure.isConnectionProblem && !failure.isTimeout {
+            logger.warning("batch refused, appending one by one", metadata: Self.describe(failure))
+            return try appendOneByOne(batch.sealed, registryAsOf: batch.registryAsOf, store: store)
         }
     }
 

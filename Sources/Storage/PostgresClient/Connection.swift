@@ -75,6 +75,8 @@ public final class Connection {
     private var lostForGood = false
     /// Inside `withoutReconnecting`: the session holds state that a new one would not have.
     private var pinned = 0
+    /// When the statement `send` sent must have its result (nil: no call timeout).
+    private var sentDeadline: Date?
     /// Set when the server sent a FATAL message while we were idle (it is about to close).
     fileprivate var serverSaidGoodbye = false
     /// Called on the new session each time a lost one is replaced, before the caller's statement:
@@ -138,15 +140,31 @@ public final class Connection {
     /// Runs one statement with parameters (`$1`, `$2`, ... in `sql`).
     @discardableResult
     public func execute(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> QueryResult {
+        try send(sql, parameters)
+        return try receive()
+    }
+
+    /// `execute` in two steps: sends the statement and returns once the server has it, so that the
+    /// caller works while the server does (the group committer encodes its next batch while the
+    /// database appends the last); `receive` then waits for the result. Nothing else may be sent on
+    /// the connection in between. The call's timeout runs from `send`.
+    public func send(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws {
         let conn = try ready()
         let texts = try parameterTexts(parameters)
         let sent = withCStrings(texts) { values in
             PQsendQueryParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError(conn, .connectionLost) }
+        sentDeadline = deadline()
+        try flushOutput(conn, deadline: sentDeadline)
+    }
+
+    /// The result of the statement `send` sent.
+    public func receive() throws -> QueryResult {
+        guard let conn = handle else { throw PostgresError(.connectionLost, message: "the session was closed before its result came") }
         var rows: QueryResult?
         var failure: PostgresError?
-        try results(conn, deadline: deadline()) { result in
+        try results(conn, deadline: sentDeadline) { result in
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
                 if failure == nil { rows = QueryResult(copying: result) }

@@ -172,6 +172,13 @@ enum TimestampText {
 }
 
 /// A one-dimensional `text[]` (or, with a cast, `float8[]`) parameter; nil elements are NULL.
+/// A parameter encoded ahead of its statement (the group committer encodes a batch while the database
+/// appends the one before).
+public struct Encoded: PostgresEncodable {
+    public let postgresText: String
+    public init(_ parameter: PostgresEncodable) { postgresText = parameter.postgresText }
+}
+
 public struct TextArray: PostgresEncodable {
     public let elements: [String?]
     public init(_ elements: [String?]) { self.elements = elements }
