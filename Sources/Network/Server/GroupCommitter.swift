@@ -95,17 +95,19 @@ final class GroupCommitter: @unchecked Sendable {
         _ = finished.wait(timeout: .now() + timeout)
     }
 
-    /// The next batch (nil: stopping; waits for one unless `waiting` is false, then nil when none is
-    /// queued), and the requests dropped because their deadline passed while they waited (for the
-    /// committer's previous batch, stuck in a frozen database).
-    private func nextBatch(waiting: Bool = true) -> (batch: [WriteRequest], expired: [WriteRequest])? {
+    /// The next batch (nil: stopping), and the requests dropped because their deadline passed while
+    /// they waited (for the committer's previous batch, stuck in a frozen database). With `onlyFull`
+    /// it does not wait, and takes a batch only if a full one is queued: one taken early would leave
+    /// out the writes that arrive meanwhile, which then wait a whole batch longer.
+    private func nextBatch(onlyFull: Bool = false) -> (batch: [WriteRequest], expired: [WriteRequest])? {
         condition.lock()
         defer { condition.unlock() }
+        if onlyFull && queue.count < config.batchSize && queuedBytes < config.maxBatchBytes { return nil }
         while queue.isEmpty {
-            if stopping || !waiting { return nil }
+            if stopping { return nil }
             condition.wait()
         }
-        if waiting, config.batchWait > 0, queue.count < config.batchSize {
+        if config.batchWait > 0, queue.count < config.batchSize {
             _ = condition.wait(until: Date().addingTimeInterval(config.batchWait))
         }
         let now = Self.now()
@@ -129,7 +131,7 @@ final class GroupCommitter: @unchecked Sendable {
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     /// A batch taken from the queue, its decision started and, when that is an append whose events
-    /// are all sealed, its statement encoded: the next batch is planned while the database appends
+    /// are all sealed, its statement encoded: under load (a full batch queued) the next batch is planned while the database appends
     /// the one before (`perform(.append)`), so that the committer's own work is not on the path
     /// every write waits on. Batches still go to the database one at a time, in order.
     private struct Planned {
@@ -217,9 +219,9 @@ final class GroupCommitter: @unchecked Sendable {
                 writer.seal(writes.map { (batch[$0].write.event, batch[$0].sealed) }, store.connection), registryAsOf: registryAsOf)
             encoded = nil
             try writer.send(&statement, store: store)
-            // While the database appends this batch: plan the next (its requests leave the queue's
-            // byte count now; one batch, at most --max-batch-bytes, is held beyond it).
-            if statement.sent, ahead == nil, let (next, expired) = nextBatch(waiting: false) {
+            // While the database appends this batch, plan the next if a full one waits (its requests
+            // leave the queue's byte count now: one batch, at most --max-batch-bytes, is held beyond it).
+            if statement.sent, ahead == nil, let (next, expired) = nextBatch(onlyFull: true) {
                 if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
                 if !next.isEmpty { ahead = plan(next, encode: true) }
             }
