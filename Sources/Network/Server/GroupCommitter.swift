@@ -131,9 +131,10 @@ final class GroupCommitter: @unchecked Sendable {
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     /// A batch taken from the queue, its decision started and, when that is an append whose events
-    /// are all sealed, its statement encoded: under load (a full batch queued) the next batch is planned while the database appends
-    /// the one before (`perform(.append)`), so that the committer's own work is not on the path
-    /// every write waits on. Batches still go to the database one at a time, in order.
+    /// are all sealed, its statement encoded. Under load (a full batch queued) the next batch is
+    /// planned while the database appends the one before (`perform(.append)`), so that the
+    /// committer's own work is off the path every write waits on. Batches still go to the database
+    /// one at a time, in order.
     private struct Planned {
         let batch: [WriteRequest]
         var decision: BatchDecision
