@@ -155,7 +155,7 @@ let package = Package(
         .target(
             name: "Witness",
             dependencies: [
-                "HTTPServer", "Locking", "Merkle", "TLS", "Transparency",
+                "HTTPServer", "Merkle", "TLS", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Network/Witness"),
