@@ -1,7 +1,7 @@
+import Domain
 import EventLog
 import EventRecords
 import Foundation
-import Domain
 import Logging
 import PostgresClient
 import Vault
