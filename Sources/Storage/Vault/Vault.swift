@@ -25,6 +25,7 @@ public final class Vault: Sendable {
     public let master: MasterKey
     private let dataKeys = Locked<[String: DataKey]>([:])  // by organisation: the key new content is sealed under
     private let openedKeys = Locked<[UUID: Secret]>([:])  // by data key id
+    private let loading = Locked(())
 
     struct DataKey: Sendable {
         let id: UUID
@@ -103,6 +104,14 @@ public final class Vault: Sendable {
 
     /// Makes sure a data key sealed under this master key is open for each of `organisations`.
     private func loadDataKeys(for organisations: Set<String>, _ connection: Connection) throws {
+        guard dataKeys.withLock({ keys in organisations.contains { keys[$0] == nil } }) else { return }
+        // One thread at a time looks keys up or makes them, so that the daemon makes one key per
+        // organisation: the read pool opens it when the organisation authenticates, and the
+        // committer may need it for the submission right behind.
+        try loading.withLock { _ in try loadMissingDataKeys(for: organisations, connection) }
+    }
+
+    private func loadMissingDataKeys(for organisations: Set<String>, _ connection: Connection) throws {
         let missing = dataKeys.withLock { keys in organisations.filter { keys[$0] == nil } }
         guard !missing.isEmpty else { return }
         let store = KeyStore(connection: connection)
