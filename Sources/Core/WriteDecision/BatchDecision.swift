@@ -99,20 +99,20 @@ public struct BatchDecision: Sendable {
 
     /// The first action: admission against the followed registry.
     public mutating func start() -> Action {
-        precondition(isIn(.idle), "start() once")
+        guard case .idle = state else { preconditionFailure("start() once") }
         return admit(fresh: false)
     }
 
     /// The append stored nothing: the registry moved past the position the batch was decided at.
     public mutating func registryMoved() -> Action {
-        precondition(isIn(.appending), "registryMoved() answers .append")
+        guard case .appending = state else { preconditionFailure("registryMoved() answers .append") }
         state = .awaitingRegistry
         return .catchUpRegistry
     }
 
     /// The registry as read from the database for this batch.
     public mutating func registryCaughtUp(_ current: Registry) -> Action {
-        precondition(isIn(.awaitingRegistry), "registryCaughtUp() answers .catchUpRegistry")
+        guard case .awaitingRegistry = state else { preconditionFailure("registryCaughtUp() answers .catchUpRegistry") }
         registry = current
         return admit(fresh: true)
     }
@@ -167,7 +167,7 @@ public struct BatchDecision: Sendable {
 
     /// Whether the synchronous standby holds everything committed before the question was asked.
     public mutating func confirmed(_ confirmed: Bool) -> Action {
-        precondition(isIn(.confirming), "confirmed() answers .confirmStandby")
+        guard case .confirming = state else { preconditionFailure("confirmed() answers .confirmStandby") }
         if !confirmed { unconfirmStored() }
         return answer()
     }
@@ -181,7 +181,7 @@ public struct BatchDecision: Sendable {
             unconfirmStored()
             return answer()
         case .failed:
-            if isIn(.confirming) {
+            if case .confirming = state {
                 unconfirmStored()
                 return answer()
             }
@@ -238,14 +238,5 @@ public struct BatchDecision: Sendable {
         state = .answered
         // A write nothing was learnt of (the database went away first) was not stored: BUSY.
         return .answer(outcomes.map { $0 ?? .busy })
-    }
-
-    private enum Stage { case idle, appending, confirming, awaitingRegistry }
-
-    private func isIn(_ stage: Stage) -> Bool {
-        switch (state, stage) {
-        case (.idle, .idle), (.appending, .appending), (.confirming, .confirming), (.awaitingRegistry, .awaitingRegistry): return true
-        default: return false
-        }
     }
 }

@@ -324,9 +324,10 @@ final class ClientConnection: WriteOwner, @unchecked Sendable {
         let sealed = host.writer.sealIfKeyOpen(prepared.event)
         // The machine's cost counts the request and its event, each about the line's size; queued,
         // the parsed request is gone and the event is held plain and sealed: whichever is more.
-        let held = [prepared.event, sealed?.event].reduce(0) { $0 + ($1.map { $0.data.text.utf8.count + $0.metadata.text.utf8.count } ?? 0) }
+        let held = [prepared.event, sealed?.event].compactMap { $0 }
+            .reduce(512) { $0 + $1.data.text.utf8.count + $1.metadata.text.utf8.count }
         let request = WriteRequest(
-            write: prepared, sealed: sealed, cost: max(cost, held + 512), owner: self, sequence: sequence,
+            write: prepared, sealed: sealed, cost: max(cost, held), owner: self, sequence: sequence,
             deadline: machine.deadline(of: sequence) ?? .infinity)
         guard let refusal = host.committer.enqueue(request) else {
             pendingWrites[sequence] = wording

@@ -153,7 +153,7 @@ final class GroupCommitter: @unchecked Sendable {
                 planned = next
             } else {
                 guard let (batch, expired) = nextBatch() else { break }
-                if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
+                answerBusy(expired)
                 if batch.isEmpty { continue }
                 planned = plan(batch, encode: false)
             }
@@ -180,7 +180,7 @@ final class GroupCommitter: @unchecked Sendable {
         let now = Self.now()
         guard planned.batch.contains(where: { $0.deadline <= now }) else { return planned }
         let expired = planned.batch.filter { $0.deadline <= now }
-        answer(expired, Array(repeating: .busy, count: expired.count))
+        answerBusy(expired)
         return plan(planned.batch.filter { $0.deadline > now }, encode: false)
     }
 
@@ -223,7 +223,7 @@ final class GroupCommitter: @unchecked Sendable {
             // While the database appends this batch, plan the next if a full one waits (its requests
             // leave the queue's byte count now: one batch, at most --max-batch-bytes, is held beyond it).
             if statement.sent, ahead == nil, let (next, expired) = nextBatch(onlyFull: true) {
-                if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
+                answerBusy(expired)
                 if !next.isEmpty { ahead = plan(next, encode: true) }
             }
             do {
@@ -265,6 +265,11 @@ final class GroupCommitter: @unchecked Sendable {
         }
         logger.warning("batch committed but not confirmed by the synchronous standby: answered BUSY", metadata: ["size": "\(batch.count)"])
         return false
+    }
+
+    /// Answers BUSY the requests whose deadline passed while they were queued (nothing was stored).
+    private func answerBusy(_ expired: [WriteRequest]) {
+        if !expired.isEmpty { answer(expired, Array(repeating: .busy, count: expired.count)) }
     }
 
     /// Tells each owner its writes' outcomes, once per owner.

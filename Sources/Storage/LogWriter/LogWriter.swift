@@ -31,8 +31,7 @@ public final class LogWriter: Sendable {
     /// process already (the common case after its first submission); nil when it is not, and the
     /// append will seal it. Lets each connection seal its own writes, on its own queue.
     public func sealIfKeyOpen(_ event: NewEvent) -> SealedEvent? {
-        guard PersonalContent.carried(by: event.type) else { return SealedEvent(event: event, contentKey: nil) }
-        return try? vault?.sealIfKeyOpen(event)
+        try? vault?.sealIfKeyOpen(event)
     }
 
     /// Each event sealed: those given sealed already as they are, the others sealed now (creating
